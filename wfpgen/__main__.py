@@ -1,0 +1,3 @@
+from wfpgen.cli import main
+
+main()

@@ -1,0 +1,161 @@
+"""The ``wfpgen`` command line. Errors become short messages and exit codes here, nowhere else."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from wfpgen import __version__
+from wfpgen.catalog import Catalog, Layer, load_catalog
+from wfpgen.errors import SpecError, WfpgenError, closest
+from wfpgen.output import write
+
+app = typer.Typer(
+    name="wfpgen",
+    help="Generate Windows Filtering Platform callout-driver projects from a YAML spec.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+SpecArg = Annotated[Path, typer.Argument(help="The YAML spec.", dir_okay=False, show_default=False)]
+
+
+def _fail(error: WfpgenError) -> typer.Exit:
+    if isinstance(error, SpecError):
+        for diagnostic in error.diagnostics:
+            typer.echo(diagnostic.format(), err=True)
+        count = len(error.diagnostics)
+        typer.echo(f"{count} error{'s' if count != 1 else ''}; nothing was written", err=True)
+    else:
+        typer.echo(f"error: {error}", err=True)
+    return typer.Exit(error.exit_code)
+
+
+@app.command()
+def new(
+    spec: SpecArg,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Project directory [default: generated/<DriverName>]")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite generated files edited since.")] = False,
+) -> None:
+    """Generate the driver project described by SPEC."""
+    from wfpgen.pipeline import generate
+
+    try:
+        model, files = generate(spec, str(spec))
+        root = output if output is not None else Path("generated") / model.name
+        planned = write(root, files, force=force)
+    except WfpgenError as error:
+        raise _fail(error) from None
+    for item in planned:
+        typer.echo(f"{item.action:>10}  {item.path}")
+    changed = sum(1 for p in planned if p.action != "identical")
+    typer.echo(f"{model.name}: {len(files)} files in {root} ({changed} changed)")
+
+
+@app.command()
+def validate(spec: SpecArg) -> None:
+    """Check SPEC against the schema and the catalog; print nothing else on success."""
+    from wfpgen.pipeline import resolve_spec
+
+    try:
+        resolved, _ = resolve_spec(spec, str(spec))
+    except WfpgenError as error:
+        raise _fail(error) from None
+    layers = ", ".join(layer.layer.name for layer in resolved.layers)
+    typer.echo(f"{spec}: ok ({resolved.spec.driver.name}: {layers})")
+
+
+@app.command()
+def layers() -> None:
+    """List every kernel run-time layer wfpgen can hook, one line each."""
+    catalog = load_catalog()
+    width = max(len(name) for name in catalog.layers)
+    for layer in catalog.layers.values():
+        usable = sum(1 for f in layer.fields if f.extractable)
+        flags = ", ".join(part for part in (
+            f"v{layer.ip_version}",
+            layer.direction or "",
+            "discard" if layer.discard else "",
+            "can block" if layer.can_block else "monitor only",
+            f"since {_label(catalog, layer.min_windows)}",
+        ) if part)
+        typer.echo(f"{layer.name:<{width}}  {layer.fwps_layer:<48}  {usable:>2} fields  ({flags})")
+
+
+def _label(catalog: Catalog, version_id: str) -> str:
+    version = catalog.version(version_id)
+    return version.label if version else version_id
+
+
+def _layer_or_exit(catalog: Catalog, name: str) -> Layer:
+    layer = catalog.layer(name)
+    if layer is None:
+        hint = closest(name, catalog.layers)
+        typer.echo(f"error: unknown layer '{name}'" + (f"; did you mean '{hint}'?" if hint else "")
+                   + "; allowed: a name listed by 'wfpgen layers'", err=True)
+        raise typer.Exit(2)
+    return layer
+
+
+@app.command()
+def fields(layer: Annotated[str, typer.Argument(help="A layer name from 'wfpgen layers'.")]) -> None:
+    """Show LAYER's fields (enum member, value type, condition) and its metadata."""
+    catalog = load_catalog()
+    entry = _layer_or_exit(catalog, layer)
+    typer.echo(f"{entry.name}: {entry.fwps_layer} / {entry.fwpm_layer}")
+    typer.echo(f"  enum {entry.fields_enum}, since {_label(catalog, entry.min_windows)}")
+    typer.echo("fields:")
+    width = max(len(n) for n in [f.name for f in entry.fields] + list(entry.metadata) + ["current_process_id"])
+    for f in entry.fields:
+        note = "" if f.extractable else "  (not recordable)"
+        typer.echo(f"  {f.index:>2} {f.name:<{width}}  {f.type:<22} {f.member}{note}")
+    for alias, target in sorted(entry.aliases.items()):
+        typer.echo(f"     {alias:<{width}}  alias of {target}")
+    typer.echo("metadata:")
+    for name in entry.metadata:
+        item = catalog.metadata[name]
+        typer.echo(f"  {name:<{width}}  {item.c_type or '-':<22} {item.flag}")
+    typer.echo(f"  {'current_process_id':<{width}}  {'UINT64':<22} PsGetCurrentProcessId() (unreliable)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec (for editors)."""
+    from wfpgen.spec import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wfpgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Generate Windows Filtering Platform callout-driver projects from a YAML spec."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted; nothing half-written remains", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,761 @@
+"""The frozen intermediate model: every decision the templates need, made and tested here.
+
+Templates only loop over and print what this module computes: identifiers, GUIDs, API
+versions, C types and the ``FWP_VALUE0`` member each field is read from, filter
+conditions, and the record layout (offsets, sizes, presence bits) that every sink and the
+reader share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from wfpgen import __version__
+from wfpgen.catalog import Catalog, Field, MetadataItem
+from wfpgen.validate import (
+    BLOB_METADATA_TYPES,
+    CURRENT_PROCESS_ID,
+    SCALAR_METADATA_TYPES,
+    Resolved,
+    ResolvedCondition,
+    ResolvedLayer,
+)
+
+FORMAT_VERSION = 1
+HEADER_SIZE = 32
+RECORD_ALIGNMENT = 8
+# Fixed namespace for every derived GUID: the same driver name always yields the same keys.
+GUID_NAMESPACE = uuid.UUID("6f1c7a52-3a0e-5b8e-9d4b-2f7e0c1a9b33")
+WFPCALLOUTS_CLASS_GUID = "57465043-616C-6C6F-7574-5F636C617373"
+CPP_PROJECT_TYPE_GUID = "8BC9CEB8-8B4A-11D0-8D11-00A0C91BC942"
+
+
+@dataclass(frozen=True)
+class Guid:
+    """A GUID with every spelling the outputs need."""
+
+    value: uuid.UUID
+
+    @property
+    def text(self) -> str:
+        """Lower-case registry form without braces."""
+        return str(self.value)
+
+    @property
+    def braced_upper(self) -> str:
+        """``{XXXXXXXX-...}`` as Visual Studio and INF files write it."""
+        return "{" + str(self.value).upper() + "}"
+
+    @property
+    def define_args(self) -> str:
+        """The eleven ``DEFINE_GUID`` arguments after the name."""
+        b = self.value.bytes
+        head = f"0x{b[0:4].hex()}, 0x{b[4:6].hex()}, 0x{b[6:8].hex()}"
+        return head + ", " + ", ".join(f"0x{x:02x}" for x in b[8:])
+
+
+def derived_guid(driver: str, role: str) -> Guid:
+    """A stable GUID for ``role`` of ``driver`` (uuid5 over a fixed namespace)."""
+    return Guid(uuid.uuid5(GUID_NAMESPACE, f"{driver}/{role}"))
+
+
+@dataclass(frozen=True)
+class ApiVersion:
+    """The callout API generation a target selects."""
+
+    number: int
+    callout_struct: str
+    classify_type: str
+    notify_type: str
+    filter_type: str
+    register_fn: str
+    timestamp_fn: str
+
+
+def api_version(target_rank: int, win8_rank: int) -> ApiVersion:
+    """``FWPS_CALLOUT3`` and friends from Windows 8 on, else the Windows 7 generation (1)."""
+    n = 3 if target_rank >= win8_rank else 1
+    timestamp = "KeQuerySystemTimePrecise" if target_rank >= win8_rank else "KeQuerySystemTime"
+    return ApiVersion(n, f"FWPS_CALLOUT{n}", f"FWPS_CALLOUT_CLASSIFY_FN{n}", f"FWPS_CALLOUT_NOTIFY_FN{n}",
+                      f"FWPS_FILTER{n}", f"FwpsCalloutRegister{n}", timestamp)
+
+
+# -- record items ----------------------------------------------------------------------------
+
+_FIELD_SLOTS: dict[str, tuple[str, int, int, str]] = {
+    # type: (C type, size, alignment, struct format)
+    "uint8": ("UINT8", 1, 1, "B"),
+    "uint16": ("UINT16", 2, 2, "H"),
+    "uint32": ("UINT32", 4, 4, "I"),
+    "uint64": ("UINT64", 8, 8, "Q"),
+    "byteArray16": ("UINT8", 16, 8, "16s"),
+    "byteBlob": ("WFPGEN_BLOB_REF", 4, 2, "HH"),
+    "sid": ("WFPGEN_BLOB_REF", 4, 2, "HH"),
+}
+_READERS = {
+    "uint8": "Uint8",
+    "uint16": "Uint16",
+    "uint32": "Uint32",
+    "uint64": "Uint64",
+    "byteArray16": "Array16",
+    "byteBlob": "Blob",
+    "sid": "Sid",
+}
+_DATA_TYPES = {
+    "uint8": "FWP_UINT8",
+    "uint16": "FWP_UINT16",
+    "uint32": "FWP_UINT32",
+    "uint64": "FWP_UINT64",
+    "byteArray16": "FWP_BYTE_ARRAY16_TYPE",
+    "byteBlob": "FWP_BYTE_BLOB_TYPE",
+    "sid": "FWP_SID",
+}
+Display = Literal["decimal", "hex", "ipv4", "ipv6", "port", "protocol", "flags", "direction", "utf16", "sid", "bytes"]
+DISPLAY_KINDS: tuple[Display, ...] = ("decimal", "hex", "ipv4", "ipv6", "port", "protocol", "flags", "direction",
+                                      "utf16", "sid", "bytes")
+
+
+def _display(name: str, value_type: str) -> Display:
+    if value_type == "byteArray16":
+        return "ipv6" if "address" in name else "bytes"
+    if value_type == "sid":
+        return "sid"
+    if value_type == "byteBlob":
+        return "utf16" if name in ("ale_app_id", "process_path") else "bytes"
+    if "address" in name and value_type == "uint32":
+        return "ipv4"
+    if name.endswith("_port"):
+        return "port"
+    if name == "ip_protocol":
+        return "protocol"
+    if name == "flags":
+        return "flags"
+    if name in ("direction", "packet_direction"):
+        return "direction"
+    if "handle" in name or name == "token":
+        return "hex"
+    return "decimal"
+
+
+def camel(name: str) -> str:
+    """``ip_local_address`` -> ``IpLocalAddress``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+@dataclass(frozen=True)
+class RecordItem:
+    """One recorded value: where it comes from, where it lives in the record, how it is shown."""
+
+    name: str
+    c_name: str
+    bit: int
+    offset: int
+    size: int
+    c_type: str
+    array_length: int  # 16 for address arrays, else 0
+    source: Literal["field", "metadata", "process"]
+    reader: str  # suffix of the C helper that copies it (WfpgenRead<reader>)
+    field_member: str | None  # FWPS_FIELD_* enum member
+    data_type: str | None  # FWP_DATA_TYPE expected in FWP_VALUE0.type
+    value_member: str | None  # FWP_VALUE0 union member
+    meta_flag: str | None  # FWPS_METADATA_FIELD_*
+    meta_member: str | None  # FWPS_INCOMING_METADATA_VALUES0 member
+    display: Display
+    struct_format: str
+    blob_index: int  # index among the record's blobs, -1 when not a blob
+
+    @property
+    def is_blob(self) -> bool:
+        """Whether the value lives in the record's variable tail."""
+        return self.blob_index >= 0
+
+    @property
+    def c_declaration(self) -> str:
+        """The struct member declaration, without the semicolon."""
+        suffix = f"[{self.array_length}]" if self.array_length else ""
+        return f"{self.c_type} {self.c_name}{suffix}"
+
+    @property
+    def blob_slot(self) -> int:
+        """The blob index, or 255 (the C tables' "not a blob")."""
+        return self.blob_index if self.is_blob else 255
+
+    @property
+    def target_arg(self) -> str:
+        """The C argument naming this value's slot in a local ``record`` (arrays decay)."""
+        return f"record.{self.c_name}" if self.array_length else f"&record.{self.c_name}"
+
+    @property
+    def display_enum(self) -> str:
+        """The C enumerator of this value's display kind."""
+        return f"WFPGEN_DISPLAY_{self.display.upper()}"
+
+    @property
+    def present_mask(self) -> str:
+        """The C constant of this value's presence bit."""
+        return f"0x{1 << self.bit:08x}u"
+
+    @property
+    def label_c(self) -> str:
+        """The value's name as a C string literal (it is a catalog identifier: safe)."""
+        return f'"{self.name}"'
+
+    @property
+    def comment(self) -> str:
+        """What the member holds, for the header's comments."""
+        return f"bit {self.bit}: {self.name}" + (f", blob {self.blob_index}" if self.is_blob else "")
+
+
+@dataclass(frozen=True)
+class Padding:
+    """Explicit padding, so the C struct and the decoder agree byte for byte."""
+
+    c_name: str
+    offset: int
+    size: int
+
+    @property
+    def c_declaration(self) -> str:
+        """The struct member declaration, without the semicolon."""
+        return f"UINT8 {self.c_name}[{self.size}]"
+
+    @property
+    def comment(self) -> str:
+        """What the member holds, for the header's comments."""
+        return "padding, always zero"
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    """The fixed part of one layer's record; blobs follow it as a bounded tail."""
+
+    type_name: str
+    members: tuple[RecordItem | Padding, ...]  # in offset order, for the C struct
+    items: tuple[RecordItem, ...]  # in presence-bit order
+    size: int
+    blob_count: int
+    max_size: int  # fixed part plus every blob at its maximum, rounded up to 8
+
+    @property
+    def blobs(self) -> tuple[RecordItem, ...]:
+        """The blob items in blob-index order."""
+        return tuple(i for i in self.items if i.is_blob)
+
+    @property
+    def field_scalars(self) -> tuple[RecordItem, ...]:
+        """Incoming values copied into the fixed part."""
+        return tuple(i for i in self.items if i.source == "field" and not i.is_blob)
+
+    @property
+    def field_blobs(self) -> tuple[RecordItem, ...]:
+        """Incoming values that go to the tail (byte blobs, SIDs)."""
+        return tuple(i for i in self.items if i.source == "field" and i.is_blob)
+
+    @property
+    def meta_scalars(self) -> tuple[RecordItem, ...]:
+        """Metadata members copied into the fixed part."""
+        return tuple(i for i in self.items if i.source == "metadata" and not i.is_blob)
+
+    @property
+    def meta_blobs(self) -> tuple[RecordItem, ...]:
+        """Metadata byte blobs (the process path) that go to the tail."""
+        return tuple(i for i in self.items if i.source == "metadata" and i.is_blob)
+
+    @property
+    def process_items(self) -> tuple[RecordItem, ...]:
+        """Values taken from the current process (current_process_id)."""
+        return tuple(i for i in self.items if i.source == "process")
+
+    @property
+    def blob_array_length(self) -> int:
+        """Length of the classify function's blob-source array (C forbids zero-length arrays)."""
+        return max(1, self.blob_count)
+
+
+def _field_item(field: Field, bit: int) -> tuple[RecordItem, int]:
+    c_type, size, align, fmt = _FIELD_SLOTS[field.type]
+    item = RecordItem(
+        name=field.name, c_name=camel(field.name), bit=bit, offset=0, size=size, c_type=c_type,
+        array_length=16 if field.type == "byteArray16" else 0, source="field", reader=_READERS[field.type],
+        field_member=field.member, data_type=_DATA_TYPES[field.type], value_member=field.type, meta_flag=None,
+        meta_member=None, display=_display(field.name, field.type), struct_format=fmt, blob_index=-1,
+    )
+    return item, align
+
+
+def _metadata_item(name: str, meta: MetadataItem | None, bit: int) -> tuple[RecordItem, int]:
+    if meta is None:
+        assert name == CURRENT_PROCESS_ID
+        item = RecordItem(name, camel(name), bit, 0, 8, "UINT64", 0, "process", "CurrentProcessId", None, None,
+                          None, None, None, "decimal", "Q", -1)
+        return item, 8
+    if meta.c_type in BLOB_METADATA_TYPES:
+        item = RecordItem(name, camel(name), bit, 0, 4, "WFPGEN_BLOB_REF", 0, "metadata", "MetaBlob", None, None,
+                          None, meta.flag, meta.member, _display(name, "byteBlob"), "HH", -1)
+        return item, 2
+    size = SCALAR_METADATA_TYPES[meta.c_type or ""]
+    c_type, fmt = {8: ("UINT64", "Q"), 4: ("UINT32", "I"), 2: ("UINT16", "H")}[size]
+    item = RecordItem(name, camel(name), bit, 0, size, c_type, 0, "metadata", f"Meta{camel(c_type.lower())}", None,
+                      None, None, meta.flag, meta.member, _display(name, c_type.lower()), fmt, -1)
+    return item, size
+
+
+def _replace(item: RecordItem, **changes: object) -> RecordItem:
+    values = {k: getattr(item, k) for k in item.__dataclass_fields__}
+    values.update(changes)
+    return RecordItem(**values)  # type: ignore[arg-type]
+
+
+def record_layout(type_name: str, layer: ResolvedLayer, max_blob: int) -> RecordLayout:
+    """Lay out ``layer``'s record: header, then values by decreasing alignment, then explicit padding."""
+    raw: list[tuple[RecordItem, int]] = [_field_item(f, i) for i, f in enumerate(layer.fields)]
+    base = len(raw)
+    raw += [_metadata_item(n, m, base + i) for i, (n, m) in enumerate(zip(layer.metadata_names, layer.metadata))]
+    blob_index = 0
+    numbered: list[tuple[RecordItem, int]] = []
+    for item, align in raw:
+        if item.struct_format == "HH":
+            item = _replace(item, blob_index=blob_index)
+            blob_index += 1
+        numbered.append((item, align))
+    ordered = sorted(numbered, key=lambda pair: -pair[1])  # stable: declaration order within an alignment
+    members: list[RecordItem | Padding] = []
+    placed: dict[int, RecordItem] = {}
+    offset = HEADER_SIZE
+    for item, align in ordered:
+        gap = (-offset) % align
+        if gap:
+            members.append(Padding(f"Reserved{offset}", offset, gap))
+            offset += gap
+        item = _replace(item, offset=offset)
+        members.append(item)
+        placed[item.bit] = item
+        offset += item.size
+    tail = (-offset) % RECORD_ALIGNMENT
+    if tail:
+        members.append(Padding(f"Reserved{offset}", offset, tail))
+        offset += tail
+    items = tuple(placed[bit] for bit in sorted(placed))
+    max_size = offset + blob_index * max_blob
+    max_size += (-max_size) % RECORD_ALIGNMENT
+    return RecordLayout(type_name, tuple(members), items, offset, blob_index, max_size)
+
+
+# -- conditions ------------------------------------------------------------------------------
+
+_MATCH_TYPES = {
+    "equal": "FWP_MATCH_EQUAL",
+    "not_equal": "FWP_MATCH_NOT_EQUAL",
+    "greater": "FWP_MATCH_GREATER",
+    "greater_or_equal": "FWP_MATCH_GREATER_OR_EQUAL",
+    "less": "FWP_MATCH_LESS",
+    "less_or_equal": "FWP_MATCH_LESS_OR_EQUAL",
+    "range": "FWP_MATCH_RANGE",
+    "flags_all_set": "FWP_MATCH_FLAGS_ALL_SET",
+    "flags_any_set": "FWP_MATCH_FLAGS_ANY_SET",
+    "flags_none_set": "FWP_MATCH_FLAGS_NONE_SET",
+}
+
+
+@dataclass(frozen=True)
+class ConditionModel:
+    """One ``FWPM_FILTER_CONDITION0``, as the data of a generic builder in the driver."""
+
+    field_key: str  # FWPM_CONDITION_*
+    match_type: str  # FWP_MATCH_*
+    data_type: str  # FWP_DATA_TYPE of the condition value
+    range_type: str  # FWP_DATA_TYPE of each range bound (FWP_EMPTY unless a range)
+    low: str
+    high: str
+    prefix: int
+    bytes_init: str  # C initializer of the 16 address bytes
+    app_id: str  # C wide-string literal for ale_app_id, or NULL
+    app_id_bytes: int  # size of the application id blob, terminating NUL included
+    comment: str
+    # For checks that evaluate conditions without C: the parsed value.
+    field_name: str
+    kind: str
+
+
+def _condition(c: ResolvedCondition) -> ConditionModel:
+    assert c.field.condition is not None
+    data_type = {
+        "int": _DATA_TYPES.get(c.field.type, "FWP_UINT32"),
+        "flags": "FWP_UINT32",
+        "range": "FWP_RANGE_TYPE",
+        "v4": "FWP_UINT32",
+        "v4_mask": "FWP_V4_ADDR_MASK",
+        "v6": "FWP_BYTE_ARRAY16_TYPE",
+        "v6_mask": "FWP_V6_ADDR_MASK",
+        "app_id": "FWP_BYTE_BLOB_TYPE",
+    }[c.kind]
+    range_type = _DATA_TYPES[c.field.type] if c.kind == "range" else "FWP_EMPTY"
+    data = c.data if c.data else bytes(16)
+    bytes_init = "{" + ", ".join(f"0x{b:02x}" for b in data) + "}"
+    app_id = c_wide_literal(c.text) if c.kind == "app_id" else "NULL"
+    comment = f"{c.field.name} {c.match} {_condition_text(c)}"
+    app_id_bytes = (len(c.text) + 1) * 2 if c.kind == "app_id" else 0
+    return ConditionModel(c.field.condition, _MATCH_TYPES[c.match], data_type, range_type, f"{c.low}ULL",
+                          f"{c.high}ULL", c.prefix, bytes_init, app_id, app_id_bytes, c_comment(comment),
+                          c.field.name, c.kind)
+
+
+def _condition_text(c: ResolvedCondition) -> str:
+    import ipaddress
+
+    if c.kind == "range":
+        return f"[{c.low}, {c.high}]"
+    if c.kind in ("v4", "v4_mask"):
+        text = str(ipaddress.IPv4Address(c.low))
+        return text + (f"/{c.prefix}" if c.kind == "v4_mask" else "")
+    if c.kind in ("v6", "v6_mask"):
+        text = str(ipaddress.IPv6Address(c.data))
+        return text + (f"/{c.prefix}" if c.kind == "v6_mask" else "")
+    if c.kind in ("app_id", "flags"):
+        return c.text
+    return str(c.low)
+
+
+# -- escaping for output contexts --------------------------------------------------------------
+
+def c_wide_literal(text: str) -> str:
+    """``L"..."`` with every character that could end or alter the literal escaped."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F and ch != "?":
+            out.append(ch)
+        elif code <= 0xFFFF:
+            out.append(f'" L"\\x{code:04x}" L"')
+        else:
+            for unit in (0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)):
+                out.append(f'" L"\\x{unit:04x}" L"')
+    return 'L"' + "".join(out) + '"'
+
+
+def c_narrow_literal(text: str) -> str:
+    """``"..."`` restricted to printable ASCII, with escapes; other characters become ``?``-free hex."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F and ch not in "?%":
+            out.append(ch)
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append("_")
+    return '"' + "".join(out) + '"'
+
+
+def c_comment(text: str) -> str:
+    """Text safe inside a ``/* */`` or ``//`` comment."""
+    cleaned = "".join(ch if 0x20 <= ord(ch) < 0x7F else "?" for ch in text)
+    return cleaned.replace("*/", "* /").replace("/*", "/ *").replace("\\", "/")
+
+
+def xml_text(text: str) -> str:
+    """Text safe in XML element content and attribute values."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+            .replace("'", "&apos;"))
+
+
+def inf_string(text: str) -> str:
+    """A quoted INF string value (``"`` doubled, ``%`` doubled, ASCII only)."""
+    cleaned = "".join(ch if 0x20 <= ord(ch) < 0x7F else "_" for ch in text)
+    return '"' + cleaned.replace('"', '""').replace("%", "%%") + '"'
+
+
+def ps_single_quoted(text: str) -> str:
+    """A PowerShell single-quoted literal (``'`` doubled; no expansion happens inside)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def markdown_text(text: str) -> str:
+    """Plain text that Markdown will not turn into markup or HTML."""
+    special = "\\`*_{}[]()#+-.!<>|"
+    return "".join("\\" + ch if ch in special else ch for ch in text)
+
+
+def pool_tag(name: str) -> tuple[int, str]:
+    """A four-character pool tag derived from the driver name, as the number MSVC computes for 'abcd'."""
+    letters = [c for c in name if c.isalnum()][:4]
+    text = "".join(letters).ljust(4, "x")
+    # Tools show the tag in memory order; a multi-character literal stores it reversed.
+    return int.from_bytes(text.encode("ascii"), "little"), text
+
+
+# -- layers and project --------------------------------------------------------------------------
+
+_DIRECTION_BY_FAMILY = {"ale_auth_connect": "outbound", "ale_connect_redirect": "outbound",
+                        "ale_auth_recv_accept": "inbound", "ale_auth_listen": "inbound"}
+
+
+@dataclass(frozen=True)
+class DbgPrintLine:
+    """Which record items fill the tutorial's line ``[N] [pid] local:port -> remote:port``."""
+
+    arrow: str
+    pid: int  # item bit, -1 when the layer records no process id
+    local_address: int
+    local_port: int
+    remote_address: int
+    remote_port: int
+    extras: tuple[int, ...]
+
+    @property
+    def extras_init(self) -> str:
+        """C initializer of the extras array (at least one element)."""
+        return "{" + ", ".join(str(bit) for bit in self.extras or (0,)) + "}"
+
+
+@dataclass(frozen=True)
+class LayerModel:
+    """One hooked layer: callout, filter, conditions, record and classify function."""
+
+    index: int
+    name: str
+    upper: str
+    camel: str
+    fwps_layer: str
+    fwpm_layer: str
+    fwpm_layer_guid: str
+    fields_enum: str
+    ip_version: int
+    direction: str | None
+    callout_key: str
+    callout_guid: Guid
+    filter_key: str
+    filter_guid: Guid
+    classify_fn: str
+    callout_name: str  # C wide literal
+    callout_description: str  # C wide literal
+    filter_name: str  # C wide literal
+    action: str  # inspect | block
+    filter_action: str  # FWP_ACTION_CALLOUT_INSPECTION | FWP_ACTION_CALLOUT_TERMINATING
+    block_c: str  # TRUE | FALSE: what classify passes as its verdict
+    conditions: tuple[ConditionModel, ...]
+    record: RecordLayout
+    line: DbgPrintLine
+
+
+def _line(layer: ResolvedLayer, record: RecordLayout) -> DbgPrintLine:
+    bits = {item.name: item.bit for item in record.items}
+    pid = bits.get("process_id", bits.get(CURRENT_PROCESS_ID, -1))
+    roles = ["ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port"]
+    local_a, local_p, remote_a, remote_p = (bits.get(r, -1) for r in roles)
+    used = {pid, local_a, local_p, remote_a, remote_p}
+    extras = tuple(item.bit for item in record.items if item.bit not in used)
+    direction = layer.layer.direction or _DIRECTION_BY_FAMILY.get(layer.layer.family)
+    arrow = {"outbound": "->", "inbound": "<-"}.get(direction or "", "<->")
+    return DbgPrintLine(arrow, pid, local_a, local_p, remote_a, remote_p, extras)
+
+
+def _layer(prefix: str, driver: str, layer: ResolvedLayer, max_blob: int) -> LayerModel:
+    cat = layer.layer
+    upper = cat.name.upper()
+    record = record_layout(f"{prefix}_RECORD_{upper}", layer, max_blob)
+    callout_guid = derived_guid(driver, f"callout/{cat.name}")
+    filter_guid = derived_guid(driver, f"filter/{cat.name}")
+    block = layer.action == "block"
+    return LayerModel(
+        index=layer.index,
+        name=cat.name,
+        upper=upper,
+        camel=camel(cat.name),
+        fwps_layer=cat.fwps_layer,
+        fwpm_layer=cat.fwpm_layer,
+        fwpm_layer_guid=cat.fwpm_layer_guid,
+        fields_enum=cat.fields_enum,
+        ip_version=cat.ip_version,
+        direction=cat.direction or _DIRECTION_BY_FAMILY.get(cat.family),
+        callout_key=f"{prefix}_CALLOUT_{upper}",
+        callout_guid=callout_guid,
+        filter_key=f"{prefix}_FILTER_{upper}",
+        filter_guid=filter_guid,
+        classify_fn=f"{driver}Classify{camel(cat.name)}",
+        callout_name=c_wide_literal(f"{driver} {cat.name} callout"),
+        callout_description=c_wide_literal(f"{'Blocks' if block else 'Records'} traffic at {cat.fwpm_layer}"),
+        filter_name=c_wide_literal(f"{driver} {cat.name} filter"),
+        action=layer.action,
+        filter_action="FWP_ACTION_CALLOUT_TERMINATING" if block else "FWP_ACTION_CALLOUT_INSPECTION",
+        block_c="TRUE" if block else "FALSE",
+        conditions=tuple(_condition(c) for c in layer.conditions),
+        record=record,
+        line=_line(layer, record),
+    )
+
+
+@dataclass(frozen=True)
+class BuildConfiguration:
+    """One Visual Studio configuration/platform pair."""
+
+    configuration: str
+    platform: str
+
+    @property
+    def label(self) -> str:
+        """``Debug|x64`` as .sln and .vcxproj spell it."""
+        return f"{self.configuration}|{self.platform}"
+
+
+CONFIGURATIONS = tuple(BuildConfiguration(c, p) for p in ("x64", "ARM64") for c in ("Debug", "Release"))
+
+
+@dataclass(frozen=True)
+class ProjectModel:
+    """Everything the templates print, for one spec."""
+
+    generator: str
+    generator_version: str
+    spec_name: str  # file name only: no absolute paths in output
+    spec_comment: str  # the same, safe inside comments
+    spec_sha256: str
+    name: str
+    upper: str
+    lower: str
+    description: str
+    description_c: str
+    description_xml: str
+    description_inf: str
+    description_md: str
+    version: str
+    target: str
+    target_label: str
+    ntddi: str
+    ntddi_hex: str
+    vs_target_version: str
+    api: ApiVersion
+    provider_key: str
+    provider_guid: Guid
+    provider_name: str
+    provider_description: str
+    sublayer_key: str
+    sublayer_guid: Guid
+    sublayer_name: str
+    sublayer_description: str
+    sublayer_weight: int
+    device_class_key: str
+    device_class_guid: Guid
+    project_guid: Guid
+    solution_guid: Guid
+    class_guid: str
+    device_name: str  # C wide literal
+    dos_device_name: str  # C wide literal
+    user_device_path: str
+    service_name: str
+    pool_tag_value: str
+    pool_tag_text: str
+    sink: str
+    ring_capacity: int
+    max_blob: int
+    layers: tuple[LayerModel, ...]
+    max_record_size: int
+    fingerprint: str
+    format_version: int
+    header_size: int
+    configurations: tuple[BuildConfiguration, ...]
+    has_blocking: bool
+
+    @property
+    def display_enums(self) -> tuple[str, ...]:
+        """Every display kind as its C enumerator, in enum order."""
+        return tuple(f"WFPGEN_DISPLAY_{kind.upper()}" for kind in DISPLAY_KINDS)
+
+    @property
+    def max_conditions(self) -> int:
+        """The largest condition count of any layer (sizes the registration scratch arrays)."""
+        return max([len(layer.conditions) for layer in self.layers] + [1])
+
+    @property
+    def fingerprint_c(self) -> str:
+        """The layout fingerprint as a C 64-bit constant."""
+        return f"0x{self.fingerprint}ULL"
+
+
+def layout_fingerprint(layers: tuple[LayerModel, ...]) -> str:
+    """A 64-bit hash of every record layout: both sides compare it before exchanging records."""
+    description = {
+        "format": FORMAT_VERSION,
+        "header": HEADER_SIZE,
+        "layers": [
+            {"layer": layer.name, "size": layer.record.size,
+             "items": [[i.name, i.bit, i.offset, i.size, i.struct_format, i.display] for i in layer.record.items]}
+            for layer in layers
+        ],
+    }
+    digest = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).digest()
+    return digest[:8].hex()
+
+
+def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes: bytes) -> ProjectModel:
+    """Make every decision for ``resolved`` and return the frozen model the templates print."""
+    spec = resolved.spec
+    name = spec.driver.name
+    upper = name.upper()
+    target = catalog.version(spec.driver.target)
+    win8 = catalog.version("win8")
+    assert target is not None and win8 is not None
+    layers = tuple(_layer(upper, name, layer, spec.sink.max_blob) for layer in resolved.layers)
+    provider_guid = Guid(uuid.UUID(spec.provider.key)) if spec.provider.key else derived_guid(name, "provider")
+    description = spec.driver.description or f"{name} Windows Filtering Platform callout driver"
+    tag_value, tag_text = pool_tag(name)
+    return ProjectModel(
+        generator="wfpgen",
+        generator_version=__version__,
+        spec_name=spec_name,
+        spec_comment=c_comment(spec_name),
+        spec_sha256=hashlib.sha256(spec_bytes).hexdigest(),
+        name=name,
+        upper=upper,
+        lower=name.lower(),
+        description=description,
+        description_c=c_narrow_literal(description),
+        description_xml=xml_text(description),
+        description_inf=inf_string(description),
+        description_md=markdown_text(description),
+        version=spec.driver.version,
+        target=target.id,
+        target_label=target.label,
+        ntddi=target.ntddi,
+        ntddi_hex=target.hex,
+        vs_target_version="Windows10" if target.rank >= (catalog.version("win10") or target).rank else "Windows7",
+        api=api_version(target.rank, win8.rank),
+        provider_key=f"{upper}_PROVIDER_KEY",
+        provider_guid=provider_guid,
+        provider_name=c_wide_literal(f"{name} provider"),
+        provider_description=c_wide_literal(spec.provider.description or f"The provider object for {name}"),
+        sublayer_key=f"{upper}_SUBLAYER_KEY",
+        sublayer_guid=derived_guid(name, "sublayer"),
+        sublayer_name=c_wide_literal(f"{name} sublayer"),
+        sublayer_description=c_wide_literal(spec.sublayer.description or f"The sublayer of {name}'s filters"),
+        sublayer_weight=spec.sublayer.weight,
+        device_class_key=f"{upper}_DEVICE_CLASS",
+        device_class_guid=derived_guid(name, "device-class"),
+        project_guid=derived_guid(name, "vcxproj"),
+        solution_guid=derived_guid(name, "sln"),
+        class_guid="{" + WFPCALLOUTS_CLASS_GUID + "}",
+        device_name=c_wide_literal(f"\\Device\\{name}"),
+        dos_device_name=c_wide_literal(f"\\DosDevices\\{name}"),
+        user_device_path=f"\\\\.\\{name}",
+        service_name=name,
+        pool_tag_value=f"0x{tag_value:08x}u",
+        pool_tag_text=tag_text,
+        sink=spec.sink.kind,
+        ring_capacity=spec.sink.capacity,
+        max_blob=spec.sink.max_blob,
+        layers=layers,
+        max_record_size=max(layer.record.max_size for layer in layers),
+        fingerprint=layout_fingerprint(layers),
+        format_version=FORMAT_VERSION,
+        header_size=HEADER_SIZE,
+        configurations=CONFIGURATIONS,
+        has_blocking=any(layer.action == "block" for layer in layers),
+    )

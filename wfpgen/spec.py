@@ -1,0 +1,293 @@
+"""The spec: a typed, strict model of the YAML a user writes, and its JSON Schema.
+
+This module checks shape only (keys, types, formats). Whether a layer, field or metadata
+item exists, and whether a condition fits its field, is checked against the catalog in
+:mod:`wfpgen.validate`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
+
+from wfpgen.errors import Diagnostic, SpecError, closest, join_names
+from wfpgen.yamlsource import Source, load_yaml
+
+C_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+GUID_TEXT = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+DRIVER_VERSION = re.compile(r"^\d{1,5}(\.\d{1,5}){3}$")
+MAX_NAME = 32
+MAX_TEXT = 200
+
+Target = Literal["win7", "win8", "win81", "win10", "win10_1703", "win11", "win11_22h2", "win11_24h2"]
+MatchKind = Literal[
+    "equal",
+    "not_equal",
+    "greater",
+    "greater_or_equal",
+    "less",
+    "less_or_equal",
+    "range",
+    "flags_all_set",
+    "flags_any_set",
+    "flags_none_set",
+]
+DEFAULT_FIELDS = ("ip_protocol", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port")
+DEFAULT_LAYERS = ("inbound_transport_v4", "outbound_transport_v4")
+
+
+def _text(value: str, what: str) -> str:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError(f"{what} must not contain control characters such as newlines or NUL")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DriverSpec(_Strict):
+    """The driver: its name is a C identifier and the base of service, device and provider names."""
+
+    name: Annotated[str, Field(description="C identifier; also the service, device and file base name")]
+    description: Annotated[str, Field(max_length=MAX_TEXT)] = ""
+    version: Annotated[str, Field(description="DriverVer version, four dot-separated numbers")] = "1.0.0.0"
+    target: Annotated[Target, Field(description="Oldest Windows version the driver must load on")] = "win10"
+
+    @field_validator("name")
+    @classmethod
+    def _c_identifier(cls, value: str) -> str:
+        if not C_IDENTIFIER.match(value):
+            raise ValueError(
+                f"'{value}' is not a C identifier (a letter, then letters, digits or '_'; at most {MAX_NAME})"
+            )
+        if len(value) > MAX_NAME:
+            raise ValueError(f"'{value}' is {len(value)} characters long; at most {MAX_NAME} are allowed")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str) -> str:
+        return _text(value, "description")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not DRIVER_VERSION.match(value) or any(int(p) > 65535 for p in value.split(".")):
+            raise ValueError(f"'{value}' is not a driver version (four numbers 0-65535, e.g. 1.0.0.0)")
+        return value
+
+
+class ProviderSpec(_Strict):
+    """The WFP provider object that owns the sublayer, callouts and filters."""
+
+    description: Annotated[str | None, Field(max_length=MAX_TEXT)] = None
+    key: Annotated[str | None, Field(description="Provider GUID; derived from the driver name if omitted")] = None
+
+    @field_validator("key")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        if value is not None and not GUID_TEXT.match(value):
+            raise ValueError(f"'{value}' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hexadecimal)")
+        return None if value is None else str(uuid.UUID(value))
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        return None if value is None else _text(value, "description")
+
+
+class SublayerSpec(_Strict):
+    """The driver's own sublayer; its weight orders it against other sublayers."""
+
+    weight: Annotated[int, Field(ge=0, le=0xFFFF)] = 0x8000
+    description: Annotated[str | None, Field(max_length=MAX_TEXT)] = None
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        return None if value is None else _text(value, "description")
+
+
+class ConditionSpec(_Strict):
+    """One filter condition: a field, how to match, and a value that fits the field's type."""
+
+    field: str
+    match: MatchKind = "equal"
+    value: Annotated[
+        Any,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer"},
+                    {"type": "string"},
+                    {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}},
+                ],
+                "description": "Checked against the field's type: 443, 'tcp', '10.0.0.0/8', [1024, 65535]",
+            }
+        ),
+    ]
+
+
+class LayerSpec(_Strict):
+    """One layer to hook; each key overrides the top-level default of the same name."""
+
+    layer: str
+    fields: list[str] | None = None
+    metadata: list[str] | None = None
+    conditions: list[ConditionSpec] | None = None
+    action: Literal["inspect", "block"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"layer": data} if isinstance(data, str) else data
+
+
+class SinkSpec(_Strict):
+    """Where events go: ``dbgprint`` (the tutorial's DbgPrint line) or ``ring`` (device + reader)."""
+
+    kind: Literal["dbgprint", "ring"] = "dbgprint"
+    capacity: Annotated[int, Field(ge=4096, le=64 * 1024 * 1024, description="Ring size in bytes")] = 1024 * 1024
+    max_blob: Annotated[int, Field(ge=16, le=4096, description="Bytes kept of each path or SID")] = 520
+
+
+class Spec(_Strict):
+    """A wfpgen spec, version 1."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, title="wfpgen spec", json_schema_extra={"$id": "wfpgen-spec-v1"}
+    )
+
+    version: Literal[1]
+    driver: DriverSpec
+    provider: ProviderSpec = ProviderSpec()
+    sublayer: SublayerSpec = SublayerSpec()
+    layers: Annotated[list[LayerSpec], Field(min_length=1, max_length=64)] = [
+        LayerSpec(layer=name) for name in DEFAULT_LAYERS
+    ]
+    fields: list[str] = list(DEFAULT_FIELDS)
+    metadata: list[str] = []
+    conditions: list[ConditionSpec] = []
+    action: Literal["inspect", "block"] = "inspect"
+    sink: SinkSpec = SinkSpec()
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, for editors and for validating examples."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    layer_ref = schema["properties"]["layers"]["items"]
+    schema["properties"]["layers"]["items"] = {"anyOf": [{"type": "string"}, layer_ref]}
+    return schema
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "dict_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "nothing (null)"
+    return type(value).__name__
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the last key of ``loc``."""
+    model: Any = Spec
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        model = _inner_model(info.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    for candidate in getattr(annotation, "__args__", ()) or (annotation,):
+        found = _inner_model(candidate) if getattr(candidate, "__args__", None) else candidate
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _section(loc: tuple[str | int, ...]) -> str:
+    parts = [p for p in loc if isinstance(p, str)]
+    return "'" + ".".join(parts) + "'" if parts else "the top level"
+
+
+def _diagnostic(source: Source, error: Any) -> Diagnostic:
+    loc: tuple[str | int, ...] = tuple(error["loc"])
+    kind: str = error["type"]
+    # Union members and before-validators add synthetic loc parts; keep the data path.
+    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    name = loc[-1] if loc else ""
+    if kind == "extra_forbidden":
+        owner = _model_at(loc)
+        legal = sorted(owner.model_fields) if owner else []
+        return source.diag(loc, f"unknown key '{name}' in {_section(loc[:-1])}", key=True,
+                           suggestion=closest(str(name), legal), allowed=join_names(legal))
+    if kind == "missing":
+        owner = _model_at(loc)
+        where = _section(loc[:-1])
+        allowed = "1" if loc == ("version",) else None
+        hint = f"missing required key '{name}' in {where}"
+        return source.diag(loc[:-1], hint, allowed=allowed) if owner else source.diag(loc, hint)
+    if kind == "literal_error":
+        expected = str(error.get("ctx", {}).get("expected", ""))
+        options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
+        value = error.get("input")
+        return source.diag(loc, f"invalid value {value!r} for '{name}'",
+                           suggestion=closest(str(value), options), allowed=", ".join(options))
+    if kind in _TYPE_WORDS:
+        return source.diag(loc, f"'{name}' must be {_TYPE_WORDS[kind]}, not {_describe(error.get('input'))}")
+    if kind == "value_error":
+        return source.diag(loc, str(error["msg"]).removeprefix("Value error, "))
+    if kind in ("greater_than_equal", "less_than_equal", "too_short", "too_long", "string_too_long"):
+        return source.diag(loc, f"invalid '{name}': {error['msg'].lower()}")
+    return source.diag(loc, f"invalid '{name}': {error['msg']}")
+
+
+def parse_spec(source: Source) -> Spec:
+    """Validate the shape of a loaded document; raise :class:`SpecError` with every problem."""
+    if not isinstance(source.data, dict):
+        raise SpecError([source.diag((), "the spec must be a mapping", allowed="a mapping with 'version: 1'")])
+    try:
+        return Spec.model_validate(source.data)
+    except ValidationError as exc:
+        problems = [_diagnostic(source, error) for error in exc.errors()]
+        raise SpecError(problems) from None
+
+
+def load_spec(path: Path, display: str | None = None) -> tuple[Spec, Source]:
+    """Read, parse and shape-check the spec at ``path``."""
+    name = display if display is not None else str(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise SpecError([Diagnostic(name, 1, 1, f"cannot read the spec: {exc.strerror or exc}")]) from None
+    source = load_yaml(text, name)
+    return parse_spec(source), source

@@ -1,0 +1,361 @@
+"""Check a shape-valid spec against the catalog and resolve every name it uses.
+
+The result, :class:`Resolved`, carries catalog objects instead of strings, so the model
+builder never looks a name up again. Every problem is collected before raising.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from wfpgen.catalog import Catalog, Field, Layer, MetadataItem
+from wfpgen.errors import Diagnostic, SpecError, closest, join_names
+from wfpgen.spec import ConditionSpec, Spec
+from wfpgen.yamlsource import Path, Source
+
+MAX_ITEMS_PER_LAYER = 32
+MAX_CONDITIONS_PER_LAYER = 16
+MAX_APP_ID_CHARS = 260
+
+# Metadata items whose FWPS_INCOMING_METADATA_VALUES0 member the generator can copy into a record.
+SCALAR_METADATA_TYPES = {"UINT64": 8, "UINT32": 4, "ULONG": 4, "DWORD": 4, "UINT16": 2, "FWP_DIRECTION": 4}
+BLOB_METADATA_TYPES = {"FWP_BYTE_BLOB *"}
+CURRENT_PROCESS_ID = "current_process_id"
+
+PROTOCOL_NAMES = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "ipv6": 41, "gre": 47, "esp": 50, "ah": 51,
+                  "icmpv6": 58, "sctp": 132}
+_INT_BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
+_ORDERED_MATCHES = {"greater", "greater_or_equal", "less", "less_or_equal"}
+_FLAG_MATCHES = {"flags_all_set", "flags_any_set", "flags_none_set"}
+
+
+@dataclass(frozen=True)
+class ResolvedCondition:
+    """A condition whose value has been parsed for its field's type."""
+
+    field: Field
+    match: str
+    kind: str  # "int", "range", "v4", "v4_mask", "v6", "v6_mask", "app_id", "flags"
+    low: int = 0
+    high: int = 0
+    prefix: int = 0
+    data: bytes = b""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ResolvedLayer:
+    """One spec layer with its catalog entry, fields, metadata, conditions and action."""
+
+    index: int
+    layer: Layer
+    fields: tuple[Field, ...]
+    metadata: tuple[MetadataItem | None, ...]  # None stands for current_process_id
+    metadata_names: tuple[str, ...]
+    conditions: tuple[ResolvedCondition, ...]
+    action: str
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The spec with every name resolved against the catalog."""
+
+    spec: Spec
+    layers: tuple[ResolvedLayer, ...]
+
+
+def metadata_extractable(item: MetadataItem) -> bool:
+    """Whether the generator knows how to copy this metadata item into a record."""
+    return item.c_type in SCALAR_METADATA_TYPES or item.c_type in BLOB_METADATA_TYPES
+
+
+class _Checker:
+    def __init__(self, spec: Spec, source: Source, catalog: Catalog) -> None:
+        self.spec = spec
+        self.source = source
+        self.catalog = catalog
+        self.problems: list[Diagnostic] = []
+        target = catalog.version(spec.driver.target)
+        assert target is not None, f"catalog lacks target version {spec.driver.target}"
+        self.target = target
+
+    def error(self, path: Path, message: str, *, key: bool = False, suggestion: str | None = None,
+              allowed: str | None = None) -> None:
+        self.problems.append(self.source.diag(path, message, key=key, suggestion=suggestion, allowed=allowed))
+
+    def too_new(self, min_windows: str) -> bool:
+        needed = self.catalog.version(min_windows)
+        return needed is not None and needed.rank > self.target.rank
+
+    def label(self, version_id: str) -> str:
+        version = self.catalog.version(version_id)
+        return version.label if version else version_id
+
+    # -- layers -----------------------------------------------------------------------------
+    def layers(self) -> tuple[ResolvedLayer, ...]:
+        resolved: list[ResolvedLayer] = []
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(self.spec.layers):
+            path: Path = ("layers", index, "layer") if ("layers", index, "layer") in self.source.values \
+                else ("layers", index)
+            layer = self.catalog.layer(entry.layer)
+            if layer is None:
+                self.error(path, f"unknown layer '{entry.layer}'",
+                           suggestion=closest(entry.layer, self.catalog.layers),
+                           allowed="a kernel run-time layer listed by 'wfpgen layers'")
+                continue
+            if entry.layer in seen:
+                self.error(path, f"layer '{entry.layer}' is listed twice (first as item {seen[entry.layer] + 1})",
+                           allowed="each layer once")
+                continue
+            seen[entry.layer] = index
+            if self.too_new(layer.min_windows):
+                self.error(path, f"layer '{layer.name}' needs {self.label(layer.min_windows)}, newer than the "
+                           f"target {self.target.label}", allowed="a newer 'driver.target'")
+            resolved.append(self.layer(len(resolved), index, layer))
+        return tuple(resolved)
+
+    def layer(self, position: int, index: int, layer: Layer) -> ResolvedLayer:
+        entry = self.spec.layers[index]
+        base: Path = ("layers", index)
+        fields_path = base + ("fields",) if entry.fields is not None else ("fields",)
+        meta_path = base + ("metadata",) if entry.metadata is not None else ("metadata",)
+        cond_path = base + ("conditions",) if entry.conditions is not None else ("conditions",)
+        action_path = base + ("action",) if entry.action is not None else ("action",)
+        fields = self.fields(layer, entry.fields if entry.fields is not None else self.spec.fields, fields_path)
+        metadata_names = entry.metadata if entry.metadata is not None else self.spec.metadata
+        metadata = self.metadata(layer, metadata_names, meta_path)
+        if not fields and not metadata and not self.problems:
+            self.error(fields_path, f"layer '{layer.name}' records no value",
+                       allowed="at least one field or metadata item per layer")
+        if len(fields) + len(metadata) > MAX_ITEMS_PER_LAYER:
+            self.error(fields_path, f"layer '{layer.name}' records {len(fields) + len(metadata)} values",
+                       allowed=f"at most {MAX_ITEMS_PER_LAYER} fields and metadata items per layer")
+        conditions = self.conditions(layer, entry.conditions if entry.conditions is not None
+                                     else self.spec.conditions, cond_path)
+        action = entry.action or self.spec.action
+        if action == "block" and not layer.can_block:
+            self.error(action_path, f"layer '{layer.name}' cannot block traffic",
+                       allowed="'inspect' at this layer")
+        names = tuple(n for n, _ in metadata)
+        return ResolvedLayer(position, layer, fields, tuple(m for _, m in metadata), names, conditions, action)
+
+    # -- fields -----------------------------------------------------------------------------
+    def fields(self, layer: Layer, names: list[str], path: Path) -> tuple[Field, ...]:
+        result: list[Field] = []
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            item_path = path + (i,)
+            found = layer.field(name)
+            if found is None:
+                self.unknown_field(layer, name, item_path)
+                continue
+            if found.name in seen:
+                self.error(item_path, f"field '{name}' is listed twice for layer '{layer.name}'",
+                           allowed="each field once")
+                continue
+            seen.add(found.name)
+            if not found.extractable:
+                self.error(item_path, f"field '{name}' at layer '{layer.name}' has type '{found.type}', which "
+                           "wfpgen cannot record", allowed="integer, address, byte-blob and SID fields")
+                continue
+            if self.too_new(found.min_windows):
+                self.error(item_path, f"field '{name}' at layer '{layer.name}' needs "
+                           f"{self.label(found.min_windows)}, newer than the target {self.target.label}",
+                           allowed="a newer 'driver.target', or drop the field")
+                continue
+            result.append(found)
+        return tuple(result)
+
+    def unknown_field(self, layer: Layer, name: str, path: Path) -> None:
+        elsewhere = self.catalog.layers_with_field(name)
+        legal = [f.name for f in layer.fields if f.extractable] + sorted(layer.aliases)
+        if elsewhere:
+            self.error(path, f"field '{name}' is not available at layer '{layer.name}'; layers that have it: "
+                       f"{join_names(elsewhere, 8)}", suggestion=closest(name, legal))
+        else:
+            self.error(path, f"unknown field '{name}' at layer '{layer.name}'", suggestion=closest(name, legal),
+                       allowed=f"see 'wfpgen fields {layer.name}'")
+
+    # -- metadata ---------------------------------------------------------------------------
+    def metadata(self, layer: Layer, names: list[str], path: Path) -> list[tuple[str, MetadataItem | None]]:
+        result: list[tuple[str, MetadataItem | None]] = []
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            item_path = path + (i,)
+            if name in seen:
+                self.error(item_path, f"metadata '{name}' is listed twice", allowed="each item once")
+                continue
+            seen.add(name)
+            if name == CURRENT_PROCESS_ID:
+                result.append((name, None))
+                continue
+            item = self.catalog.metadata.get(name)
+            if item is None:
+                legal = sorted([n for n, m in self.catalog.metadata.items() if metadata_extractable(m)]
+                               + [CURRENT_PROCESS_ID])
+                self.error(item_path, f"unknown metadata item '{name}'", suggestion=closest(name, legal),
+                           allowed=join_names(legal, 20))
+                continue
+            if not metadata_extractable(item):
+                self.error(item_path, f"metadata '{name}' ({item.c_type or 'no value'}) cannot be recorded",
+                           allowed="integer metadata and process_path")
+                continue
+            if name not in layer.metadata:
+                self.metadata_elsewhere(layer, name, item_path)
+                continue
+            result.append((name, item))
+        return result
+
+    def metadata_elsewhere(self, layer: Layer, name: str, path: Path) -> None:
+        where = self.catalog.layers_with_metadata(name)
+        message = f"metadata '{name}' is not available at layer '{layer.name}'"
+        if name == "process_id":
+            message += ("; Microsoft documents PROCESS_ID only at the ALE layers (e.g. ale_auth_connect_v4, "
+                        "ale_auth_recv_accept_v4, ale_flow_established_v4): hook one of those for process "
+                        "attribution, or ask for 'current_process_id' (the process whose thread runs classify, "
+                        "often System for inbound traffic)")
+        elif where:
+            message += f"; layers that have it: {join_names(where, 8)}"
+        usable = [n for n in layer.metadata if metadata_extractable(self.catalog.metadata[n])]
+        self.error(path, message, allowed=join_names(sorted(usable) + [CURRENT_PROCESS_ID], 20))
+
+    # -- conditions -------------------------------------------------------------------------
+    def conditions(self, layer: Layer, conditions: list[ConditionSpec], path: Path) -> tuple[ResolvedCondition, ...]:
+        if len(conditions) > MAX_CONDITIONS_PER_LAYER:
+            self.error(path, f"{len(conditions)} conditions", allowed=f"at most {MAX_CONDITIONS_PER_LAYER}")
+        result: list[ResolvedCondition] = []
+        for i, condition in enumerate(conditions):
+            item_path = path + (i,)
+            found = layer.field(condition.field)
+            if found is None:
+                self.unknown_field(layer, condition.field, item_path + ("field",))
+                continue
+            if found.condition is None or found.condition_guid is None:
+                self.error(item_path + ("field",), f"field '{condition.field}' has no filtering condition at "
+                           f"layer '{layer.name}'", allowed="fields with an FWPM_CONDITION_* identifier")
+                continue
+            parsed = self.condition_value(found, condition, item_path + ("value",))
+            if parsed is not None:
+                result.append(parsed)
+        return tuple(result)
+
+    def condition_value(self, field: Field, condition: ConditionSpec, path: Path) -> ResolvedCondition | None:
+        match, value = condition.match, condition.value
+        try:
+            if field.name == "flags" or match in _FLAG_MATCHES:
+                return self.flags_condition(field, match, value)
+            if field.type in _INT_BITS:
+                if "address" in field.name and field.type == "uint32":
+                    return self.v4_condition(field, match, value)
+                return self.int_condition(field, match, value)
+            if field.type == "byteArray16":
+                return self.v6_condition(field, match, value)
+            if field.type == "byteBlob" and field.name == "ale_app_id":
+                return self.app_id_condition(field, match, value)
+        except _BadValue as exc:
+            self.error(path, f"condition on '{field.name}': {exc.message}", allowed=exc.allowed)
+            return None
+        self.error(path, f"conditions on '{field.name}' ({field.type}) are not supported",
+                   allowed="integer, address, flags and ale_app_id conditions")
+        return None
+
+    def int_condition(self, field: Field, match: str, value: object) -> ResolvedCondition:
+        bits = _INT_BITS[field.type]
+        allowed = f"an integer 0..{(1 << bits) - 1}" + (" or a protocol name (tcp, udp, icmp, ...)"
+                                                         if field.name == "ip_protocol" else "")
+        if match == "range":
+            if not isinstance(value, list) or len(value) != 2:
+                raise _BadValue("'range' needs a list of two values", "[low, high], e.g. [1024, 65535]")
+            low, high = (self.int_value(field, v, bits, allowed) for v in value)
+            if low > high:
+                raise _BadValue(f"range [{low}, {high}] is empty", "[low, high] with low <= high")
+            return ResolvedCondition(field, match, "range", low, high)
+        if match not in ("equal", "not_equal") and match not in _ORDERED_MATCHES:
+            raise _BadValue(f"match '{match}' does not apply to an integer field",
+                            "equal, not_equal, greater, greater_or_equal, less, less_or_equal, range")
+        return ResolvedCondition(field, match, "int", self.int_value(field, value, bits, allowed))
+
+    @staticmethod
+    def int_value(field: Field, value: object, bits: int, allowed: str) -> int:
+        if field.name == "ip_protocol" and isinstance(value, str) and value.lower() in PROTOCOL_NAMES:
+            return PROTOCOL_NAMES[value.lower()]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _BadValue(f"{value!r} is not an integer", allowed)
+        if not 0 <= value < (1 << bits):
+            raise _BadValue(f"{value} does not fit the field's type {field.type}", allowed)
+        return value
+
+    def v4_condition(self, field: Field, match: str, value: object) -> ResolvedCondition:
+        allowed = "an IPv4 address or prefix, e.g. '10.0.0.1' or '10.0.0.0/8'"
+        if match not in ("equal", "not_equal"):
+            raise _BadValue(f"match '{match}' does not apply to an address", "equal, not_equal")
+        if not isinstance(value, str):
+            raise _BadValue(f"{value!r} is not an IPv4 address", allowed)
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise _BadValue(f"{value!r} is not an IPv4 address or prefix ({exc})", allowed) from None
+        address = int(network.network_address)
+        if "/" in value:
+            return ResolvedCondition(field, match, "v4_mask", address, prefix=network.prefixlen)
+        return ResolvedCondition(field, match, "v4", address)
+
+    def v6_condition(self, field: Field, match: str, value: object) -> ResolvedCondition:
+        allowed = "an IPv6 address or prefix, e.g. '2001:db8::1' or 'fe80::/10'"
+        if match not in ("equal", "not_equal"):
+            raise _BadValue(f"match '{match}' does not apply to an address", "equal, not_equal")
+        if not isinstance(value, str):
+            raise _BadValue(f"{value!r} is not an IPv6 address", allowed)
+        try:
+            network = ipaddress.IPv6Network(value, strict=True)
+        except ValueError as exc:
+            raise _BadValue(f"{value!r} is not an IPv6 address or prefix ({exc})", allowed) from None
+        data = network.network_address.packed
+        if "/" in value:
+            return ResolvedCondition(field, match, "v6_mask", data=data, prefix=network.prefixlen)
+        return ResolvedCondition(field, match, "v6", data=data)
+
+    def app_id_condition(self, field: Field, match: str, value: object) -> ResolvedCondition:
+        allowed = r"a lower-case NT device path, e.g. '\device\harddiskvolume3\windows\system32\svchost.exe'"
+        if match not in ("equal", "not_equal"):
+            raise _BadValue(f"match '{match}' does not apply to an application id", "equal, not_equal")
+        if not isinstance(value, str) or not value.startswith("\\device\\") or value != value.lower():
+            raise _BadValue(f"{value!r} is not a lower-case NT device path", allowed)
+        if len(value) > MAX_APP_ID_CHARS or any(ord(c) < 0x20 or ord(c) > 0x7E for c in value):
+            raise _BadValue(f"{value!r} is too long or has non-printable or non-ASCII characters", allowed)
+        return ResolvedCondition(field, match, "app_id", text=value)
+
+    def flags_condition(self, field: Field, match: str, value: object) -> ResolvedCondition:
+        names = sorted(self.catalog.condition_flags)
+        allowed = "a list of flag names: " + join_names(names, 8)
+        if field.name != "flags" or match not in _FLAG_MATCHES:
+            raise _BadValue("flag matches apply only to the 'flags' field, and 'flags' only to flag matches",
+                            "flags_all_set, flags_any_set or flags_none_set on 'flags'")
+        items = value if isinstance(value, list) else [value]
+        mask = 0
+        for item in items:
+            if not isinstance(item, str) or item not in self.catalog.condition_flags:
+                hint = closest(str(item), names)
+                raise _BadValue(f"unknown flag {item!r}" + (f" (did you mean '{hint}'?)" if hint else ""), allowed)
+            mask |= self.catalog.condition_flags[item][1]
+        if not items:
+            raise _BadValue("no flags given", allowed)
+        return ResolvedCondition(field, match, "flags", mask, text=",".join(str(i) for i in items))
+
+
+class _BadValue(Exception):
+    def __init__(self, message: str, allowed: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.allowed = allowed
+
+
+def resolve(spec: Spec, source: Source, catalog: Catalog) -> Resolved:
+    """Resolve ``spec`` against ``catalog``; raise :class:`SpecError` listing every problem."""
+    checker = _Checker(spec, source, catalog)
+    layers = checker.layers()
+    if checker.problems:
+        raise SpecError(checker.problems)
+    return Resolved(spec, layers)
