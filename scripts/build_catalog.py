@@ -643,6 +643,25 @@ def callout_api_names(ref: JsonObj) -> list[str]:
     return [item["name"] for items in ref["callout_api_versions"].values() for item in items]
 
 
+PROTOTYPE_NAME = re.compile(r"\b(?:FWPS|FWPM|FWP)_[A-Z0-9_]+\b")
+PROTOTYPE_STATUS = "callout_api_prototype"
+# Names Microsoft documents on pages the reference records only as prose; each with its page.
+CURATED_NAMES: dict[str, str] = {
+    # wdk-ddi-src/content/fwpsk/ns-fwpsk-fwps_incoming_metadata_values0_.md: "use the
+    # FWPS_IS_METADATA_FIELD_PRESENT macro" to test currentMetadataValues before reading a member.
+    "FWPS_IS_METADATA_FIELD_PRESENT": "curated_fwps_incoming_metadata_values0_page",
+}
+
+
+def prototype_names(ref: JsonObj) -> list[str]:
+    """FWP* type names used in the documented prototypes of the callout API pages."""
+    found: set[str] = set()
+    for items in ref["callout_api_versions"].values():
+        for item in items:
+            found.update(PROTOTYPE_NAME.findall(item.get("prototype") or ""))
+    return sorted(found)
+
+
 def build_wdk_names(ctx: Reference) -> dict[str, str]:
     """wdk_names.json: identifier -> status for every name generated code may use."""
     names: dict[str, str] = {}
@@ -655,6 +674,9 @@ def build_wdk_names(ctx: Reference) -> dict[str, str]:
     add_names(names, sorted(ctx.consts["type_aliases"]), WINDOWS_METADATA_STATUS)
     add_names(names, sorted(ctx.consts["functions"]), WINDOWS_METADATA_STATUS)
     add_names(names, callout_api_names(ctx.ref), CALLOUT_API_STATUS)
+    add_names(names, prototype_names(ctx.ref), PROTOTYPE_STATUS)
+    for name, status in sorted(CURATED_NAMES.items()):
+        add_names(names, [name], status)
     return names
 
 

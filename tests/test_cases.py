@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, UPDATE
 from typer.testing import CliRunner
 
-from conftest import ROOT, UPDATE
 from wfpgen.cli import app
 
 CASES = sorted(p.parent for p in (ROOT / "tests" / "cases").glob("*/spec.yaml"))

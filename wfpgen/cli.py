@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,7 +40,7 @@ def _fail(error: WfpgenError) -> typer.Exit:
 def new(
     spec: SpecArg,
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Project directory [default: generated/<DriverName>]")
+        Path | None, typer.Option("--output", "-o", help="Project directory [default: generated/<DriverName>]")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite generated files edited since.")] = False,
 ) -> None:

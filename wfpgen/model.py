@@ -8,6 +8,7 @@ reader share.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -16,6 +17,7 @@ from typing import Literal
 
 from wfpgen import __version__
 from wfpgen.catalog import Catalog, Field, MetadataItem
+from wfpgen.format import STYLE_FILE
 from wfpgen.validate import (
     BLOB_METADATA_TYPES,
     CURRENT_PROCESS_ID,
@@ -32,6 +34,12 @@ RECORD_ALIGNMENT = 8
 GUID_NAMESPACE = uuid.UUID("6f1c7a52-3a0e-5b8e-9d4b-2f7e0c1a9b33")
 WFPCALLOUTS_CLASS_GUID = "57465043-616C-6C6F-7574-5F636C617373"
 CPP_PROJECT_TYPE_GUID = "8BC9CEB8-8B4A-11D0-8D11-00A0C91BC942"
+# The WDK's TargetVersion for targets older than Windows 10; newer ones are all "Windows10".
+VS_TARGET_VERSIONS = {"win7": "Windows7", "win8": "Windows8", "win81": "WindowsV6.3"}
+# The WDK and SDK NuGet packages (Microsoft.Windows.WDK.x64 and friends) the generated project
+# restores when no WDK is installed: one pinned version for all five packages. 10.0.26100.3323 is
+# the release "Install the WDK using NuGet" (learn.microsoft.com) names as the latest one.
+WDK_NUGET_VERSION = "10.0.26100.3323"
 
 
 @dataclass(frozen=True)
@@ -304,12 +312,6 @@ def _metadata_item(name: str, meta: MetadataItem | None, bit: int) -> tuple[Reco
     return item, size
 
 
-def _replace(item: RecordItem, **changes: object) -> RecordItem:
-    values = {k: getattr(item, k) for k in item.__dataclass_fields__}
-    values.update(changes)
-    return RecordItem(**values)  # type: ignore[arg-type]
-
-
 def record_layout(type_name: str, layer: ResolvedLayer, max_blob: int) -> RecordLayout:
     """Lay out ``layer``'s record: header, then values by decreasing alignment, then explicit padding."""
     raw: list[tuple[RecordItem, int]] = [_field_item(f, i) for i, f in enumerate(layer.fields)]
@@ -319,7 +321,7 @@ def record_layout(type_name: str, layer: ResolvedLayer, max_blob: int) -> Record
     numbered: list[tuple[RecordItem, int]] = []
     for item, align in raw:
         if item.struct_format == "HH":
-            item = _replace(item, blob_index=blob_index)
+            item = dataclasses.replace(item, blob_index=blob_index)
             blob_index += 1
         numbered.append((item, align))
     ordered = sorted(numbered, key=lambda pair: -pair[1])  # stable: declaration order within an alignment
@@ -331,7 +333,7 @@ def record_layout(type_name: str, layer: ResolvedLayer, max_blob: int) -> Record
         if gap:
             members.append(Padding(f"Reserved{offset}", offset, gap))
             offset += gap
-        item = _replace(item, offset=offset)
+        item = dataclasses.replace(item, offset=offset)
         members.append(item)
         placed[item.bit] = item
         offset += item.size
@@ -379,6 +381,11 @@ class ConditionModel:
     # For checks that evaluate conditions without C: the parsed value.
     field_name: str
     kind: str
+
+    @property
+    def summary_md(self) -> str:
+        """``comment`` as Markdown text, for the generated README's layer table."""
+        return markdown_text(self.comment)
 
 
 def _condition(c: ResolvedCondition) -> ConditionModel:
@@ -459,6 +466,14 @@ def c_comment(text: str) -> str:
     """Text safe inside a ``/* */`` or ``//`` comment."""
     cleaned = "".join(ch if 0x20 <= ord(ch) < 0x7F else "?" for ch in text)
     return cleaned.replace("*/", "* /").replace("/*", "/ *").replace("\\", "/")
+
+
+def xml_comment(text: str) -> str:
+    """Text safe inside an XML (or HTML) comment: printable ASCII, no ``--``, no trailing ``-``."""
+    cleaned = "".join(ch if 0x20 <= ord(ch) < 0x7F else "?" for ch in text)
+    while "--" in cleaned:
+        cleaned = cleaned.replace("--", "- -")
+    return cleaned + " " if cleaned.endswith("-") else cleaned
 
 
 def xml_text(text: str) -> str:
@@ -594,6 +609,19 @@ def _layer(prefix: str, driver: str, layer: ResolvedLayer, max_blob: int) -> Lay
 
 
 @dataclass(frozen=True)
+class TargetPlatform:
+    """One Visual Studio platform and the names Windows gives the same processor architecture."""
+
+    name: str  # x64 | ARM64, as .sln, .vcxproj and msbuild -p:Platform spell it
+    inf_decoration: str  # NTamd64 | NTarm64: the INF section suffix ([DefaultInstall.NTamd64])
+    cpu_architecture: int  # Win32_Processor.Architecture: PROCESSOR_ARCHITECTURE_AMD64 9, _ARM64 12
+
+
+PLATFORMS = (TargetPlatform("x64", "NTamd64", 9), TargetPlatform("ARM64", "NTarm64", 12))
+CONFIGURATION_NAMES = ("Debug", "Release")
+
+
+@dataclass(frozen=True)
 class BuildConfiguration:
     """One Visual Studio configuration/platform pair."""
 
@@ -605,8 +633,14 @@ class BuildConfiguration:
         """``Debug|x64`` as .sln and .vcxproj spell it."""
         return f"{self.configuration}|{self.platform}"
 
+    @property
+    def use_debug_libraries(self) -> str:
+        """``true`` for Debug, else ``false``: the .vcxproj ``UseDebugLibraries`` (the WDK adds DBG=1)."""
+        return "true" if self.configuration == "Debug" else "false"
 
-CONFIGURATIONS = tuple(BuildConfiguration(c, p) for p in ("x64", "ARM64") for c in ("Debug", "Release"))
+
+CONFIGURATIONS = tuple(BuildConfiguration(c, p.name) for p in PLATFORMS for c in CONFIGURATION_NAMES)
+
 
 
 @dataclass(frozen=True)
@@ -617,6 +651,7 @@ class ProjectModel:
     generator_version: str
     spec_name: str  # file name only: no absolute paths in output
     spec_comment: str  # the same, safe inside comments
+    spec_xml_comment: str  # the same, safe inside XML and HTML comments (no "--")
     spec_sha256: str
     name: str
     upper: str
@@ -663,6 +698,10 @@ class ProjectModel:
     header_size: int
     configurations: tuple[BuildConfiguration, ...]
     has_blocking: bool
+    clang_format_style: str  # the style the C sources were formatted with, for the project's .clang-format
+    platforms: tuple[TargetPlatform, ...]  # the platforms of ``configurations``, in order
+    configuration_names: tuple[str, ...]  # Debug, Release: the configurations of ``configurations``, in order
+    wdk_nuget_version: str  # the one version of every WDK/SDK NuGet package (WDK_NUGET_VERSION)
 
     @property
     def display_enums(self) -> tuple[str, ...]:
@@ -712,6 +751,7 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         generator_version=__version__,
         spec_name=spec_name,
         spec_comment=c_comment(spec_name),
+        spec_xml_comment=xml_comment(spec_name),
         spec_sha256=hashlib.sha256(spec_bytes).hexdigest(),
         name=name,
         upper=upper,
@@ -726,7 +766,7 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         target_label=target.label,
         ntddi=target.ntddi,
         ntddi_hex=target.hex,
-        vs_target_version="Windows10" if target.rank >= (catalog.version("win10") or target).rank else "Windows7",
+        vs_target_version=VS_TARGET_VERSIONS.get(target.id, "Windows10"),
         api=api_version(target.rank, win8.rank),
         provider_key=f"{upper}_PROVIDER_KEY",
         provider_guid=provider_guid,
@@ -758,4 +798,8 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         header_size=HEADER_SIZE,
         configurations=CONFIGURATIONS,
         has_blocking=any(layer.action == "block" for layer in layers),
+        clang_format_style=STYLE_FILE.read_text(encoding="utf-8"),
+        platforms=PLATFORMS,
+        configuration_names=CONFIGURATION_NAMES,
+        wdk_nuget_version=WDK_NUGET_VERSION,
     )

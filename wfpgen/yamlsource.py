@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -17,7 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from wfpgen.errors import Diagnostic, SpecError
 
-Path = tuple[Union[str, int], ...]
+Path = tuple[str | int, ...]
 
 MAX_BYTES = 256 * 1024
 MAX_NODES = 20_000

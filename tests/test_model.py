@@ -1,0 +1,152 @@
+"""Decisions made by the model, tested without rendering anything."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from wfpgen.catalog import load_catalog
+from wfpgen.model import (
+    HEADER_SIZE,
+    ProjectModel,
+    build_model,
+    c_comment,
+    c_narrow_literal,
+    c_wide_literal,
+    derived_guid,
+    inf_string,
+    markdown_text,
+    pool_tag,
+    ps_single_quoted,
+    xml_text,
+)
+from wfpgen.spec import parse_spec
+from wfpgen.validate import resolve
+from wfpgen.yamlsource import load_yaml
+
+
+def model_of(text: str) -> ProjectModel:
+    source = load_yaml(text.encode(), "t.yaml")
+    spec = parse_spec(source)
+    return build_model(resolve(spec, source, load_catalog()), load_catalog(), "t.yaml", text.encode())
+
+
+BASE = "version: 1\ndriver: {name: Demo}\n"
+
+
+def test_defaults_reproduce_the_tutorial() -> None:
+    m = model_of(BASE)
+    assert [layer.name for layer in m.layers] == ["inbound_transport_v4", "outbound_transport_v4"]
+    names = [item.name for item in m.layers[0].record.items]
+    assert names == ["ip_protocol", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port"]
+    assert m.sink == "dbgprint"
+    assert all(layer.filter_action == "FWP_ACTION_CALLOUT_INSPECTION" for layer in m.layers)
+    assert m.layers[0].line.arrow == "<-" and m.layers[1].line.arrow == "->"
+
+
+def test_guids_are_stable_and_distinct() -> None:
+    a, b = model_of(BASE), model_of(BASE)
+    assert a.provider_guid == b.provider_guid == derived_guid("Demo", "provider")
+    keys = [a.provider_guid, a.sublayer_guid, a.device_class_guid, a.project_guid]
+    keys += [layer.callout_guid for layer in a.layers] + [layer.filter_guid for layer in a.layers]
+    assert len(set(keys)) == len(keys)
+    other = model_of("version: 1\ndriver: {name: Other}\n")
+    assert other.provider_guid != a.provider_guid
+
+
+def test_provider_key_override() -> None:
+    key = "01234567-89AB-CDEF-0123-456789ABCDEF"
+    m = model_of(BASE + f"provider: {{key: {key}}}\n")
+    assert m.provider_guid.value == uuid.UUID(key)
+    assert m.provider_guid.define_args.startswith("0x01234567, 0x89ab, 0xcdef, 0x01, 0x23, 0x45")
+
+
+@pytest.mark.parametrize(("target", "number", "clock"), [
+    ("win7", 1, "KeQuerySystemTime"),
+    ("win8", 3, "KeQuerySystemTimePrecise"),
+    ("win10", 3, "KeQuerySystemTimePrecise"),
+])
+def test_api_version_follows_target(target: str, number: int, clock: str) -> None:
+    m = model_of(f"version: 1\ndriver: {{name: Demo, target: {target}}}\n")
+    assert m.api.number == number
+    assert m.api.callout_struct == f"FWPS_CALLOUT{number}"
+    assert m.api.register_fn == f"FwpsCalloutRegister{number}"
+    assert m.api.classify_type == f"FWPS_CALLOUT_CLASSIFY_FN{number}"
+    assert m.api.timestamp_fn == clock
+
+
+def test_record_layout_is_aligned_and_explicitly_padded() -> None:
+    m = model_of(BASE + "layers: [ale_auth_connect_v6]\nfields: [ip_protocol, ip_remote_address, "
+                 "ip_remote_port, ale_app_id, ip_local_interface]\nmetadata: [process_id, process_path]\n")
+    record = m.layers[0].record
+    offset = HEADER_SIZE
+    for member in record.members:
+        assert member.offset == offset, member
+        offset += member.size
+    assert offset == record.size and record.size % 8 == 0
+    by_name = {i.name: i for i in record.items}
+    assert by_name["ip_local_interface"].offset % 8 == 0 and by_name["process_id"].offset % 8 == 0
+    assert by_name["ip_remote_address"].size == 16 and by_name["ip_remote_address"].display == "ipv6"
+    assert [i.bit for i in record.items] == list(range(7))
+    assert [i.name for i in record.blobs] == ["ale_app_id", "process_path"]
+    assert record.max_size == record.size + 2 * 520
+
+
+def test_fingerprint_tracks_the_layout() -> None:
+    a = model_of(BASE)
+    b = model_of(BASE + "fields: [ip_protocol, ip_local_address]\n")
+    assert a.fingerprint != b.fingerprint and len(a.fingerprint) == 16
+    assert model_of(BASE).fingerprint == a.fingerprint
+
+
+def test_conditions_become_filter_condition_data() -> None:
+    m = model_of(BASE + "conditions:\n"
+                 "  - {field: ip_remote_port, value: 443}\n"
+                 "  - {field: ip_protocol, value: udp}\n"
+                 "  - {field: ip_remote_address, value: 192.168.0.0/16}\n"
+                 "  - {field: ip_local_port, match: range, value: [1024, 65535]}\n"
+                 "  - {field: flags, match: flags_none_set, value: [is_loopback]}\n")
+    c = m.layers[0].conditions
+    assert (c[0].field_key, c[0].match_type, c[0].data_type, c[0].low) == (
+        "FWPM_CONDITION_IP_REMOTE_PORT", "FWP_MATCH_EQUAL", "FWP_UINT16", "443ULL")
+    assert c[1].low == "17ULL" and c[1].data_type == "FWP_UINT8"
+    assert (c[2].data_type, c[2].low, c[2].prefix) == ("FWP_V4_ADDR_MASK", f"{0xC0A80000}ULL", 16)
+    assert (c[3].data_type, c[3].range_type, c[3].high) == ("FWP_RANGE_TYPE", "FWP_UINT16", "65535ULL")
+    assert (c[4].match_type, c[4].data_type, c[4].low) == ("FWP_MATCH_FLAGS_NONE_SET", "FWP_UINT32", "1ULL")
+
+
+def test_block_action_uses_a_terminating_callout() -> None:
+    m = model_of(BASE + "layers: [{layer: ale_auth_connect_v4, action: block}]\n")
+    assert m.layers[0].filter_action == "FWP_ACTION_CALLOUT_TERMINATING" and m.has_blocking
+
+
+def test_pool_tag_is_a_number_in_memory_order() -> None:
+    value, text = pool_tag("MonitorNetwork")
+    assert text == "Moni" and value.to_bytes(4, "little") == b"Moni"
+    assert pool_tag("A_b")[1] == "Abxx"
+
+
+@pytest.mark.parametrize("hostile", ['a"b', "a\\b", "*/ x /*", "%s%n", "\u00e9\U0001f600", "??=", "$(x)"])
+def test_escaping_keeps_every_context_closed(hostile: str) -> None:
+    wide = c_wide_literal(hostile)
+    assert wide.startswith('L"') and wide.endswith('"')
+    body = wide[2:-1].replace('\\"', "").replace('" L"', "")
+    assert '"' not in body
+    assert "*/" not in c_comment(hostile)
+    narrow = c_narrow_literal(hostile)
+    assert '"' not in narrow[1:-1].replace('\\"', "")
+    assert "<" not in xml_text(hostile + "<") and "&quot;" in xml_text('"')
+    assert inf_string('say "hi" 100%') == '"say ""hi"" 100%%"'
+    assert ps_single_quoted("it's") == "'it''s'"
+    assert markdown_text("*x*") == "\\*x\\*"
+
+
+def test_spec_name_never_carries_a_directory(tmp_path: Path) -> None:
+    spec = tmp_path / "deep" / "x.yaml"
+    spec.parent.mkdir()
+    spec.write_text(BASE)
+    from wfpgen.pipeline import model_for
+
+    assert model_for(spec).spec_name == "x.yaml"

@@ -1,0 +1,2 @@
+/* ntddk.h - host stand-in: forwards to hostwdk.h (see there). */
+#include "hostwdk.h"

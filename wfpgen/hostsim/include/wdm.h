@@ -1,0 +1,2 @@
+/* wdm.h - host stand-in: forwards to hostwdk.h (see there). */
+#include "hostwdk.h"
