@@ -151,6 +151,14 @@ VERSIONS: tuple[JsonObj, ...] = (
         "hex": "0x0A000003",
         "raw": ["10 1703"],
     },
+    {
+        # ExAllocatePool2 and POOL_FLAG_* appear here (the older pool APIs are deprecated from it on).
+        "id": "win10_2004",
+        "label": "Windows 10, version 2004",
+        "ntddi": "NTDDI_WIN10_VB",
+        "hex": "0x0A000008",
+        "raw": [],
+    },
     {"id": "win11", "label": "Windows 11", "ntddi": "NTDDI_WIN10_CO", "hex": "0x0A00000B", "raw": []},
     {
         "id": "win11_22h2",

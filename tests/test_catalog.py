@@ -262,6 +262,7 @@ def test_versions(cat: Catalog) -> None:
         "win81",
         "win10",
         "win10_1703",
+        "win10_2004",
         "win11",
         "win11_22h2",
         "ws2022_23h2",

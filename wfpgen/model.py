@@ -18,6 +18,7 @@ from typing import Literal
 from wfpgen import __version__
 from wfpgen.catalog import Catalog, Field, MetadataItem
 from wfpgen.format import STYLE_FILE
+from wfpgen.protocol import RECORD_HEADER_FORMAT, Channel, channel
 from wfpgen.validate import (
     BLOB_METADATA_TYPES,
     CURRENT_PROCESS_ID,
@@ -249,6 +250,19 @@ class RecordLayout:
     max_size: int  # fixed part plus every blob at its maximum, rounded up to 8
 
     @property
+    def struct_format(self) -> str:
+        """``struct`` format of the whole fixed part, header included, padding as ``x``."""
+        parts = [RECORD_HEADER_FORMAT]
+        for member in self.members:
+            parts.append(f"{member.size}x" if isinstance(member, Padding) else member.struct_format)
+        return "".join(parts)
+
+    @property
+    def value_items(self) -> tuple[RecordItem, ...]:
+        """The items in offset order: the order ``struct_format`` yields their values in."""
+        return tuple(m for m in self.members if isinstance(m, RecordItem))
+
+    @property
     def blobs(self) -> tuple[RecordItem, ...]:
         """The blob items in blob-index order."""
         return tuple(i for i in self.items if i.is_blob)
@@ -277,6 +291,17 @@ class RecordLayout:
     def process_items(self) -> tuple[RecordItem, ...]:
         """Values taken from the current process (current_process_id)."""
         return tuple(i for i in self.items if i.source == "process")
+
+    @property
+    def blob_ref_offsets_init(self) -> str:
+        """C initializer: offset of each blob's WFPGEN_BLOB_REF in the record (at least one element)."""
+        return "{" + ", ".join(str(i.offset) for i in self.blobs or ()) + ("0" if not self.blobs else "") + "}"
+
+    @property
+    def blob_masks_init(self) -> str:
+        """C initializer: the presence/truncation bit of each blob (at least one element)."""
+        masks = [f"0x{1 << i.bit:08x}u" for i in self.blobs]
+        return "{" + (", ".join(masks) if masks else "0") + "}"
 
     @property
     def blob_array_length(self) -> int:
@@ -698,6 +723,11 @@ class ProjectModel:
     header_size: int
     configurations: tuple[BuildConfiguration, ...]
     has_blocking: bool
+    channel: Channel
+    reader_package: str  # import name of the generated reader, <lower>_reader
+    reader_distribution: str  # its distribution name, <lower>-reader
+    condition_flags: tuple[tuple[str, int], ...]  # FWP_CONDITION_FLAG_* in lower case, by value
+    alloc_pool2: bool  # ExAllocatePool2 (Windows 10 2004+) rather than ExAllocatePoolZero
     clang_format_style: str  # the style the C sources were formatted with, for the project's .clang-format
     platforms: tuple[TargetPlatform, ...]  # the platforms of ``configurations``, in order
     configuration_names: tuple[str, ...]  # Debug, Release: the configurations of ``configurations``, in order
@@ -707,6 +737,11 @@ class ProjectModel:
     def display_enums(self) -> tuple[str, ...]:
         """Every display kind as its C enumerator, in enum order."""
         return tuple(f"WFPGEN_DISPLAY_{kind.upper()}" for kind in DISPLAY_KINDS)
+
+    @property
+    def max_blobs(self) -> int:
+        """The largest blob count of any layer, at least 1 (sizes the ring sink's tables)."""
+        return max([layer.record.blob_count for layer in self.layers] + [1])
 
     @property
     def max_conditions(self) -> int:
@@ -741,7 +776,8 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
     upper = name.upper()
     target = catalog.version(spec.driver.target)
     win8 = catalog.version("win8")
-    assert target is not None and win8 is not None
+    pool2 = catalog.version("win10_2004")
+    assert target is not None and win8 is not None and pool2 is not None
     layers = tuple(_layer(upper, name, layer, spec.sink.max_blob) for layer in resolved.layers)
     provider_guid = Guid(uuid.UUID(spec.provider.key)) if spec.provider.key else derived_guid(name, "provider")
     description = spec.driver.description or f"{name} Windows Filtering Platform callout driver"
@@ -798,6 +834,11 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         header_size=HEADER_SIZE,
         configurations=CONFIGURATIONS,
         has_blocking=any(layer.action == "block" for layer in layers),
+        channel=channel(name, upper, spec.sink.capacity, spec.sink.max_blob),
+        reader_package=f"{name.lower()}_reader",
+        reader_distribution=f"{name.lower()}-reader",
+        condition_flags=tuple(sorted(((k, v[1]) for k, v in catalog.condition_flags.items()), key=lambda kv: kv[1])),
+        alloc_pool2=target.rank >= pool2.rank,
         clang_format_style=STYLE_FILE.read_text(encoding="utf-8"),
         platforms=PLATFORMS,
         configuration_names=CONFIGURATION_NAMES,

@@ -76,7 +76,25 @@ def project_files(model: ProjectModel) -> tuple[OutputFile, ...]:
         OutputFile("driver/install.ps1.j2", "scripts/install.ps1", "utf-8-bom", "crlf"),
         OutputFile("driver/uninstall.ps1.j2", "scripts/uninstall.ps1", "utf-8-bom", "crlf"),
     ]
+    if model.sink == "ring":
+        files.append(OutputFile("driver/channel.h.j2", "driver/channel.h", c_source=True))
+        files += reader_files(model)
     return tuple(sorted(files, key=lambda f: f.path))
+
+
+READER_MODULES = ("__init__.py", "__main__.py", "layout.py", "decode.py", "device.py", "output.py", "cli.py",
+                  "py.typed")
+
+
+def reader_files(model: ProjectModel) -> list[OutputFile]:
+    """The generated Python reader: a standard-library-only package beside the driver."""
+    package = f"reader/{model.reader_package}"
+    files = [
+        OutputFile("reader/pyproject.toml.j2", "reader/pyproject.toml"),
+        OutputFile("reader/README.md.j2", "reader/README.md"),
+    ]
+    files += [OutputFile(f"reader/pkg/{module}.j2", f"{package}/{module}") for module in READER_MODULES]
+    return files
 
 
 def _encode(text: str, spec: OutputFile) -> bytes:

@@ -31,7 +31,7 @@ DRIVER_VERSION = re.compile(r"^\d{1,5}(\.\d{1,5}){3}$")
 MAX_NAME = 32
 MAX_TEXT = 200
 
-Target = Literal["win7", "win8", "win81", "win10", "win10_1703", "win11", "win11_22h2", "win11_24h2"]
+Target = Literal["win7", "win8", "win81", "win10", "win10_1703", "win10_2004", "win11", "win11_22h2", "win11_24h2"]
 MatchKind = Literal[
     "equal",
     "not_equal",
@@ -162,6 +162,20 @@ class SinkSpec(_Strict):
     kind: Literal["dbgprint", "ring"] = "dbgprint"
     capacity: Annotated[int, Field(ge=4096, le=64 * 1024 * 1024, description="Ring size in bytes")] = 1024 * 1024
     max_blob: Annotated[int, Field(ge=16, le=4096, description="Bytes kept of each path or SID")] = 520
+
+    @field_validator("capacity")
+    @classmethod
+    def _aligned(cls, value: int) -> int:
+        if value % 8:
+            raise ValueError(f"capacity {value} is not a multiple of 8 (records are 8-byte aligned)")
+        return value
+
+    @field_validator("max_blob")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError(f"max_blob {value} is odd; UTF-16 paths need an even byte count")
+        return value
 
 
 class Spec(_Strict):

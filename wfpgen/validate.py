@@ -358,4 +358,16 @@ def resolve(spec: Spec, source: Source, catalog: Catalog) -> Resolved:
     layers = checker.layers()
     if checker.problems:
         raise SpecError(checker.problems)
+    _check_capacity(spec, source, layers)
     return Resolved(spec, layers)
+
+
+def _check_capacity(spec: Spec, source: Source, layers: tuple[ResolvedLayer, ...]) -> None:
+    """The ring must hold at least two of the largest records (and one READ must fit one)."""
+    from wfpgen.model import record_layout  # the layout is the model's decision
+
+    largest = max(record_layout("", layer, spec.sink.max_blob).max_size for layer in layers)
+    if spec.sink.kind == "ring" and spec.sink.capacity < 2 * largest:
+        path: Path = ("sink", "capacity") if ("sink", "capacity") in source.values else ("sink",)
+        raise SpecError([source.diag(path, f"a ring of {spec.sink.capacity} bytes cannot hold two records of "
+                                     f"{largest} bytes", allowed=f"a capacity of at least {2 * largest}")])
