@@ -522,6 +522,14 @@ def layer_guid(ctx: Reference, fwpm_layer: str, where: str) -> str:
     return guid.lower()
 
 
+def layer_index(entry: JsonObj, fwps_layer: str, where: str) -> int:
+    """The FWPS_LAYER_* value as rendered in the FWPS_BUILTIN_LAYERS syntax (unverified: header order)."""
+    index = entry.get("fwps_layer_index_in_FWPS_BUILTIN_LAYERS_syntax", {}).get(fwps_layer)
+    if not isinstance(index, int):
+        raise fail(f"{where}: no FWPS_BUILTIN_LAYERS index for {fwps_layer}")
+    return index
+
+
 def build_base_layer(ctx: Reference, key: str) -> JsonObj:
     """The layers.json object of one base layer."""
     where = f"layer {key}"
@@ -535,6 +543,7 @@ def build_base_layer(ctx: Reference, key: str) -> JsonObj:
     return {
         "name": key.lower(),
         "fwps_layer": entry["fwps_layer"],
+        "fwps_layer_index": layer_index(entry, entry["fwps_layer"], where),
         "fwpm_layer": entry["fwpm_layer"],
         "fwpm_layer_guid": layer_guid(ctx, entry["fwpm_layer"], where),
         "fields_enum": entry["fields_enum"],
@@ -567,6 +576,7 @@ def build_discard_layer(ctx: Reference, base: JsonObj, entry: JsonObj, fwps_laye
         {
             "name": strip_prefix(fwps_layer, FWPS_LAYER_PREFIX, where).lower(),
             "fwps_layer": fwps_layer,
+            "fwps_layer_index": layer_index(entry, fwps_layer, where),
             "fwpm_layer": fwpm_layer,
             "fwpm_layer_guid": layer_guid(ctx, fwpm_layer, where),
             "base": base["name"],

@@ -3,7 +3,10 @@
 A strict static check of the generated sources, not a Windows build:
 
 * every ``driver/*.c`` of every spec in ``specs/`` compiles with ``-Wall -Wextra -Wconversion
-  -Wsign-compare -Wshadow -Werror`` (``-Wconversion`` stands in for MSVC /W4's C4244/C4267);
+  -Wsign-compare -Wshadow -Werror`` (``-Wconversion`` stands in for MSVC /W4's C4244/C4267),
+  as written and again as a ring-sink variant (``sink: {kind: ring}``); ``monitor.yaml`` also
+  compiles retargeted to Windows 7 (dbgprint and ring: ``ExAllocatePoolZero``) and to Windows 11
+  (ring: ``ExAllocatePool2``);
 * the objects link into a shared object with ``-Wl,--no-undefined`` against stubs of exactly the
   functions the headers declare, and every GUID is defined once, by ``callouts.c`` (the file that
   includes ``<initguid.h>``); nothing passes ``-DINITGUID``;
@@ -29,7 +32,8 @@ import pytest
 import yaml
 
 from wfpgen.hostsim import INCLUDE_DIR
-from wfpgen.pipeline import generate
+from wfpgen.pipeline import model_for
+from wfpgen.render import project_files, render_file
 from wfpgen.validate import BLOB_METADATA_TYPES, MAX_ITEMS_PER_LAYER, SCALAR_METADATA_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,12 +73,19 @@ def gcc(args: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedPro
 
 
 def write_project(spec: Path, root: Path) -> Project:
-    """Generate ``spec`` and write every file under ``root``."""
-    _, files = generate(spec)
-    for relative, data in files.items():
-        target = root / relative
+    """Generate the C sources and headers of ``spec`` (only those) under ``root``.
+
+    Only the files marked ``c_source`` are rendered: the rest of the project (build files, the
+    ring sink's Python reader) is not this module's business.
+    """
+    model = model_for(spec)
+    files = project_files(model)
+    for output in files:
+        if not output.c_source:
+            continue
+        target = root / output.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        target.write_bytes(render_file(model, output, files))
     return Project(spec.stem, root)
 
 
@@ -92,32 +103,102 @@ def assert_compiles(project: Project) -> None:
 # -- the specs -------------------------------------------------------------------------------
 
 
-def _win7_variant(directory: Path) -> Path:
-    """``monitor.yaml`` retargeted to Windows 7: the FWPS_CALLOUT1 / KeQuerySystemTime generation."""
-    data = yaml.safe_load((REPO / "specs" / "monitor.yaml").read_text(encoding="utf-8"))
-    data["driver"]["target"] = "win7"
-    path = directory / "monitor-win7.yaml"
+#: The ring sink as the variants ask for it (64 KiB: small, a multiple of 8).
+RING_SINK = {"kind": "ring", "capacity": 65536}
+
+
+def _variant(spec: Path, directory: Path, name: str, *, ring: bool, target: str | None = None) -> Path:
+    """A copy of ``spec`` named ``name``, with the ring sink if ``ring``, retargeted if ``target``."""
+    data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    if ring:
+        data["sink"] = dict(RING_SINK)
+    if target is not None:
+        data["driver"]["target"] = target
+    path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+MONITOR = REPO / "specs" / "monitor.yaml"
+
+#: name -> (spec, ring sink?, target); every spec twice (as written, ring), then the retargets:
+#: Windows 7 is the FWPS_CALLOUT1 / KeQuerySystemTime / ExAllocatePoolZero generation, Windows 11
+#: the ExAllocatePool2 one (Windows 10 2004+).
+VARIANTS: dict[str, tuple[Path, bool, str | None]] = {
+    **{spec.stem: (spec, False, None) for spec in SPECS},
+    **{f"{spec.stem}-ring": (spec, True, None) for spec in SPECS},
+    "monitor-win7": (MONITOR, False, "win7"),
+    "monitor-win7-ring": (MONITOR, True, "win7"),
+    "monitor-win11-ring": (MONITOR, True, "win11"),
+}
+
+#: Ring-sink variants whose generated C is known not to compile because of a template bug:
+#: name -> reason (reported, not worked around).  Empty: every variant compiles.
+KNOWN_TEMPLATE_BUGS: dict[str, str] = {}
+
+
+def _params(names: Sequence[str]) -> list[object]:
+    return [
+        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_TEMPLATE_BUGS[n], strict=True))
+        if n in KNOWN_TEMPLATE_BUGS
+        else n
+        for n in names
+    ]
 
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Project]:
     base = tmp_path_factory.mktemp("generated")
-    specs = [*SPECS, _win7_variant(base)]
-    return {spec.stem: write_project(spec, base / spec.stem) for spec in specs}
+    specs = base / "specs"
+    specs.mkdir()
+    out: dict[str, Project] = {}
+    for name, (spec, ring, target) in VARIANTS.items():
+        path = spec if not ring and target is None else _variant(spec, specs, name, ring=ring, target=target)
+        out[name] = write_project(path, base / name)
+    return out
 
 
-PROJECT_NAMES = [spec.stem for spec in SPECS] + ["monitor-win7"]
+PROJECT_NAMES = list(VARIANTS)
 
 
 def test_specs_exist() -> None:
     assert SPECS, "no specs/*.yaml to compile"
 
 
-@pytest.mark.parametrize("name", PROJECT_NAMES)
+@pytest.mark.parametrize("name", _params(PROJECT_NAMES))
 def test_generated_c_compiles(projects: dict[str, Project], name: str) -> None:
     assert_compiles(projects[name])
+
+
+POOL2_CALL = "ExAllocatePool2(POOL_FLAG_NON_PAGED,"
+POOL_ZERO_CALL = "ExAllocatePoolZero(NonPagedPool,"
+
+
+def _uses_pool2(variant: tuple[Path, bool, str | None]) -> bool:
+    """Whether the variant's target is Windows 10 2004 (NTDDI_WIN10_VB, ExAllocatePool2) or later."""
+    spec, _, target = variant
+    target = target or yaml.safe_load(spec.read_text(encoding="utf-8"))["driver"].get("target") or "win10"
+    versions = json.loads((CATALOG / "versions.json").read_text(encoding="utf-8"))
+    return int(next(v["hex"] for v in versions if v["id"] == target), 16) >= 0x0A000008
+
+
+RING_NAMES = [name for name, (_, ring, _) in VARIANTS.items() if ring]
+
+
+def test_ring_variants_cover_both_pool_routines() -> None:
+    assert {_uses_pool2(VARIANTS[name]) for name in RING_NAMES} == {True, False}
+
+
+@pytest.mark.parametrize("name", RING_NAMES)
+def test_ring_variants_use_the_allocator_of_their_target(projects: dict[str, Project], name: str) -> None:
+    project = projects[name]
+    assert [p.name for p in project.sources].count("sink_ring.c") == 1
+    assert (project.driver / "channel.h").is_file()
+    text = re.sub(r"\s+", "", (project.driver / "sink_ring.c").read_text(encoding="utf-8"))
+    if _uses_pool2(VARIANTS[name]):
+        assert POOL2_CALL in text and "ExAllocatePoolZero" not in text
+    else:
+        assert POOL_ZERO_CALL in text and "ExAllocatePool2" not in text
 
 
 # -- linking: every symbol resolved, every GUID defined once ----------------------------------
@@ -194,7 +275,7 @@ def _driver_guids(driver_h: Path) -> list[str]:
 
 
 @pytest.mark.skipif(NM is None, reason="nm (binutils) is not installed")
-@pytest.mark.parametrize("name", PROJECT_NAMES)
+@pytest.mark.parametrize("name", _params(PROJECT_NAMES))
 def test_generated_c_links_and_defines_each_guid_once(
     projects: dict[str, Project], name: str, tmp_path: Path
 ) -> None:
@@ -234,7 +315,8 @@ def test_generated_c_links_and_defines_each_guid_once(
     defined_in: dict[str, list[str]] = {}
     for obj in objects:
         for symbol, kind in _nm(obj):
-            if kind in "VvDdRrBbGgSs":
+            # Global data only (weak V/v included): file-local statics such as __func__.0 may repeat.
+            if kind in "VvDRBGS":
                 defined_in.setdefault(symbol, []).append(obj.name)
     duplicates = {s: where for s, where in defined_in.items() if len(where) > 1}
     assert not duplicates, (
@@ -338,6 +420,22 @@ C_ASSERT(FWP_ACTION_BLOCK == 0x1001 && FWP_ACTION_PERMIT == 0x1002);
 C_ASSERT(FWP_ACTION_CALLOUT_TERMINATING == 0x5003 && FWP_ACTION_CALLOUT_INSPECTION == 0x6004);
 C_ASSERT(FWP_ACTION_CALLOUT_UNKNOWN == 0x4005 && FWP_ACTION_CONTINUE == 0x2006);
 C_ASSERT(FWP_ACTION_NONE == 7 && FWP_ACTION_NONE_NO_MATCH == 8);
+C_ASSERT(sizeof(KIRQL) == 1 && sizeof(KSPIN_LOCK) == 8);
+C_ASSERT(sizeof(LIST_ENTRY) == 16);
+C_ASSERT(sizeof(KLOCK_QUEUE_HANDLE) == 24 && FIELD_OFFSET(KLOCK_QUEUE_HANDLE, OldIrql) == 16);
+C_ASSERT(sizeof(IO_STATUS_BLOCK) == 16 && FIELD_OFFSET(IO_STATUS_BLOCK, Information) == 8);
+C_ASSERT(sizeof(IO_CSQ) == 64 && FIELD_OFFSET(IO_CSQ, ReservePointer) == 56);
+C_ASSERT(sizeof(IO_CSQ_IRP_CONTEXT) == 24);
+C_ASSERT(IRP_MJ_CREATE == 0x00 && IRP_MJ_CLOSE == 0x02 && IRP_MJ_DEVICE_CONTROL == 0x0e);
+C_ASSERT(IRP_MJ_CLEANUP == 0x12 && IRP_MJ_MAXIMUM_FUNCTION == 0x1b);
+C_ASSERT(CTL_CODE(FILE_DEVICE_NETWORK, 0x800, METHOD_BUFFERED, FILE_READ_DATA) == 0x00126000);
+C_ASSERT(CTL_CODE(0x22, 0x801, METHOD_NEITHER, FILE_WRITE_ACCESS) == 0x0022A007);
+C_ASSERT(NonPagedPool == 0 && PagedPool == 1 && NonPagedPoolNx == 512 && NonPagedPoolNxCacheAligned == 516);
+C_ASSERT(POOL_FLAG_NON_PAGED == 0x40);
+C_ASSERT(STATUS_PENDING == 0x00000103 && STATUS_CANCELLED == (NTSTATUS)0xC0000120);
+C_ASSERT(STATUS_INVALID_PARAMETER == (NTSTATUS)0xC000000D && STATUS_BUFFER_TOO_SMALL == (NTSTATUS)0xC0000023);
+C_ASSERT(STATUS_INVALID_DEVICE_REQUEST == (NTSTATUS)0xC0000010);
+C_ASSERT(STATUS_INSUFFICIENT_RESOURCES == (NTSTATUS)0xC000009A);
 """
 
 
@@ -350,10 +448,40 @@ def test_header_layouts_match_windows_x64(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_role_types_declare_functions_and_reject_wrong_signatures(tmp_path: Path) -> None:
+    """``IO_CSQ_RELEASE_LOCK X;`` declares a function; IoCsqInitialize takes only matching ones."""
+    body = (
+        "#include <ntddk.h>\n"
+        "IO_CSQ_INSERT_IRP Ins; IO_CSQ_REMOVE_IRP Rem; IO_CSQ_PEEK_NEXT_IRP Peek;\n"
+        "IO_CSQ_ACQUIRE_LOCK Acq; IO_CSQ_COMPLETE_CANCELED_IRP Done; DRIVER_DISPATCH Dispatch;\n"
+        "VOID Ins(PIO_CSQ Csq, PIRP Irp) { (void)Csq; (void)Irp; }\n"
+        "VOID Rem(PIO_CSQ Csq, PIRP Irp) { (void)Csq; (void)Irp; }\n"
+        "PIRP Peek(PIO_CSQ Csq, PIRP Irp, PVOID Context) { (void)Csq; (void)Context; return Irp; }\n"
+        "VOID Acq(PIO_CSQ Csq, PKIRQL Irql) { (void)Csq; *Irql = 0; }\n"
+        "VOID Done(PIO_CSQ Csq, PIRP Irp) { (void)Csq; IoCompleteRequest(Irp, IO_NO_INCREMENT); }\n"
+        "NTSTATUS Dispatch(PDEVICE_OBJECT Device, PIRP Irp) { (void)Device; (void)Irp; return 0; }\n"
+        "%s\n"
+        "NTSTATUS Probe(PIO_CSQ Csq, PDRIVER_OBJECT Driver);\n"
+        "NTSTATUS Probe(PIO_CSQ Csq, PDRIVER_OBJECT Driver)\n"
+        "{ Driver->MajorFunction[IRP_MJ_DEVICE_CONTROL] = Dispatch;\n"
+        "  return IoCsqInitialize(Csq, Ins, Rem, Peek, Acq, Rel, Done); }\n"
+    )
+    good = "IO_CSQ_RELEASE_LOCK Rel; VOID Rel(PIO_CSQ Csq, KIRQL Irql) { (void)Csq; (void)Irql; }"
+    bad = "VOID Rel(PIO_CSQ Csq, PKIRQL Irql); VOID Rel(PIO_CSQ Csq, PKIRQL Irql) { (void)Csq; (void)Irql; }"
+    for text, ok in ((good, True), (bad, False)):
+        source = tmp_path / "probe.c"
+        source.write_text(body % text, encoding="utf-8")
+        result = gcc([*BASE_FLAGS, "-fsyntax-only", "-I", str(INCLUDE_DIR), str(source)])
+        if ok:
+            assert result.returncode == 0, result.stderr
+        else:
+            assert result.returncode != 0 and "incompatible pointer type" in result.stderr, result.stderr
+
+
 # -- every field and metadata item the catalog offers ----------------------------------------
 
 
-def _sweep_specs(directory: Path) -> Iterator[Path]:
+def _sweep_specs(directory: Path, sink: dict[str, object]) -> Iterator[Path]:
     """Specs that together ask for every extractable field and metadata item at every layer."""
     layers = json.loads((CATALOG / "layers.json").read_text(encoding="utf-8"))
     metadata = {m["name"]: m for m in json.loads((CATALOG / "metadata.json").read_text(encoding="utf-8"))}
@@ -385,7 +513,7 @@ def _sweep_specs(directory: Path) -> Iterator[Path]:
                     "target": "win11_24h2",
                 },
                 "layers": entries[start : start + 64],
-                "sink": {"kind": "dbgprint"},
+                "sink": dict(sink),
             }
             path = directory / f"sweep{number}.yaml"
             path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
@@ -393,8 +521,10 @@ def _sweep_specs(directory: Path) -> Iterator[Path]:
             yield path
 
 
-def test_every_catalog_field_and_metadata_item_compiles(tmp_path: Path) -> None:
-    specs = list(_sweep_specs(tmp_path))
+@pytest.mark.parametrize("sink", [{"kind": "dbgprint"}, RING_SINK], ids=["dbgprint", "ring"])
+def test_every_catalog_field_and_metadata_item_compiles(tmp_path: Path, sink: dict[str, object]) -> None:
+    """With the ring sink this also covers every layer's blob table (offsets, masks) in sink_ring.c."""
+    specs = list(_sweep_specs(tmp_path, sink))
     assert specs
     for spec in specs:
         assert_compiles(write_project(spec, tmp_path / spec.stem))

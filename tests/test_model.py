@@ -41,7 +41,7 @@ def test_defaults_reproduce_the_tutorial() -> None:
     assert [layer.name for layer in m.layers] == ["inbound_transport_v4", "outbound_transport_v4"]
     names = [item.name for item in m.layers[0].record.items]
     assert names == ["ip_protocol", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port"]
-    assert m.sink == "dbgprint"
+    assert m.sink == "ring"
     assert all(layer.filter_action == "FWP_ACTION_CALLOUT_INSPECTION" for layer in m.layers)
     assert m.layers[0].line.arrow == "<-" and m.layers[1].line.arrow == "->"
 

@@ -176,6 +176,8 @@ class RecordItem:
     display: Display
     struct_format: str
     blob_index: int  # index among the record's blobs, -1 when not a blob
+    field_index: int = -1  # FWPS_FIELD_* value per the catalog (header order, unverified); -1 for metadata
+    meta_flag_value: int = 0  # FWPS_METADATA_FIELD_* value; 0 for fields
 
     @property
     def is_blob(self) -> bool:
@@ -316,6 +318,7 @@ def _field_item(field: Field, bit: int) -> tuple[RecordItem, int]:
         array_length=16 if field.type == "byteArray16" else 0, source="field", reader=_READERS[field.type],
         field_member=field.member, data_type=_DATA_TYPES[field.type], value_member=field.type, meta_flag=None,
         meta_member=None, display=_display(field.name, field.type), struct_format=fmt, blob_index=-1,
+        field_index=field.index,
     )
     return item, align
 
@@ -328,12 +331,14 @@ def _metadata_item(name: str, meta: MetadataItem | None, bit: int) -> tuple[Reco
         return item, 8
     if meta.c_type in BLOB_METADATA_TYPES:
         item = RecordItem(name, camel(name), bit, 0, 4, "WFPGEN_BLOB_REF", 0, "metadata", "MetaBlob", None, None,
-                          None, meta.flag, meta.member, _display(name, "byteBlob"), "HH", -1)
+                          None, meta.flag, meta.member, _display(name, "byteBlob"), "HH", -1,
+                          meta_flag_value=meta.flag_value)
         return item, 2
     size = SCALAR_METADATA_TYPES[meta.c_type or ""]
     c_type, fmt = {8: ("UINT64", "Q"), 4: ("UINT32", "I"), 2: ("UINT16", "H")}[size]
     item = RecordItem(name, camel(name), bit, 0, size, c_type, 0, "metadata", f"Meta{camel(c_type.lower())}", None,
-                      None, None, meta.flag, meta.member, _display(name, c_type.lower()), fmt, -1)
+                      None, None, meta.flag, meta.member, _display(name, c_type.lower()), fmt, -1,
+                      meta_flag_value=meta.flag_value)
     return item, size
 
 
@@ -565,6 +570,7 @@ class LayerModel:
     upper: str
     camel: str
     fwps_layer: str
+    fwps_layer_index: int  # FWPS_BUILTIN_LAYERS value per the catalog (header order, unverified)
     fwpm_layer: str
     fwpm_layer_guid: str
     fields_enum: str
@@ -611,6 +617,7 @@ def _layer(prefix: str, driver: str, layer: ResolvedLayer, max_blob: int) -> Lay
         upper=upper,
         camel=camel(cat.name),
         fwps_layer=cat.fwps_layer,
+        fwps_layer_index=cat.fwps_layer_index,
         fwpm_layer=cat.fwpm_layer,
         fwpm_layer_guid=cat.fwpm_layer_guid,
         fields_enum=cat.fields_enum,
@@ -739,6 +746,15 @@ class ProjectModel:
         return tuple(f"WFPGEN_DISPLAY_{kind.upper()}" for kind in DISPLAY_KINDS)
 
     @property
+    def preprocessor_defines(self) -> tuple[str, ...]:
+        """Defines every source is compiled with (the .vcxproj and the host builds print them)."""
+        defines = ["NDIS630", "NDIS_SUPPORT_NDIS6", "POOL_NX_OPTIN=1"]
+        if self.sink == "ring" and not self.alloc_pool2:
+            # ExAllocatePoolZero zeroes on Windows before 10 2004 only with this define.
+            defines.append("POOL_ZERO_DOWN_LEVEL_SUPPORT")
+        return tuple(defines)
+
+    @property
     def max_blobs(self) -> int:
         """The largest blob count of any layer, at least 1 (sizes the ring sink's tables)."""
         return max([layer.record.blob_count for layer in self.layers] + [1])
@@ -749,16 +765,22 @@ class ProjectModel:
         return max([len(layer.conditions) for layer in self.layers] + [1])
 
     @property
+    def record_alignment(self) -> int:
+        """Every record's size is a multiple of this."""
+        return RECORD_ALIGNMENT
+
+    @property
     def fingerprint_c(self) -> str:
         """The layout fingerprint as a C 64-bit constant."""
         return f"0x{self.fingerprint}ULL"
 
 
-def layout_fingerprint(layers: tuple[LayerModel, ...]) -> str:
+def layout_fingerprint(layers: tuple[LayerModel, ...], max_blob: int) -> str:
     """A 64-bit hash of every record layout: both sides compare it before exchanging records."""
     description = {
         "format": FORMAT_VERSION,
         "header": HEADER_SIZE,
+        "max_blob": max_blob,
         "layers": [
             {"layer": layer.name, "size": layer.record.size,
              "items": [[i.name, i.bit, i.offset, i.size, i.struct_format, i.display] for i in layer.record.items]}
@@ -829,7 +851,7 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         max_blob=spec.sink.max_blob,
         layers=layers,
         max_record_size=max(layer.record.max_size for layer in layers),
-        fingerprint=layout_fingerprint(layers),
+        fingerprint=layout_fingerprint(layers, spec.sink.max_blob),
         format_version=FORMAT_VERSION,
         header_size=HEADER_SIZE,
         configurations=CONFIGURATIONS,

@@ -21,6 +21,7 @@ from typing import Literal
 from wfpgen.errors import OutputError
 
 MANIFEST = "wfpgen-manifest.json"
+SPEC_COPY = "wfpgen.yaml"  # the spec the project was generated from, byte for byte
 Action = Literal["create", "identical", "update", "conflict", "delete", "overwrite"]
 
 

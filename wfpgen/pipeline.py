@@ -6,7 +6,7 @@ from pathlib import Path
 
 from wfpgen.catalog import load_catalog
 from wfpgen.model import ProjectModel, build_model
-from wfpgen.output import MANIFEST, manifest_bytes
+from wfpgen.output import MANIFEST, SPEC_COPY, manifest_bytes
 from wfpgen.render import render_project
 from wfpgen.spec import load_spec
 from wfpgen.validate import Resolved, resolve
@@ -28,5 +28,6 @@ def generate(path: Path, display: str | None = None) -> tuple[ProjectModel, dict
     """The model and every output file, manifest included, for the spec at ``path``."""
     model = model_for(path, display)
     files = render_project(model)
+    files[SPEC_COPY] = path.read_bytes()  # the project records what it was generated from
     files[MANIFEST] = manifest_bytes(files, model.generator_version, model.spec_name, model.spec_sha256)
     return model, files

@@ -18,7 +18,10 @@ BATCH_MAGIC = int.from_bytes(b"WFPB", "little")
 INFO_MAGIC = int.from_bytes(b"WFPG", "little")
 
 # struct formats (little-endian, no implicit padding); sizes are asserted in C too.
-RECORD_HEADER_FORMAT = "<IHHIIQQ"  # Size, LayerIndex, Reserved, Present, Truncated, Sequence, Timestamp
+# Size, LayerIndex, Reserved, Present, Truncated, Sequence, Timestamp. Present and Truncated
+# are indexed by the value's presence bit (its position in the layer's value list), not by
+# its blob index; an absent blob's reference is ignored by readers.
+RECORD_HEADER_FORMAT = "<IHHIIQQ"
 BATCH_HEADER_FORMAT = "<IIII"  # Magic, Length (header included), RecordCount, DroppedTotal (low 32 bits)
 INFO_FORMAT = "<IIQQII"  # Magic, FormatVersion, Fingerprint, Capacity, LayerCount, MaxRecordSize
 STATS_HEADER_FORMAT = "<QQII"  # HighWater, Used, LayerCount, PendingReads

@@ -29,6 +29,7 @@ class OutputFile:
     encoding: Encoding = "utf-8"
     line_end: LineEnd = "lf"
     c_source: bool = False
+    description: str = ""
 
 
 def templates_dir() -> Path:
@@ -52,48 +53,78 @@ def environment() -> jinja2.Environment:
     )
 
 
+def _vs(template: str, path: str, description: str) -> OutputFile:
+    """A file Visual Studio writes: UTF-8 with a BOM, CRLF."""
+    return OutputFile(template, path, "utf-8-bom", "crlf", description=description)
+
+
+def _c(name: str, description: str) -> OutputFile:
+    """A C source or header under driver/, formatted with clang-format."""
+    return OutputFile(f"driver/{name}.j2", f"driver/{name}", c_source=True, description=description)
+
+
 def project_files(model: ProjectModel) -> tuple[OutputFile, ...]:
     """The files of a generated project, for this model."""
     n = model.name
-    vs = {"encoding": "utf-8-bom", "line_end": "crlf"}
     files = [
-        OutputFile("driver/solution.sln.j2", f"{n}.sln", "utf-8-bom", "crlf"),
-        OutputFile("driver/Directory.Build.props.j2", "Directory.Build.props", "utf-8-bom", "crlf"),
-        OutputFile("driver/README.md.j2", "README.md"),
-        OutputFile("driver/gitattributes.j2", ".gitattributes"),
-        OutputFile("driver/clang-format.j2", ".clang-format"),
-        OutputFile("driver/build.yml.j2", ".github/workflows/build.yml"),
-        OutputFile("driver/driver.vcxproj.j2", f"driver/{n}.vcxproj", **vs),  # type: ignore[arg-type]
-        OutputFile("driver/driver.vcxproj.filters.j2", f"driver/{n}.vcxproj.filters", **vs),  # type: ignore[arg-type]
-        OutputFile("driver/packages.config.j2", "driver/packages.config", "utf-8-bom", "crlf"),
-        OutputFile("driver/driver.inf.j2", f"driver/{n}.inf", "utf-8", "crlf"),
-        OutputFile("driver/driver.h.j2", "driver/driver.h", c_source=True),
-        OutputFile("driver/records.h.j2", "driver/records.h", c_source=True),
-        OutputFile("driver/driver.c.j2", "driver/driver.c", c_source=True),
-        OutputFile("driver/callouts.c.j2", "driver/callouts.c", c_source=True),
-        OutputFile("driver/classify.c.j2", "driver/classify.c", c_source=True),
-        OutputFile(f"driver/sink_{model.sink}.c.j2", f"driver/sink_{model.sink}.c", c_source=True),
-        OutputFile("driver/install.ps1.j2", "scripts/install.ps1", "utf-8-bom", "crlf"),
-        OutputFile("driver/uninstall.ps1.j2", "scripts/uninstall.ps1", "utf-8-bom", "crlf"),
+        _vs("driver/solution.sln.j2", f"{n}.sln", "Visual Studio 2022 solution with the driver project"),
+        _vs("driver/Directory.Build.props.j2", "Directory.Build.props",
+            "Uses the WDK NuGet packages from `packages\\` when they have been restored"),
+        OutputFile("driver/README.md.j2", "README.md", description="This file"),
+        OutputFile("driver/gitattributes.j2", ".gitattributes",
+                   description="Line endings: CRLF for the Visual Studio, INF and PowerShell files"),
+        OutputFile("driver/clang-format.j2", ".clang-format",
+                   description="The clang-format style the C sources are formatted with"),
+        OutputFile("driver/build.yml.j2", ".github/workflows/build.yml",
+                   description="GitHub Actions: builds every configuration and platform, uploads the driver packages"),
+        _vs("driver/driver.vcxproj.j2", f"driver/{n}.vcxproj",
+            "The kernel-mode driver project (WDM, `/W4 /WX`, test-signed)"),
+        _vs("driver/driver.vcxproj.filters.j2", f"driver/{n}.vcxproj.filters",
+            "Solution Explorer folders for the project"),
+        _vs("driver/packages.config.j2", "driver/packages.config",
+            f"The WDK and SDK NuGet packages, version {model.wdk_nuget_version}"),
+        OutputFile("driver/driver.inf.j2", f"driver/{n}.inf", "utf-8", "crlf",
+                   description="Installs the driver as a primitive driver package with a demand-start kernel service"),
+        _c("driver.h", "Declarations shared by the driver's sources"),
+        _c("records.h", "The record layouts, shared with user-mode readers"),
+        _c("driver.c", "`DriverEntry` and unload"),
+        _c("callouts.c", "Registers the callouts and adds the provider, sublayer and filters"),
+        _c("classify.c", "The classify functions: one record per classified packet or connection"),
+        _vs("driver/install.ps1.j2", "scripts/install.ps1", "Installs the built package and starts the service"),
+        _vs("driver/uninstall.ps1.j2", "scripts/uninstall.ps1", "Stops the service and removes the package"),
     ]
     if model.sink == "ring":
-        files.append(OutputFile("driver/channel.h.j2", "driver/channel.h", c_source=True))
+        files.append(_c("sink_ring.c", "The ring sink: records in a ring buffer, read through a device"))
+        files.append(_c("channel.h", "The device interface (IOCTLs, batches, statistics), shared with readers"))
         files += reader_files(model)
+    else:
+        files.append(_c("sink_dbgprint.c", "The dbgprint sink: one debugger line per record"))
     return tuple(sorted(files, key=lambda f: f.path))
 
 
-READER_MODULES = ("__init__.py", "__main__.py", "layout.py", "decode.py", "device.py", "output.py", "cli.py",
-                  "py.typed")
+READER_DESCRIPTIONS = {
+    "__init__.py": "The reader package",
+    "__main__.py": "`python -m` entry point",
+    "layout.py": "The record layouts and device constants, generated from the same model as `records.h`",
+    "decode.py": "Decodes batches and records (standard library; numpy fast path when available)",
+    "device.py": "Opens the device and issues the IOCTLs (Windows, ctypes)",
+    "output.py": "Table, JSON lines, CSV and SQLite writers",
+    "cli.py": "Command line",
+    "py.typed": "Marks the package as typed",
+}
+READER_MODULES = tuple(READER_DESCRIPTIONS)
 
 
 def reader_files(model: ProjectModel) -> list[OutputFile]:
     """The generated Python reader: a standard-library-only package beside the driver."""
     package = f"reader/{model.reader_package}"
     files = [
-        OutputFile("reader/pyproject.toml.j2", "reader/pyproject.toml"),
-        OutputFile("reader/README.md.j2", "reader/README.md"),
+        OutputFile("reader/pyproject.toml.j2", "reader/pyproject.toml",
+                   description="The reader's package metadata (standard library only; numpy optional)"),
+        OutputFile("reader/README.md.j2", "reader/README.md", description="How to run the reader"),
     ]
-    files += [OutputFile(f"reader/pkg/{module}.j2", f"{package}/{module}") for module in READER_MODULES]
+    files += [OutputFile(f"reader/pkg/{module}.j2", f"{package}/{module}",
+                         description=READER_DESCRIPTIONS[module]) for module in READER_MODULES]
     return files
 
 

@@ -157,9 +157,9 @@ class LayerSpec(_Strict):
 
 
 class SinkSpec(_Strict):
-    """Where events go: ``dbgprint`` (the tutorial's DbgPrint line) or ``ring`` (device + reader)."""
+    """Where events go: ``ring`` (device + generated reader, the default) or ``dbgprint`` (the tutorial's line)."""
 
-    kind: Literal["dbgprint", "ring"] = "dbgprint"
+    kind: Literal["dbgprint", "ring"] = "ring"
     capacity: Annotated[int, Field(ge=4096, le=64 * 1024 * 1024, description="Ring size in bytes")] = 1024 * 1024
     max_blob: Annotated[int, Field(ge=16, le=4096, description="Bytes kept of each path or SID")] = 520
 

@@ -139,6 +139,9 @@ class _Checker:
             self.error(action_path, f"layer '{layer.name}' cannot block traffic",
                        allowed="'inspect' at this layer")
         names = tuple(n for n, _ in metadata)
+        for clash in sorted({f.name for f in fields} & set(names)):
+            self.error(meta_path, f"'{clash}' is both a field and a metadata item at layer '{layer.name}'; "
+                       "a record holds each name once", allowed="the field or the metadata item, not both")
         return ResolvedLayer(position, layer, fields, tuple(m for _, m in metadata), names, conditions, action)
 
     # -- fields -----------------------------------------------------------------------------
@@ -367,6 +370,10 @@ def _check_capacity(spec: Spec, source: Source, layers: tuple[ResolvedLayer, ...
     from wfpgen.model import record_layout  # the layout is the model's decision
 
     largest = max(record_layout("", layer, spec.sink.max_blob).max_size for layer in layers)
+    if largest > 0xFFF8:  # blob references are 16-bit offsets
+        path_blob: Path = ("sink", "max_blob") if ("sink", "max_blob") in source.values else ("sink",)
+        raise SpecError([source.diag(path_blob, f"records of up to {largest} bytes exceed the 65528-byte limit "
+                                     "of 16-bit blob offsets", allowed="a smaller max_blob or fewer blob values")])
     if spec.sink.kind == "ring" and spec.sink.capacity < 2 * largest:
         path: Path = ("sink", "capacity") if ("sink", "capacity") in source.values else ("sink",)
         raise SpecError([source.diag(path, f"a ring of {spec.sink.capacity} bytes cannot hold two records of "

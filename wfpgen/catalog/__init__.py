@@ -112,6 +112,7 @@ class Layer:
 
     name: str
     fwps_layer: str
+    fwps_layer_index: int  # value in FWPS_BUILTIN_LAYERS as the documentation renders it (unverified)
     fwpm_layer: str
     fwpm_layer_guid: str
     fields_enum: str
@@ -377,6 +378,7 @@ def _parse_layer(
     return Layer(
         name=_str(obj, "name", where),
         fwps_layer=_str(obj, "fwps_layer", where),
+        fwps_layer_index=_int(obj, "fwps_layer_index", where),
         fwpm_layer=_str(obj, "fwpm_layer", where),
         fwpm_layer_guid=_str(obj, "fwpm_layer_guid", where),
         fields_enum=_str(obj, "fields_enum", where),

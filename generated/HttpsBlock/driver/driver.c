@@ -10,7 +10,7 @@ Module Name:
 Abstract:
 
     DriverEntry creates the device object the callouts are registered against, starts the
-    dbgprint sink and registers the callouts and filters. Every failure unwinds exactly
+    ring sink and registers the callouts and filters. Every failure unwinds exactly
     what was set up before it; DriverUnload tears everything down in reverse order.
 
 Environment:

@@ -10,7 +10,7 @@ Module Name:
 Abstract:
 
     Keys, descriptor types and entry points of a Windows Filtering Platform callout driver
-    that hooks 2 layer(s) and hands fixed-layout records to its dbgprint sink.
+    that hooks 2 layer(s) and hands fixed-layout records to its ring sink.
 
 Environment:
 

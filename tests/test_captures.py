@@ -1,0 +1,47 @@
+"""The committed captures replay through each committed (golden) reader.
+
+tests/data/<spec>.bin is written by scripts/make_captures.py; refresh it with that script.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SPECS
+from wfpgen.pipeline import model_for
+
+RING_SPECS = [s for s in SPECS if model_for(s).sink == "ring"]
+
+
+def test_captures_are_current() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_captures.py"), "--check"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("spec", RING_SPECS, ids=[s.stem for s in RING_SPECS])
+def test_golden_reader_replays_capture(spec: Path) -> None:
+    model = model_for(spec)
+    reader_dir = ROOT / "generated" / model.name / "reader"
+    capture = ROOT / "tests" / "data" / f"{spec.stem}.bin"
+    result = subprocess.run([sys.executable, "-m", model.reader_package, "--replay", str(capture), "--format",
+                             "jsonl"], cwd=reader_dir, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 6 * len(model.layers)
+    assert {r["layer"] for r in records} == {layer.name for layer in model.layers}
+    sequences = [r["sequence"] for r in records]
+    assert len(set(sequences)) == len(sequences)
+    first = next(r for r in records if r["layer"] == model.layers[0].name)
+    assert first["values"]["ip_remote_port"] == 443
+
+
+def test_dbgprint_specs_have_no_reader() -> None:
+    for spec in SPECS:
+        model = model_for(spec)
+        assert (ROOT / "generated" / model.name / "reader").is_dir() == (model.sink == "ring"), spec.name
