@@ -7,7 +7,9 @@
  * it is written as Microsoft writes it.  This file is NOT the WDK and describes no ABI:
  *   - structures the generated code only passes through are incomplete types, so any new
  *     member access fails to compile instead of silently using a guessed layout;
- *   - FWPS_INCOMING_METADATA_VALUES0 is a documented subset (see there);
+ *   - FWPS_INCOMING_METADATA_VALUES0, IRP and IO_STACK_LOCATION are documented subsets:
+ *     members in Microsoft's order with Microsoft's types, but not all of them, so their
+ *     layout is NOT the real one (see there);
  *   - calling conventions are empty (x64 Windows has one) and SAL annotations expand to
  *     nothing.
  *
@@ -44,6 +46,7 @@
  * ------------------------------------------------------------------------------------- */
 
 #define NTAPI    /* x64 Windows has a single calling convention */
+#define FASTCALL /* likewise: __fastcall means nothing on x64 */
 #define NTSYSAPI
 #define NTKERNELAPI
 #define EXTERN_C extern
@@ -103,12 +106,17 @@
 #define _Releases_lock_(x)
 #define _Interlocked_operand_
 #define _When_(c, a)
+#define _At_(t, a)
+#define _IRQL_saves_global_(k, p)
+#define _IRQL_restores_global_(k, p)
 #define __drv_allocatesMem(k)
 #define __drv_freesMem(k)
 #define __drv_aliasesMem
 #define __drv_dispatchType(x)
 #define __drv_requiresIRQL(x)
 #define __drv_maxIRQL(x)
+#define __drv_strictTypeMatch(mode)
+#define __drv_typeExpr
 
 /* IRQLs named in annotations (wdm.h) */
 #define PASSIVE_LEVEL  0
@@ -127,6 +135,7 @@ typedef void *HANDLE;
 typedef HANDLE *PHANDLE;
 
 typedef char CHAR;
+typedef char CCHAR;
 typedef unsigned char UCHAR;
 typedef short SHORT;
 typedef unsigned short USHORT;
@@ -206,8 +215,10 @@ typedef union _LARGE_INTEGER
  * evaluates it (so a wrong comparison still fails -Wsign-compare). */
 #define NT_ASSERT(_exp) ((void)sizeof(!(_exp)))
 
-/* Free-build PAGED_CODE() expands to nothing. */
-#define PAGED_CODE() ((void)0)
+/* The WDK's free-build PAGED_CODE() expands to nothing and its checked build asserts
+ * IRQL <= APC_LEVEL.  The host always checks, through the host runtime's hook (declared
+ * with the IRQL routines below), which records a violation above APC_LEVEL. */
+#define PAGED_CODE() HostWdkCheckPagedCode(__func__)
 
 #define RtlCopyMemory(Destination, Source, Length) memcpy((Destination), (Source), (Length))
 #define RtlZeroMemory(Destination, Length) memset((Destination), 0, (Length))
@@ -227,6 +238,30 @@ typedef union _LARGE_INTEGER
 #define STATUS_INSUFFICIENT_RESOURCES ((NTSTATUS)0xC000009AL)
 #define STATUS_NOT_SUPPORTED          ((NTSTATUS)0xC00000BBL)
 #define STATUS_CANCELLED              ((NTSTATUS)0xC0000120L)
+#define STATUS_DEVICE_BUSY            ((NTSTATUS)0x80000011L)
+#define STATUS_INVALID_HANDLE         ((NTSTATUS)0xC0000008L)
+#define STATUS_OBJECT_NAME_INVALID    ((NTSTATUS)0xC0000033L)
+#define STATUS_OBJECT_NAME_NOT_FOUND  ((NTSTATUS)0xC0000034L)
+#define STATUS_OBJECT_NAME_COLLISION  ((NTSTATUS)0xC0000035L)
+
+/* WFP errors as NTSTATUS (ntstatus.h): facility 0x22, same codes as FWP_E_* 0x8032xxxx. */
+#define STATUS_FWP_CALLOUT_NOT_FOUND                ((NTSTATUS)0xC0220001L)
+#define STATUS_FWP_CONDITION_NOT_FOUND              ((NTSTATUS)0xC0220002L)
+#define STATUS_FWP_FILTER_NOT_FOUND                 ((NTSTATUS)0xC0220003L)
+#define STATUS_FWP_LAYER_NOT_FOUND                  ((NTSTATUS)0xC0220004L)
+#define STATUS_FWP_PROVIDER_NOT_FOUND               ((NTSTATUS)0xC0220005L)
+#define STATUS_FWP_SUBLAYER_NOT_FOUND               ((NTSTATUS)0xC0220007L)
+#define STATUS_FWP_NOT_FOUND                        ((NTSTATUS)0xC0220008L)
+#define STATUS_FWP_ALREADY_EXISTS                   ((NTSTATUS)0xC0220009L)
+#define STATUS_FWP_IN_USE                           ((NTSTATUS)0xC022000AL)
+#define STATUS_FWP_DYNAMIC_SESSION_IN_PROGRESS      ((NTSTATUS)0xC022000BL)
+#define STATUS_FWP_WRONG_SESSION                    ((NTSTATUS)0xC022000CL)
+#define STATUS_FWP_NO_TXN_IN_PROGRESS               ((NTSTATUS)0xC022000DL)
+#define STATUS_FWP_TXN_IN_PROGRESS                  ((NTSTATUS)0xC022000EL)
+#define STATUS_FWP_INCOMPATIBLE_LAYER               ((NTSTATUS)0xC0220014L)
+#define STATUS_FWP_MATCH_TYPE_MISMATCH              ((NTSTATUS)0xC0220026L)
+#define STATUS_FWP_TYPE_MISMATCH                    ((NTSTATUS)0xC0220027L)
+#define STATUS_FWP_INVALID_PARAMETER                ((NTSTATUS)0xC0220035L)
 
 /* ---------------------------------------------------------------------------------------
  * GUIDs (guiddef.h, initguid.h)
@@ -280,6 +315,109 @@ typedef const UNICODE_STRING *PCUNICODE_STRING;
 #define RTL_CONSTANT_STRING(s) {sizeof(s) - sizeof((s)[0]), sizeof(s), (PWCH)(s)}
 
 /* ---------------------------------------------------------------------------------------
+ * Doubly linked lists (ntdef.h; the list routines are inline functions in wdm.h)
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct _LIST_ENTRY
+{
+    struct _LIST_ENTRY *Flink;
+    struct _LIST_ENTRY *Blink;
+} LIST_ENTRY, *PLIST_ENTRY;
+
+/* The address of the structure of type `type` whose member `field` is at `address`.  The
+ * WDK computes the member offset as &((type *)0)->field; offsetof gives the same value
+ * without a null-pointer member access. */
+#define CONTAINING_RECORD(address, type, field)                                                        \
+    ((type *)((PCHAR)(address) - (ULONG_PTR)__builtin_offsetof(type, field)))
+
+static FORCEINLINE VOID InitializeListHead(_Out_ PLIST_ENTRY ListHead)
+{
+    ListHead->Flink = ListHead->Blink = ListHead;
+}
+
+/* Like the WDK's default (no NO_KERNEL_LIST_ENTRY_CHECKS), a corrupt neighbour stops the
+ * machine instead of being linked in: __fastfail there, a trap here. */
+static FORCEINLINE VOID InsertTailList(_Inout_ PLIST_ENTRY ListHead, _Out_ __drv_aliasesMem PLIST_ENTRY Entry)
+{
+    PLIST_ENTRY PrevEntry = ListHead->Blink;
+
+    if (PrevEntry->Flink != ListHead)
+    {
+        __builtin_trap();
+    }
+    Entry->Flink = ListHead;
+    Entry->Blink = PrevEntry;
+    PrevEntry->Flink = Entry;
+    ListHead->Blink = Entry;
+}
+
+/* Returns TRUE when the list is empty afterwards. */
+static FORCEINLINE BOOLEAN RemoveEntryList(_In_ PLIST_ENTRY Entry)
+{
+    PLIST_ENTRY NextEntry = Entry->Flink;
+    PLIST_ENTRY PrevEntry = Entry->Blink;
+
+    if (NextEntry->Blink != Entry || PrevEntry->Flink != Entry)
+    {
+        __builtin_trap();
+    }
+    PrevEntry->Flink = NextEntry;
+    NextEntry->Blink = PrevEntry;
+    return (BOOLEAN)(PrevEntry == NextEntry);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * IRQL and spin locks (wdm.h), as declared for x64 and ARM64 (not x86)
+ * ------------------------------------------------------------------------------------- */
+
+typedef UCHAR KIRQL;
+typedef KIRQL *PKIRQL;
+
+typedef ULONG_PTR KSPIN_LOCK;
+typedef KSPIN_LOCK *PKSPIN_LOCK;
+
+typedef struct _KSPIN_LOCK_QUEUE
+{
+    struct _KSPIN_LOCK_QUEUE *volatile Next;
+    PKSPIN_LOCK volatile Lock;
+} KSPIN_LOCK_QUEUE, *PKSPIN_LOCK_QUEUE;
+
+typedef struct _KLOCK_QUEUE_HANDLE
+{
+    KSPIN_LOCK_QUEUE LockQueue;
+    KIRQL OldIrql;
+} KLOCK_QUEUE_HANDLE, *PKLOCK_QUEUE_HANDLE;
+
+/* Outside x86, KeInitializeSpinLock is inline in wdm.h: it zeroes the lock. */
+static FORCEINLINE VOID KeInitializeSpinLock(_Out_ PKSPIN_LOCK SpinLock)
+{
+    *SpinLock = 0;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL) _IRQL_saves_ _IRQL_raises_(DISPATCH_LEVEL) NTKERNELAPI KIRQL
+    KeAcquireSpinLockRaiseToDpc(_Inout_ PKSPIN_LOCK SpinLock);
+
+/* Documented as VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql); outside x86
+ * the WDK defines it as this macro (on x86 it is one over KfAcquireSpinLock). */
+#define KeAcquireSpinLock(SpinLock, OldIrql) *(OldIrql) = KeAcquireSpinLockRaiseToDpc(SpinLock)
+
+_IRQL_requires_(DISPATCH_LEVEL) NTKERNELAPI VOID KeReleaseSpinLock(_Inout_ PKSPIN_LOCK SpinLock,
+                                                                   _In_ _IRQL_restores_ KIRQL NewIrql);
+
+_IRQL_requires_max_(DISPATCH_LEVEL) _IRQL_saves_global_(QueuedSpinLock, LockHandle) _IRQL_raises_(DISPATCH_LEVEL)
+    NTKERNELAPI VOID FASTCALL KeAcquireInStackQueuedSpinLock(_Inout_ PKSPIN_LOCK SpinLock,
+                                                             _Out_ PKLOCK_QUEUE_HANDLE LockHandle);
+
+_IRQL_requires_(DISPATCH_LEVEL) _IRQL_restores_global_(QueuedSpinLock, LockHandle)
+    NTKERNELAPI VOID FASTCALL KeReleaseInStackQueuedSpinLock(_In_ PKLOCK_QUEUE_HANDLE LockHandle);
+
+/* On x64 wdm.h makes KeGetCurrentIrql an inline that reads CR8; the host declares the routine. */
+_IRQL_requires_max_(HIGH_LEVEL) NTKERNELAPI KIRQL KeGetCurrentIrql(VOID);
+
+/* Host only, behind PAGED_CODE(): records a violation when called above APC_LEVEL. */
+VOID HostWdkCheckPagedCode(_In_z_ PCSTR Function);
+
+/* ---------------------------------------------------------------------------------------
  * Security (ntifs.h / winnt.h): SID for FWP_VALUE0.sid
  * ------------------------------------------------------------------------------------- */
 
@@ -310,6 +448,10 @@ typedef PVOID PSECURITY_DESCRIPTOR;
  * Driver and device objects (wdm.h)
  * ------------------------------------------------------------------------------------- */
 
+#define IRP_MJ_CREATE           0x00
+#define IRP_MJ_CLOSE            0x02
+#define IRP_MJ_DEVICE_CONTROL   0x0e
+#define IRP_MJ_CLEANUP          0x12
 #define IRP_MJ_MAXIMUM_FUNCTION 0x1b
 
 typedef ULONG DEVICE_TYPE;
@@ -318,7 +460,13 @@ typedef ULONG DEVICE_TYPE;
 
 /* Opaque to the generated code: only pointers are passed around. */
 typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
+typedef struct _FILE_OBJECT FILE_OBJECT, *PFILE_OBJECT;
+typedef struct _MDL MDL, *PMDL;
+typedef struct _KEVENT KEVENT, *PKEVENT;
+typedef struct _ETHREAD *PETHREAD;
+/* IRP and IO_STACK_LOCATION are completed (as subsets) below. */
 typedef struct _IRP IRP, *PIRP;
+typedef struct _IO_STACK_LOCATION IO_STACK_LOCATION, *PIO_STACK_LOCATION;
 typedef struct _DRIVER_EXTENSION DRIVER_EXTENSION, *PDRIVER_EXTENSION;
 typedef struct _FAST_IO_DISPATCH FAST_IO_DISPATCH, *PFAST_IO_DISPATCH;
 
@@ -360,7 +508,247 @@ typedef struct _DRIVER_OBJECT
     PDRIVER_DISPATCH MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];
 } DRIVER_OBJECT, *PDRIVER_OBJECT;
 
+_IRQL_requires_max_(PASSIVE_LEVEL) NTKERNELAPI NTSTATUS IoCreateDevice(
+    _In_ PDRIVER_OBJECT DriverObject, _In_ ULONG DeviceExtensionSize, _In_opt_ PUNICODE_STRING DeviceName,
+    _In_ DEVICE_TYPE DeviceType, _In_ ULONG DeviceCharacteristics, _In_ BOOLEAN Exclusive,
+    _Out_ PDEVICE_OBJECT *DeviceObject);
+
 _IRQL_requires_max_(PASSIVE_LEVEL) NTKERNELAPI VOID IoDeleteDevice(_In_ __drv_freesMem(Mem) PDEVICE_OBJECT DeviceObject);
+
+_IRQL_requires_max_(PASSIVE_LEVEL) NTKERNELAPI NTSTATUS IoCreateSymbolicLink(_In_ PUNICODE_STRING SymbolicLinkName,
+                                                                           _In_ PUNICODE_STRING DeviceName);
+
+_IRQL_requires_max_(PASSIVE_LEVEL) NTKERNELAPI NTSTATUS IoDeleteSymbolicLink(_In_ PUNICODE_STRING SymbolicLinkName);
+
+/* ---------------------------------------------------------------------------------------
+ * I/O control codes (devioctl.h, reached through wdm.h; FILE_READ_DATA is winnt.h's)
+ * ------------------------------------------------------------------------------------- */
+
+#define CTL_CODE(DeviceType, Function, Method, Access)                                                 \
+    (((DeviceType) << 16) | ((Access) << 14) | ((Function) << 2) | (Method))
+
+#define METHOD_BUFFERED   0
+#define METHOD_IN_DIRECT  1
+#define METHOD_OUT_DIRECT 2
+#define METHOD_NEITHER    3
+
+#define FILE_ANY_ACCESS   0
+#define FILE_READ_ACCESS  (0x0001)
+#define FILE_WRITE_ACCESS (0x0002)
+
+#define FILE_READ_DATA  (0x0001) /* file & pipe */
+#define FILE_WRITE_DATA (0x0002) /* file & pipe */
+
+/* ---------------------------------------------------------------------------------------
+ * I/O request packets (wdm.h)
+ * ------------------------------------------------------------------------------------- */
+
+typedef CCHAR KPROCESSOR_MODE;
+
+typedef struct _IO_STATUS_BLOCK
+{
+    union
+    {
+        NTSTATUS Status;
+        PVOID Pointer;
+    };
+    ULONG_PTR Information;
+} IO_STATUS_BLOCK, *PIO_STATUS_BLOCK;
+
+typedef _Function_class_(IO_COMPLETION_ROUTINE) _IRQL_requires_same_ NTSTATUS
+    IO_COMPLETION_ROUTINE(_In_ PDEVICE_OBJECT DeviceObject, _In_ PIRP Irp, _In_opt_ PVOID Context);
+typedef IO_COMPLETION_ROUTINE *PIO_COMPLETION_ROUTINE;
+
+/*
+ * IRP - SUBSET, for type checking only.  The members present are in wdm.h's order with
+ * wdm.h's types; left out are Overlay (the AsynchronousParameters / AllocationSize union),
+ * CancelRoutine, Tail.Overlay.DeviceQueueEntry (which shares storage with DriverContext),
+ * Tail.Apc and Tail.CompletionKey.  Offsets and size are therefore NOT those of the real
+ * structure: never derive a layout from this declaration.
+ */
+struct _IRP
+{
+    CSHORT Type;
+    USHORT Size;
+    PMDL MdlAddress;
+    ULONG Flags;
+    union
+    {
+        struct _IRP *MasterIrp;
+        volatile LONG IrpCount;
+        PVOID SystemBuffer;
+    } AssociatedIrp;
+    LIST_ENTRY ThreadListEntry;
+    IO_STATUS_BLOCK IoStatus;
+    KPROCESSOR_MODE RequestorMode;
+    BOOLEAN PendingReturned;
+    CHAR StackCount;
+    CHAR CurrentLocation;
+    BOOLEAN Cancel;
+    KIRQL CancelIrql;
+    CCHAR ApcEnvironment;
+    UCHAR AllocationFlags;
+    PIO_STATUS_BLOCK UserIosb;
+    PKEVENT UserEvent;
+    PVOID UserBuffer;
+    union
+    {
+        struct
+        {
+            struct
+            {
+                PVOID DriverContext[4];
+            };
+            PETHREAD Thread;
+            PCHAR AuxiliaryBuffer;
+            struct
+            {
+                LIST_ENTRY ListEntry;
+                union
+                {
+                    struct _IO_STACK_LOCATION *CurrentStackLocation;
+                    ULONG PacketType;
+                };
+            };
+            PFILE_OBJECT OriginalFileObject;
+        } Overlay;
+    } Tail;
+};
+
+/* POINTER_ALIGNMENT is DECLSPEC_ALIGN(8) on 64-bit Windows. */
+#define POINTER_ALIGNMENT __attribute__((aligned(8)))
+
+/*
+ * IO_STACK_LOCATION - SUBSET, for type checking only.  The members present are in wdm.h's
+ * order with wdm.h's types, but Parameters holds only Read, Write, DeviceIoControl and
+ * Others of its many alternatives.  The layout is NOT asserted to be the real one.
+ */
+struct _IO_STACK_LOCATION
+{
+    UCHAR MajorFunction;
+    UCHAR MinorFunction;
+    UCHAR Flags;
+    UCHAR Control;
+    union
+    {
+        struct
+        {
+            ULONG Length;
+            ULONG POINTER_ALIGNMENT Key;
+            LARGE_INTEGER ByteOffset;
+        } Read;
+        struct
+        {
+            ULONG Length;
+            ULONG POINTER_ALIGNMENT Key;
+            LARGE_INTEGER ByteOffset;
+        } Write;
+        struct
+        {
+            ULONG OutputBufferLength;
+            ULONG POINTER_ALIGNMENT InputBufferLength;
+            ULONG POINTER_ALIGNMENT IoControlCode;
+            PVOID Type3InputBuffer;
+        } DeviceIoControl;
+        struct
+        {
+            PVOID Argument1;
+            PVOID Argument2;
+            PVOID Argument3;
+            PVOID Argument4;
+        } Others;
+    } Parameters;
+    PDEVICE_OBJECT DeviceObject;
+    PFILE_OBJECT FileObject;
+    PIO_COMPLETION_ROUTINE CompletionRoutine;
+    PVOID Context;
+};
+
+_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE PIO_STACK_LOCATION
+IoGetCurrentIrpStackLocation(_In_ PIRP Irp)
+{
+    NT_ASSERT(Irp->CurrentLocation <= Irp->StackCount + 1);
+    return Irp->Tail.Overlay.CurrentStackLocation;
+}
+
+/* IoMarkIrpPending is an inline routine of wdm.h: it flags the current stack location. */
+#define SL_PENDING_RETURNED 0x01
+
+_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID IoMarkIrpPending(_Inout_ PIRP Irp)
+{
+    PIO_STACK_LOCATION Stack = IoGetCurrentIrpStackLocation(Irp);
+
+    Stack->Control = (UCHAR)(Stack->Control | SL_PENDING_RETURNED);
+}
+
+#define IO_NO_INCREMENT 0
+
+/* Documented as VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost); wdm.h defines it as
+ * a macro over the exported IofCompleteRequest. */
+_IRQL_requires_max_(DISPATCH_LEVEL) NTKERNELAPI VOID FASTCALL IofCompleteRequest(_In_ PIRP Irp,
+                                                                                 _In_ CCHAR PriorityBoost);
+#define IoCompleteRequest(a, b) IofCompleteRequest(a, b)
+
+/* ---------------------------------------------------------------------------------------
+ * Cancel-safe IRP queues (wdm.h).  The role types are function types, so
+ * "IO_CSQ_INSERT_IRP MyInsert;" declares a function, as in the WDK.
+ * ------------------------------------------------------------------------------------- */
+
+struct _IO_CSQ;
+
+typedef _IRQL_requires_max_(DISPATCH_LEVEL) VOID IO_CSQ_INSERT_IRP(_In_ struct _IO_CSQ *Csq, _In_ PIRP Irp);
+typedef IO_CSQ_INSERT_IRP *PIO_CSQ_INSERT_IRP;
+
+typedef _IRQL_requires_max_(DISPATCH_LEVEL) VOID IO_CSQ_REMOVE_IRP(_In_ struct _IO_CSQ *Csq, _In_ PIRP Irp);
+typedef IO_CSQ_REMOVE_IRP *PIO_CSQ_REMOVE_IRP;
+
+typedef _IRQL_requires_max_(DISPATCH_LEVEL) PIRP
+    IO_CSQ_PEEK_NEXT_IRP(_In_ struct _IO_CSQ *Csq, _In_opt_ PIRP Irp, _In_opt_ PVOID PeekContext);
+typedef IO_CSQ_PEEK_NEXT_IRP *PIO_CSQ_PEEK_NEXT_IRP;
+
+typedef _IRQL_raises_(DISPATCH_LEVEL) _IRQL_requires_max_(DISPATCH_LEVEL) VOID
+    IO_CSQ_ACQUIRE_LOCK(_In_ struct _IO_CSQ *Csq, _Out_ _At_(*Irql, _IRQL_saves_) PKIRQL Irql);
+typedef IO_CSQ_ACQUIRE_LOCK *PIO_CSQ_ACQUIRE_LOCK;
+
+typedef _IRQL_requires_(DISPATCH_LEVEL) VOID
+    IO_CSQ_RELEASE_LOCK(_In_ struct _IO_CSQ *Csq, _In_ _IRQL_restores_ KIRQL Irql);
+typedef IO_CSQ_RELEASE_LOCK *PIO_CSQ_RELEASE_LOCK;
+
+typedef _IRQL_requires_max_(DISPATCH_LEVEL) VOID
+    IO_CSQ_COMPLETE_CANCELED_IRP(_In_ struct _IO_CSQ *Csq, _In_ PIRP Irp);
+typedef IO_CSQ_COMPLETE_CANCELED_IRP *PIO_CSQ_COMPLETE_CANCELED_IRP;
+
+/* Documented as opaque; declared complete because drivers provide its storage. */
+typedef struct _IO_CSQ
+{
+    ULONG Type;
+    PIO_CSQ_INSERT_IRP CsqInsertIrp;
+    PIO_CSQ_REMOVE_IRP CsqRemoveIrp;
+    PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp;
+    PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock;
+    PIO_CSQ_RELEASE_LOCK CsqReleaseLock;
+    PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp;
+    PVOID ReservePointer;
+} IO_CSQ, *PIO_CSQ;
+
+typedef struct _IO_CSQ_IRP_CONTEXT
+{
+    ULONG Type;
+    PIRP Irp;
+    PIO_CSQ Csq;
+} IO_CSQ_IRP_CONTEXT, *PIO_CSQ_IRP_CONTEXT;
+
+/* Callable at any IRQL (documented). */
+NTKERNELAPI NTSTATUS IoCsqInitialize(
+    _Out_ PIO_CSQ Csq, _In_ PIO_CSQ_INSERT_IRP CsqInsertIrp, _In_ PIO_CSQ_REMOVE_IRP CsqRemoveIrp,
+    _In_ PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp, _In_ PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock,
+    _In_ PIO_CSQ_RELEASE_LOCK CsqReleaseLock, _In_ PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp);
+
+_IRQL_requires_max_(DISPATCH_LEVEL) NTKERNELAPI VOID IoCsqInsertIrp(_Inout_ PIO_CSQ Csq, _Inout_ PIRP Irp,
+                                                                    _Out_opt_ PIO_CSQ_IRP_CONTEXT Context);
+
+_IRQL_requires_max_(DISPATCH_LEVEL) NTKERNELAPI PIRP IoCsqRemoveNextIrp(_Inout_ PIO_CSQ Csq,
+                                                                        _In_opt_ PVOID PeekContext);
 
 /* ---------------------------------------------------------------------------------------
  * wdmsec.h: IoCreateDeviceSecure is a macro for the static-library routine.
@@ -423,8 +811,36 @@ typedef enum _DPFLTR_TYPE
 NTSYSAPI ULONG DbgPrintEx(_In_ ULONG ComponentId, _In_ ULONG Level, _In_z_ _Printf_format_string_ PCSTR Format,
                           ...);
 
-/* Pool routines (wdm.h, Windows 10 2004+).  The allocator pairing lets gcc's
- * -Wmismatched-dealloc / -Wuse-after-free and -fanalyzer track pool memory. */
+/* Pool routines (wdm.h).  The allocator pairing lets gcc's -Wmismatched-dealloc /
+ * -Wuse-after-free and -fanalyzer track pool memory. */
+typedef enum _POOL_TYPE
+{
+    NonPagedPool,
+    NonPagedPoolExecute = NonPagedPool,
+    PagedPool,
+    NonPagedPoolMustSucceed = NonPagedPool + 2,
+    DontUseThisType,
+    NonPagedPoolCacheAligned = NonPagedPool + 4,
+    PagedPoolCacheAligned,
+    NonPagedPoolCacheAlignedMustS = NonPagedPool + 6,
+    MaxPoolType,
+    NonPagedPoolBase = 0,
+    NonPagedPoolBaseMustSucceed = NonPagedPoolBase + 2,
+    NonPagedPoolBaseCacheAligned = NonPagedPoolBase + 4,
+    NonPagedPoolBaseCacheAlignedMustS = NonPagedPoolBase + 6,
+    NonPagedPoolSession = 32,
+    PagedPoolSession = NonPagedPoolSession + 1,
+    NonPagedPoolMustSucceedSession = PagedPoolSession + 1,
+    DontUseThisTypeSession = NonPagedPoolMustSucceedSession + 1,
+    NonPagedPoolCacheAlignedSession = DontUseThisTypeSession + 1,
+    PagedPoolCacheAlignedSession = NonPagedPoolCacheAlignedSession + 1,
+    NonPagedPoolCacheAlignedMustSSession = PagedPoolCacheAlignedSession + 1,
+    NonPagedPoolNx = 512,
+    NonPagedPoolNxCacheAligned = NonPagedPoolNx + 4,
+    NonPagedPoolSessionNx = NonPagedPoolNx + 32,
+} POOL_TYPE;
+
+/* ExAllocatePool2 and POOL_FLAGS: Windows 10 2004+. */
 typedef ULONG64 POOL_FLAGS;
 #define POOL_FLAG_NON_PAGED 0x0000000000000040ULL
 
@@ -439,6 +855,35 @@ _IRQL_requires_max_(DISPATCH_LEVEL) NTKERNELAPI DECLSPEC_RESTRICT PVOID ExAlloca
 #else
     __attribute__((malloc)); /* the deallocator form needs gcc 11 */
 #endif
+
+/* The allocator before ExAllocatePool2; ExAllocatePoolZero wraps it. */
+_IRQL_requires_max_(DISPATCH_LEVEL) NTKERNELAPI DECLSPEC_RESTRICT PVOID ExAllocatePoolWithTag(
+    _In_ __drv_strictTypeMatch(__drv_typeExpr) POOL_TYPE PoolType, _In_ SIZE_T NumberOfBytes, _In_ ULONG Tag)
+#if !defined(__clang__) && __GNUC__ >= 11
+    __attribute__((malloc, malloc(ExFreePoolWithTag, 1)));
+#else
+    __attribute__((malloc));
+#endif
+
+/* ExAllocatePoolZero is an inline routine of wdm.h (WDK for Windows 10 2004 and later,
+ * targets Windows 7 and later).  The WDK's version asks ExAllocatePoolWithTag for zeroed
+ * memory with the POOL_ZERO_ALLOCATION pool-type bit, which only Windows 10 2004+ honours;
+ * to run on older Windows a driver must define POOL_ZERO_DOWN_LEVEL_SUPPORT (the wrapper
+ * then zeroes the block itself where the kernel does not) and call ExInitializeDriverRuntime
+ * first.  The host cannot tell the Windows version, so it always zeroes, and does NOT
+ * check POOL_ZERO_DOWN_LEVEL_SUPPORT.  (No deallocator attribute here: gcc makes such
+ * functions noinline; the memory still comes from ExAllocatePoolWithTag, which has it.) */
+_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE DECLSPEC_RESTRICT PVOID ExAllocatePoolZero(
+    _In_ __drv_strictTypeMatch(__drv_typeExpr) POOL_TYPE PoolType, _In_ SIZE_T NumberOfBytes, _In_ ULONG Tag)
+{
+    PVOID Entry = ExAllocatePoolWithTag(PoolType, NumberOfBytes, Tag);
+
+    if (Entry != NULL)
+    {
+        RtlZeroMemory(Entry, NumberOfBytes);
+    }
+    return Entry;
+}
 #endif
 
 /* ---------------------------------------------------------------------------------------
@@ -898,6 +1343,8 @@ _IRQL_requires_(PASSIVE_LEVEL) _Must_inspect_result_ NTSTATUS FwpsCalloutRegiste
 
 _IRQL_requires_(PASSIVE_LEVEL) NTSTATUS FwpsCalloutUnregisterById0(_In_ const UINT32 calloutId);
 
+_IRQL_requires_(PASSIVE_LEVEL) NTSTATUS FwpsCalloutUnregisterByKey0(_In_ const GUID *calloutKey);
+
 /* ---------------------------------------------------------------------------------------
  * fwpmk.h: kernel-mode management API (returns NTSTATUS, unlike fwpmu.h's DWORD)
  * ------------------------------------------------------------------------------------- */
@@ -939,5 +1386,15 @@ _IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmFilterAdd0(_In_ HANDLE engineHan
                                                            _Out_opt_ UINT64 *id);
 
 _IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmFilterDeleteById0(_In_ HANDLE engineHandle, _In_ UINT64 id);
+
+_IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmFilterDeleteByKey0(_In_ HANDLE engineHandle, _In_ const GUID *key);
+
+_IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmCalloutDeleteById0(_In_ HANDLE engineHandle, _In_ const UINT32 id);
+
+_IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmCalloutDeleteByKey0(_In_ HANDLE engineHandle, _In_ const GUID *key);
+
+_IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmSubLayerDeleteByKey0(_In_ HANDLE engineHandle, _In_ const GUID *key);
+
+_IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmProviderDeleteByKey0(_In_ HANDLE engineHandle, _In_ const GUID *key);
 
 #endif /* HOSTWDK_H */
