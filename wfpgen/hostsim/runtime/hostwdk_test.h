@@ -1,0 +1,166 @@
+/*
+ * Test hooks of the host simulation: what a harness (C or Python through ctypes) uses to
+ * load a generated driver, send it traffic and I/O, inject faults and read the verdict.
+ *
+ * Every function is exported from the shared library built from the runtime and the driver.
+ * All strings are UTF-8; device paths are given in user-mode form ("\\\\.\\Name").
+ */
+
+#pragma once
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* -- lifecycle ------------------------------------------------------------------------------ */
+
+/* Forget every object, counter, violation, fault and log entry (between scenarios). The
+   driver's own globals are not touched: unload a loaded driver before resetting. */
+void HostWdk_Reset(void);
+
+/* Call DriverEntry at PASSIVE_LEVEL with a fresh DRIVER_OBJECT; returns its NTSTATUS. */
+int32_t HostWdk_LoadDriver(void);
+
+/* Call DriverUnload at PASSIVE_LEVEL (if DriverEntry succeeded), then audit what is left:
+   every object still registered or allocated is recorded as a violation. Returns the number
+   of violations recorded so far. */
+uint32_t HostWdk_UnloadDriver(void);
+
+/* -- traffic ------------------------------------------------------------------------------- */
+
+/* One incoming value. type is an FWP_DATA_TYPE; scalars in u64; byte arrays and blobs point
+   to data/size (the runtime builds FWP_BYTE_ARRAY16 / FWP_BYTE_BLOB / SID around them);
+   type FWP_EMPTY (0) leaves the slot empty. */
+typedef struct _HOSTWDK_VALUE
+{
+    uint32_t type;
+    uint32_t size;
+    uint64_t u64;
+    const uint8_t *data;
+} HOSTWDK_VALUE;
+
+/* Metadata for one classify: present is a FWPS_METADATA_FIELD_* mask. */
+typedef struct _HOSTWDK_METADATA
+{
+    uint32_t present;
+    uint32_t reserved;
+    uint64_t process_id;
+    const uint8_t *process_path; /* UTF-16LE bytes incl. the terminating NUL */
+    uint32_t process_path_size;
+    uint32_t compartment_id;
+    uint64_t flow_handle;
+    uint64_t transport_endpoint_handle;
+    uint32_t ip_header_size;
+    uint32_t transport_header_size;
+    uint32_t packet_direction;
+    uint32_t icmp_id_and_sequence;
+    uint64_t parent_endpoint_handle;
+    uint64_t token;
+    uint32_t local_redirect_target_pid;
+    uint32_t path_mtu;
+} HOSTWDK_METADATA;
+
+/* The outcome of one classify at one layer. */
+typedef struct _HOSTWDK_VERDICT
+{
+    uint32_t callouts_invoked; /* filters whose conditions matched and whose callout ran */
+    uint32_t filters_matched;
+    uint32_t action_type;      /* FWP_ACTION_* after arbitration: BLOCK or PERMIT when a filter decided;
+                                  FWP_ACTION_CONTINUE when filters matched but none decided;
+                                  FWP_ACTION_PERMIT when no filter matched */
+    uint32_t rights;           /* FWPS_CLASSIFY_OUT0.rights after the last callout */
+} HOSTWDK_VERDICT;
+
+/* Classify at run-time layer layer_id (an FWPS_LAYER_* value) on the calling thread, at
+   DISPATCH_LEVEL, running the callout of every filter at that layer whose conditions match
+   the values. Returns STATUS_SUCCESS, or an error when the layer id is unknown. */
+int32_t HostWdk_Classify(uint16_t layer_id, const HOSTWDK_VALUE *values, uint32_t value_count,
+                         const HOSTWDK_METADATA *metadata, HOSTWDK_VERDICT *verdict);
+
+/* HostWdk_Classify `repeat` times in a row (stops at the first error); *last gets the last
+   verdict. One call from each of several threads gives a stress run that never returns to the
+   caller's language runtime in between (so nothing but the driver orders the threads). */
+int32_t HostWdk_ClassifyRepeat(uint16_t layer_id, const HOSTWDK_VALUE *values, uint32_t value_count,
+                               const HOSTWDK_METADATA *metadata, uint32_t repeat, HOSTWDK_VERDICT *last);
+
+/* The FWPS run-time layer id of a layer name: "FWPS_LAYER_ALE_AUTH_CONNECT_V4" or the
+   catalog's "ale_auth_connect_v4"; -1 if unknown. */
+int32_t HostWdk_LayerId(const char *fwps_layer_name);
+
+/* -- devices and I/O ------------------------------------------------------------------------ */
+
+/* Open a device by its user-mode path (IRP_MJ_CREATE); returns a handle > 0, or a negative
+   NTSTATUS. */
+int64_t HostWdk_Open(const char *path);
+
+/* IRP_MJ_CLEANUP then IRP_MJ_CLOSE for the handle. */
+int32_t HostWdk_Close(int64_t handle);
+
+/* Send IRP_MJ_DEVICE_CONTROL with METHOD_BUFFERED semantics (one system buffer of
+   max(in, out) bytes). Returns the IRP's final status, or STATUS_PENDING with *request set
+   to an id for HostWdk_Wait / HostWdk_Cancel. On completion the output is copied back and
+   *information holds IoStatus.Information. */
+int32_t HostWdk_DeviceIoControl(int64_t handle, uint32_t code, const void *input, uint32_t input_length,
+                                void *output, uint32_t output_length, uint64_t *information, int64_t *request);
+
+/* Wait up to timeout_ms for a pending request; returns its status, or STATUS_PENDING on timeout.
+   On completion copies the output into the caller's buffer given to DeviceIoControl. */
+int32_t HostWdk_Wait(int64_t request, uint32_t timeout_ms, uint64_t *information);
+
+/* Cancel a pending request (IoCancelIrp semantics: sets Irp->Cancel and calls its cancel
+   routine). Returns STATUS_SUCCESS when the cancel routine ran (the cancel-safe queue removed the
+   IRP and called CsqCompleteCanceledIrp), STATUS_UNSUCCESSFUL when the request had no cancel
+   routine (already completed, or not in a cancel-safe queue: a later IoCsqInsertIrp completes it
+   as cancelled), STATUS_INVALID_PARAMETER for an unknown request. HostWdk_Wait reaps it. */
+int32_t HostWdk_Cancel(int64_t request);
+
+/* -- fault injection, audit ---------------------------------------------------------------- */
+
+/* Make the nth call (1-based, counted from now) of the named API fail with status (or return
+   NULL for allocators). Several faults may be armed at once. */
+void HostWdk_FailCall(const char *api, uint32_t nth, int32_t status);
+
+/* Whether HostWdk_FailCall can make the named API fail: 1 yes (it returns an NTSTATUS or a
+   pointer), 0 no (a VOID routine, a spin lock, the clock...), -1 not an API of the runtime. */
+int32_t HostWdk_CanFail(const char *api);
+
+/* Calls of each API since the last reset, as "Name count" lines. */
+const char *HostWdk_CallCounts(void);
+
+/* The call log: one line per kernel API call with decoded arguments and its result (hot-path
+   routines - spin locks, clocks, KeGetCurrentIrql, IoCsqInsertIrp/IoCsqRemoveNextIrp - are only
+   counted). Read it while no other thread is inside the runtime. */
+const char *HostWdk_CallLog(void);
+
+/* Rule violations found so far, one per line ("" when none). */
+const char *HostWdk_Violations(void);
+uint32_t HostWdk_ViolationCount(void);
+
+typedef struct _HOSTWDK_COUNTERS
+{
+    uint32_t engines;          /* open engine handles */
+    uint32_t transactions;     /* open transactions */
+    uint32_t providers;
+    uint32_t sublayers;
+    uint32_t callouts;         /* management callouts (FwpmCalloutAdd0) */
+    uint32_t runtime_callouts; /* FwpsCalloutRegisterN */
+    uint32_t filters;
+    uint32_t devices;
+    uint32_t symbolic_links;
+    uint32_t pool_blocks;
+    uint64_t pool_bytes;
+    uint32_t pending_irps;     /* requests handed to the driver and not completed */
+    uint32_t open_handles;
+} HOSTWDK_COUNTERS;
+
+void HostWdk_GetCounters(HOSTWDK_COUNTERS *counters);
+
+/* Registered filters, one line each: "layer=<FWPM GUID> action=0x.... callout=<GUID> conditions=N
+   [field=<GUID> match=N type=N value=...]..." in the order they were added. */
+const char *HostWdk_Filters(void);
+
+#ifdef __cplusplus
+}
+#endif
