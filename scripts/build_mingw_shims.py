@@ -34,9 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from wfpgen.catalog import Catalog, Layer, load_catalog  # noqa: E402
-from wfpgen.validate import BLOB_METADATA_TYPES, SCALAR_METADATA_TYPES  # noqa: E402
-from wfpgen.wdkfacts import METADATA_VALUES0_X64_OFFSETS, METADATA_VALUES0_X64_SIZE, guid_parts  # noqa: E402
+from wfpgen.catalog import Catalog, Layer, load_catalog
+from wfpgen.validate import BLOB_METADATA_TYPES, SCALAR_METADATA_TYPES
+from wfpgen.wdkfacts import METADATA_VALUES0_X64_OFFSETS, METADATA_VALUES0_X64_SIZE, guid_parts
 
 INCLUDE_DIR = REPO_ROOT / "wfpgen" / "crossbuild" / "include"
 FWPS_TABLES = "wfpgen_fwps_tables.h"
@@ -106,7 +106,9 @@ def field_enums(layers: Sequence[Layer]) -> list[str]:
         if not enum.startswith("FWPS_FIELDS_"):
             raise fail(f"fields_enum {enum} does not start with FWPS_FIELDS_")
         previous = by_enum.setdefault(enum, layer)
-        if previous is not layer and (previous.fields != layer.fields or dict(previous.aliases) != dict(layer.aliases)):
+        if previous is not layer and (
+            previous.fields != layer.fields or dict(previous.aliases) != dict(layer.aliases)
+        ):
             raise fail(f"{layer.fwps_layer} and {previous.fwps_layer} share {enum} but list different fields")
 
     out: list[str] = []
@@ -144,7 +146,9 @@ def metadata_flags(catalog: Catalog) -> list[str]:
     if len(set(values)) != len(values):
         raise fail("two FWPS_METADATA_FIELD_* flags share a value")
     width = max(len(item.flag) for item in items)
-    return [f"#define {c_name(item.flag, 'metadata flag'):<{width}} 0x{item.flag_value:08x}u" for item in items]
+    return [
+        f"#define {c_name(item.flag, 'metadata flag'):<{width}} 0x{item.flag_value:08x}u" for item in items
+    ]
 
 
 def metadata_offsets(catalog: Catalog) -> list[str]:
@@ -152,7 +156,8 @@ def metadata_offsets(catalog: Catalog) -> list[str]:
     readable = {
         item.member
         for item in catalog.metadata.values()
-        if item.member is not None and (item.c_type in SCALAR_METADATA_TYPES or item.c_type in BLOB_METADATA_TYPES)
+        if item.member is not None
+        and (item.c_type in SCALAR_METADATA_TYPES or item.c_type in BLOB_METADATA_TYPES)
     }
     missing = sorted(readable - set(METADATA_VALUES0_X64_OFFSETS))
     if missing:
@@ -250,7 +255,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         path = INCLUDE_DIR / name
         if args.check:
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                print(f"{path.relative_to(REPO_ROOT)} is stale: run scripts/build_mingw_shims.py", file=sys.stderr)
+                print(
+                    f"{path.relative_to(REPO_ROOT)} is stale: run scripts/build_mingw_shims.py",
+                    file=sys.stderr,
+                )
                 stale += 1
             continue
         path.write_bytes(text.encode("utf-8"))
