@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SPECS
+
 from wfpgen.pipeline import model_for
 
 RING_SPECS = [s for s in SPECS if model_for(s).sink == "ring"]

@@ -126,6 +126,58 @@ def fields(layer: Annotated[str, typer.Argument(help="A layer name from 'wfpgen 
 
 
 @app.command()
+def check(
+    target: Annotated[Path, typer.Argument(help="A spec, or a generated project directory.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where builds, decoded records and logs go [default: wfpgen-check/<name>]")
+    ] = None,
+    variant: Annotated[
+        list[str] | None, typer.Option("--variant", help="plain, asan, tsan (repeatable) [default: all three]")
+    ] = None,
+    pcap: Annotated[Path | None, typer.Option("--pcap", help="Replay this capture through the transport layers.")]
+    = None,
+    local: Annotated[str | None, typer.Option("--local", help="Local address or network of the capture.")] = None,
+    no_analysis: Annotated[bool, typer.Option("--no-analysis", help="Skip gcc -fanalyzer and clang-tidy.")] = False,
+) -> None:
+    """Build the driver against the host simulation and prove it works: load, traffic, reads, faults, unload."""
+    from wfpgen.checks.check import run_check
+    from wfpgen.checks.runner import VARIANTS
+
+    chosen = tuple(variant) if variant else VARIANTS
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown:
+        typer.echo(f"error: unknown variant {unknown[0]!r}; allowed: {', '.join(VARIANTS)}", err=True)
+        raise typer.Exit(2)
+    try:
+        report = run_check(target, out, variants=chosen, analysis=not no_analysis, pcap=pcap, local=local,
+                           echo=typer.echo)
+    except WfpgenError as error:
+        raise _fail(error) from None
+    passed = sum(1 for step in report.steps if step.ok)
+    failed = len(report.steps) - passed
+    typer.echo(f"check: {passed} passed, {failed} failed")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def build(
+    project: Annotated[
+        Path | None, typer.Argument(help="A generated project [default: this directory, or the only one under generated/]")
+    ] = None,
+    configuration: Annotated[str, typer.Option(help="Debug or Release (Windows).")] = "Release",
+    platform: Annotated[str, typer.Option(help="x64 or ARM64 (Windows).")] = "x64",
+) -> None:
+    """Windows: MSBuild the solution. Elsewhere: wfpgen check plus the MinGW cross-build tier."""
+    from wfpgen.buildcmd import run_build
+
+    try:
+        code = run_build(project, configuration, platform, echo=typer.echo)
+    except WfpgenError as error:
+        raise _fail(error) from None
+    raise typer.Exit(code)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec (for editors)."""
     from wfpgen.spec import json_schema

@@ -27,6 +27,7 @@ from wfpgen.validate import (
     ResolvedCondition,
     ResolvedLayer,
 )
+from wfpgen.wdkfacts import metadata_offset
 
 FORMAT_VERSION = 1
 HEADER_SIZE = 32
@@ -178,6 +179,7 @@ class RecordItem:
     blob_index: int  # index among the record's blobs, -1 when not a blob
     field_index: int = -1  # FWPS_FIELD_* value per the catalog (header order, unverified); -1 for metadata
     meta_flag_value: int = 0  # FWPS_METADATA_FIELD_* value; 0 for fields
+    meta_offset: int | None = None  # x64 offset the cross-build shim assumes for meta_member (unverified)
 
     @property
     def is_blob(self) -> bool:
@@ -295,6 +297,11 @@ class RecordLayout:
         return tuple(i for i in self.items if i.source == "process")
 
     @property
+    def uses_metadata(self) -> bool:
+        """Whether classify reads FWPS_INCOMING_METADATA_VALUES0."""
+        return any(i.source == "metadata" for i in self.items)
+
+    @property
     def blob_ref_offsets_init(self) -> str:
         """C initializer: offset of each blob's WFPGEN_BLOB_REF in the record (at least one element)."""
         return "{" + ", ".join(str(i.offset) for i in self.blobs or ()) + ("0" if not self.blobs else "") + "}"
@@ -332,13 +339,13 @@ def _metadata_item(name: str, meta: MetadataItem | None, bit: int) -> tuple[Reco
     if meta.c_type in BLOB_METADATA_TYPES:
         item = RecordItem(name, camel(name), bit, 0, 4, "WFPGEN_BLOB_REF", 0, "metadata", "MetaBlob", None, None,
                           None, meta.flag, meta.member, _display(name, "byteBlob"), "HH", -1,
-                          meta_flag_value=meta.flag_value)
+                          meta_flag_value=meta.flag_value, meta_offset=metadata_offset(meta.member or ""))
         return item, 2
     size = SCALAR_METADATA_TYPES[meta.c_type or ""]
     c_type, fmt = {8: ("UINT64", "Q"), 4: ("UINT32", "I"), 2: ("UINT16", "H")}[size]
     item = RecordItem(name, camel(name), bit, 0, size, c_type, 0, "metadata", f"Meta{camel(c_type.lower())}", None,
                       None, None, meta.flag, meta.member, _display(name, c_type.lower()), fmt, -1,
-                      meta_flag_value=meta.flag_value)
+                      meta_flag_value=meta.flag_value, meta_offset=metadata_offset(meta.member or ""))
     return item, size
 
 
@@ -408,9 +415,20 @@ class ConditionModel:
     app_id: str  # C wide-string literal for ale_app_id, or NULL
     app_id_bytes: int  # size of the application id blob, terminating NUL included
     comment: str
-    # For checks that evaluate conditions without C: the parsed value.
+    # For checks that evaluate conditions without C, and ci/wdk_assumptions.c: the parsed value.
     field_name: str
     kind: str
+    match: str = "equal"
+    field_guid: str = ""  # the FWPM_CONDITION_* GUID, lower case
+    low_value: int = 0
+    high_value: int = 0
+    data: bytes = b""
+    text: str = ""
+
+    @property
+    def field_guid_args(self) -> str:
+        """The condition GUID as the eleven DEFINE_GUID arguments."""
+        return Guid(uuid.UUID(self.field_guid)).define_args
 
     @property
     def summary_md(self) -> str:
@@ -438,7 +456,8 @@ def _condition(c: ResolvedCondition) -> ConditionModel:
     app_id_bytes = (len(c.text) + 1) * 2 if c.kind == "app_id" else 0
     return ConditionModel(c.field.condition, _MATCH_TYPES[c.match], data_type, range_type, f"{c.low}ULL",
                           f"{c.high}ULL", c.prefix, bytes_init, app_id, app_id_bytes, c_comment(comment),
-                          c.field.name, c.kind)
+                          c.field.name, c.kind, c.match, c.field.condition_guid or "", c.low, c.high, c.data,
+                          c.text)
 
 
 def _condition_text(c: ResolvedCondition) -> str:
@@ -590,6 +609,11 @@ class LayerModel:
     conditions: tuple[ConditionModel, ...]
     record: RecordLayout
     line: DbgPrintLine
+
+    @property
+    def fwpm_layer_guid_args(self) -> str:
+        """The layer GUID as the eleven DEFINE_GUID arguments."""
+        return Guid(uuid.UUID(self.fwpm_layer_guid)).define_args
 
 
 def _line(layer: ResolvedLayer, record: RecordLayout) -> DbgPrintLine:

@@ -77,6 +77,8 @@ def project_files(model: ProjectModel) -> tuple[OutputFile, ...]:
                    description="The clang-format style the C sources are formatted with"),
         OutputFile("driver/build.yml.j2", ".github/workflows/build.yml",
                    description="GitHub Actions: builds every configuration and platform, uploads the driver packages"),
+        OutputFile("driver/wdk_assumptions.c.j2", "ci/wdk_assumptions.c", c_source=True,
+                   description="Not built into the driver: CI checks wfpgen's Linux cross-build numbers against the WDK"),
         _vs("driver/driver.vcxproj.j2", f"driver/{n}.vcxproj",
             "The kernel-mode driver project (WDM, `/W4 /WX`, test-signed)"),
         _vs("driver/driver.vcxproj.filters.j2", f"driver/{n}.vcxproj.filters",

@@ -225,7 +225,6 @@ AleConnectMonitorClassifyAleAuthConnectV4(const FWPS_INCOMING_VALUES0 *inFixedVa
     UNREFERENCED_PARAMETER(classifyContext);
     UNREFERENCED_PARAMETER(filter);
     UNREFERENCED_PARAMETER(flowContext);
-    UNREFERENCED_PARAMETER(inMetaValues);
     NT_ASSERT(inFixedValues->layerId == FWPS_LAYER_ALE_AUTH_CONNECT_V4);
 
     RtlZeroMemory(&record, sizeof(record));
@@ -274,7 +273,6 @@ AleConnectMonitorClassifyAleAuthConnectV6(const FWPS_INCOMING_VALUES0 *inFixedVa
     UNREFERENCED_PARAMETER(classifyContext);
     UNREFERENCED_PARAMETER(filter);
     UNREFERENCED_PARAMETER(flowContext);
-    UNREFERENCED_PARAMETER(inMetaValues);
     NT_ASSERT(inFixedValues->layerId == FWPS_LAYER_ALE_AUTH_CONNECT_V6);
 
     RtlZeroMemory(&record, sizeof(record));

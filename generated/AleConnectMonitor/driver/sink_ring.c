@@ -193,40 +193,24 @@ AleConnectMonitorRingDrain(_Out_writes_bytes_to_(OutputLength, return) UINT8 *Ou
     return written;
 }
 
-/* Completes one queued READ if records are waiting; runs at IRQL <= DISPATCH_LEVEL. */
-_IRQL_requires_max_(DISPATCH_LEVEL) static VOID
-AleConnectMonitorCompleteQueuedRead(VOID)
+/* Hands the ring's records to one queued READ, if any; the caller holds the ring lock. */
+_IRQL_requires_(DISPATCH_LEVEL) static PIRP
+AleConnectMonitorFillQueuedRead(VOID)
 {
-    KLOCK_QUEUE_HANDLE lockHandle;
     PIRP irp;
     PIO_STACK_LOCATION stack;
-    UINT32 written = 0;
+    UINT32 written;
 
     irp = IoCsqRemoveNextIrp(&g_ReadQueue, NULL);
-    if (irp == NULL)
-    {
-        return;
-    }
-    stack = IoGetCurrentIrpStackLocation(irp);
-    KeAcquireInStackQueuedSpinLock(&g_Ring.Lock, &lockHandle);
-    if (g_Ring.Buffer != NULL && g_Ring.Used > 0)
-    {
-        written = AleConnectMonitorRingDrain((UINT8 *)irp->AssociatedIrp.SystemBuffer,
-                                             stack->Parameters.DeviceIoControl.OutputBufferLength);
-    }
-    else if (g_Ring.Buffer != NULL)
-    {
-        /* Another reader took the records first: wait for the next ones. */
-        IoCsqInsertIrp(&g_ReadQueue, irp, NULL);
-        irp = NULL;
-    }
-    KeReleaseInStackQueuedSpinLock(&lockHandle);
     if (irp != NULL)
     {
-        irp->IoStatus.Status = (written > 0) ? STATUS_SUCCESS : STATUS_CANCELLED;
+        stack = IoGetCurrentIrpStackLocation(irp);
+        written = AleConnectMonitorRingDrain((UINT8 *)irp->AssociatedIrp.SystemBuffer,
+                                             stack->Parameters.DeviceIoControl.OutputBufferLength);
+        irp->IoStatus.Status = STATUS_SUCCESS;
         irp->IoStatus.Information = written;
-        IoCompleteRequest(irp, IO_NO_INCREMENT);
     }
+    return irp;
 }
 
 _Use_decl_annotations_ VOID
@@ -239,7 +223,7 @@ AleConnectMonitorSinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE
     UINT32 total;
     UINT32 offset;
     UINT32 i;
-    BOOLEAN stored = FALSE;
+    PIRP completed = NULL;
 
     if (Record->LayerIndex >= ALECONNECTMONITOR_LAYER_COUNT)
     {
@@ -274,7 +258,8 @@ AleConnectMonitorSinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE
             g_Ring.HighWater = g_Ring.Used;
         }
         counters->Emitted++;
-        stored = TRUE;
+        /* A READ queued while the ring was empty takes the record now, under the same lock. */
+        completed = AleConnectMonitorFillQueuedRead();
     }
     else
     {
@@ -283,9 +268,9 @@ AleConnectMonitorSinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE
     }
     KeReleaseInStackQueuedSpinLock(&lockHandle);
 
-    if (stored)
+    if (completed != NULL)
     {
-        AleConnectMonitorCompleteQueuedRead();
+        IoCompleteRequest(completed, IO_NO_INCREMENT);
     }
 }
 

@@ -147,7 +147,7 @@ MonitorDbgPrintAppendIpv4(_Inout_ MONITORDBGPRINT_LINE *Line, _In_ UINT32 Addres
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
 MonitorDbgPrintAppendIpv6(_Inout_ MONITORDBGPRINT_LINE *Line, _In_reads_bytes_(16) const UINT8 *Address)
 {
-    UINT32 group;
+    SIZE_T group;
 
     for (group = 0; group < 8; group++)
     {

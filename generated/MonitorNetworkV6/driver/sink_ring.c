@@ -195,40 +195,24 @@ MonitorNetworkV6RingDrain(_Out_writes_bytes_to_(OutputLength, return) UINT8 *Out
     return written;
 }
 
-/* Completes one queued READ if records are waiting; runs at IRQL <= DISPATCH_LEVEL. */
-_IRQL_requires_max_(DISPATCH_LEVEL) static VOID
-MonitorNetworkV6CompleteQueuedRead(VOID)
+/* Hands the ring's records to one queued READ, if any; the caller holds the ring lock. */
+_IRQL_requires_(DISPATCH_LEVEL) static PIRP
+MonitorNetworkV6FillQueuedRead(VOID)
 {
-    KLOCK_QUEUE_HANDLE lockHandle;
     PIRP irp;
     PIO_STACK_LOCATION stack;
-    UINT32 written = 0;
+    UINT32 written;
 
     irp = IoCsqRemoveNextIrp(&g_ReadQueue, NULL);
-    if (irp == NULL)
-    {
-        return;
-    }
-    stack = IoGetCurrentIrpStackLocation(irp);
-    KeAcquireInStackQueuedSpinLock(&g_Ring.Lock, &lockHandle);
-    if (g_Ring.Buffer != NULL && g_Ring.Used > 0)
-    {
-        written = MonitorNetworkV6RingDrain((UINT8 *)irp->AssociatedIrp.SystemBuffer,
-                                            stack->Parameters.DeviceIoControl.OutputBufferLength);
-    }
-    else if (g_Ring.Buffer != NULL)
-    {
-        /* Another reader took the records first: wait for the next ones. */
-        IoCsqInsertIrp(&g_ReadQueue, irp, NULL);
-        irp = NULL;
-    }
-    KeReleaseInStackQueuedSpinLock(&lockHandle);
     if (irp != NULL)
     {
-        irp->IoStatus.Status = (written > 0) ? STATUS_SUCCESS : STATUS_CANCELLED;
+        stack = IoGetCurrentIrpStackLocation(irp);
+        written = MonitorNetworkV6RingDrain((UINT8 *)irp->AssociatedIrp.SystemBuffer,
+                                            stack->Parameters.DeviceIoControl.OutputBufferLength);
+        irp->IoStatus.Status = STATUS_SUCCESS;
         irp->IoStatus.Information = written;
-        IoCompleteRequest(irp, IO_NO_INCREMENT);
     }
+    return irp;
 }
 
 _Use_decl_annotations_ VOID
@@ -241,7 +225,7 @@ MonitorNetworkV6SinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE 
     UINT32 total;
     UINT32 offset;
     UINT32 i;
-    BOOLEAN stored = FALSE;
+    PIRP completed = NULL;
 
     if (Record->LayerIndex >= MONITORNETWORKV6_LAYER_COUNT)
     {
@@ -276,7 +260,8 @@ MonitorNetworkV6SinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE 
             g_Ring.HighWater = g_Ring.Used;
         }
         counters->Emitted++;
-        stored = TRUE;
+        /* A READ queued while the ring was empty takes the record now, under the same lock. */
+        completed = MonitorNetworkV6FillQueuedRead();
     }
     else
     {
@@ -285,9 +270,9 @@ MonitorNetworkV6SinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE 
     }
     KeReleaseInStackQueuedSpinLock(&lockHandle);
 
-    if (stored)
+    if (completed != NULL)
     {
-        MonitorNetworkV6CompleteQueuedRead();
+        IoCompleteRequest(completed, IO_NO_INCREMENT);
     }
 }
 

@@ -1,0 +1,1 @@
+"""Verification of generated drivers without Windows: host simulation scenarios, captures."""

@@ -1,0 +1,585 @@
+"""The end-to-end scenario against one host build of a generated driver.
+
+Run as ``python -m wfpgen.checks.scenario --library L --project P --out O --variant V`` (the
+check runs it in a subprocess so sanitizer runtimes can be preloaded). Each step prints one
+JSON line ``{"name", "ok", "detail", "seconds"}``; the exit code is 0 when every step passed.
+
+Steps: load and audit what was registered against the spec; synthetic traffic through every
+layer (filters evaluated by an independent oracle); read through the device and decode with
+the project's own generated reader; pended, completed and cancelled reads; statistics; ring
+overflow with exact drop accounting; concurrent classify against a draining reader; failure
+of every kernel call DriverEntry makes; unload with zero leaks and zero violations; and, with
+``--pcap``, a real capture compared with an independent decoder (dpkt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import ipaddress
+import json
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from wfpgen.catalog import Layer, load_catalog
+from wfpgen.checks import traffic
+from wfpgen.checks.traffic import Event
+from wfpgen.hostsim.binding import (
+    STATUS_CANCELLED,
+    STATUS_PENDING,
+    HostDriver,
+    Metadata,
+    Value,
+    status_text,
+)
+from wfpgen.model import LayerModel, ProjectModel, RecordItem
+from wfpgen.output import SPEC_COPY
+from wfpgen.pipeline import model_for
+
+FWP_TYPES = {"uint8": 1, "uint16": 2, "uint32": 3, "uint64": 4, "byteArray16": 11, "byteBlob": 12, "sid": 13}
+ACTIONS = {"inspect": 0x6004, "block": 0x5003}
+FWP_ACTION_BLOCK = 0x1001
+FWP_ACTION_CONTINUE = 0x2006
+EVENTS_PER_LAYER = 40
+PID_PLACEHOLDER = "<pid>"  # current_process_id: whichever process runs classify
+
+
+class Failure(Exception):
+    """A step's expectation did not hold."""
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail the current step with ``message`` unless ``condition``."""
+    if not condition:
+        raise Failure(message)
+
+
+class Scenario:
+    """One driver build under test, with the project's model and generated reader."""
+
+    def __init__(self, library: Path, project: Path, out: Path, variant: str) -> None:
+        self.model: ProjectModel = model_for(project / SPEC_COPY)
+        self.catalog = load_catalog()
+        self.driver = HostDriver(library)
+        self.project = project
+        self.out = out
+        self.variant = variant
+        self.ring = self.model.sink == "ring"
+        self.reader = self._import_reader() if self.ring else None
+        self.handle = 0
+        self.decoded: list[dict[str, Any]] = []
+        self.failed = False
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _import_reader(self) -> ModuleType:
+        sys.path.insert(0, str(self.project / "reader"))
+        importlib.import_module(self.model.reader_package)
+        return importlib.import_module(f"{self.model.reader_package}.decode")
+
+    def step(self, name: str, action: Callable[[], str]) -> None:
+        """Run one step and print its JSON line."""
+        start = time.perf_counter()
+        try:
+            detail, ok = action(), True
+        except Failure as exc:
+            detail, ok = str(exc), False
+        except Exception as exc:  # noqa: BLE001 - a crash in a step is a failed step, with its traceback
+            detail, ok = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}", False
+        self.failed |= not ok
+        line = {"name": name, "ok": ok, "detail": detail, "seconds": round(time.perf_counter() - start, 3)}
+        print(json.dumps(line), flush=True)
+
+    def catalog_layer(self, layer: LayerModel) -> Layer:
+        found = self.catalog.layer(layer.name)
+        assert found is not None
+        return found
+
+    def layer_id(self, layer: LayerModel) -> int:
+        number = self.driver.layer_id(layer.fwps_layer)
+        expect(number >= 0, f"the runtime does not know {layer.fwps_layer}")
+        return number
+
+    def inputs(self, layer: LayerModel, values: dict[str, object | None]) -> tuple[list[Value | None], Metadata]:
+        """The incoming values (by field index) and metadata that carry ``values``."""
+        catalog = self.catalog_layer(layer)
+        slots: list[Value | None] = [None] * (max(f.index for f in catalog.fields) + 1)
+        meta: dict[str, Any] = {}
+        for name, value in values.items():
+            field = catalog.field(name)
+            if value is None or name == "current_process_id":
+                continue
+            if field is None:
+                meta[name] = value
+                continue
+            slots[field.index] = Value(FWP_TYPES[field.type], _raw(field.type, value))
+        return slots, Metadata(**meta)
+
+    def classify(self, layer: LayerModel, values: dict[str, object | None]) -> int:
+        slots, metadata = self.inputs(layer, values)
+        verdict = self.driver.classify(self.layer_id(layer), slots, metadata)
+        return verdict.callouts_invoked
+
+    def read(self, length: int | None = None) -> bytes:
+        """One READ through the device (which must have records)."""
+        size = length or max(self.model.channel.capacity + 64, 4096)
+        status, data = self.driver.ioctl(self.handle, self.model.channel.ioctl("READ").code, b"", size)
+        expect(status == 0, f"READ returned {status_text(status)}")
+        assert isinstance(data, bytes)
+        return data
+
+    def decode(self, data: bytes) -> list[Any]:
+        assert self.reader is not None
+        records, end = self.reader.decode_batch(data, 0)
+        expect(end == len(data), f"the batch ends at {end} but READ returned {len(data)} bytes")
+        self.decoded += [r.to_json() for r in records]
+        return list(records)
+
+    # -- steps ---------------------------------------------------------------------------------
+    def load(self) -> str:
+        self.driver.reset()
+        status = self.driver.load()
+        expect(status == 0, f"DriverEntry returned {status_text(status)}; log tail: {self.driver.call_log()[-5:]}")
+        counters = self.driver.counters()
+        n = len(self.model.layers)
+        wanted = {"engines": 1, "providers": 1, "sublayers": 1, "callouts": n, "runtime_callouts": n, "filters": n,
+                  "devices": 1, "symbolic_links": 1 if self.ring else 0, "transactions": 0,
+                  "pool_blocks": 1 if self.ring else 0}
+        found = {name: getattr(counters, name) for name in wanted}
+        expect(found == wanted, f"registered objects {found}, expected {wanted}")
+        expect(not self.driver.violations(), f"violations: {self.driver.violations()}")
+        return ", ".join(f"{k}={v}" for k, v in found.items() if v)
+
+    def registered_filters(self) -> str:
+        lines = self.driver.filters()
+        expect(len(lines) == len(self.model.layers), f"{len(lines)} filters for {len(self.model.layers)} layers")
+        for layer in self.model.layers:
+            line = next((text for text in lines if layer.fwpm_layer_guid in text.lower()), None)
+            expect(line is not None, f"no filter at {layer.fwpm_layer} ({layer.fwpm_layer_guid})")
+            assert line is not None
+            expect(f"action=0x{ACTIONS[layer.action]:04x}" in line.lower(),
+                   f"{layer.name}: expected action 0x{ACTIONS[layer.action]:04X} in: {line}")
+            expect(layer.callout_guid.text in line.lower(), f"{layer.name}: filter does not name its callout")
+            expect(f"conditions={len(layer.conditions)}" in line,
+                   f"{layer.name}: expected {len(layer.conditions)} conditions in: {line}")
+        return f"{len(lines)} filters: layers, actions, callouts and condition counts as the spec says"
+
+    def device_info(self) -> str:
+        self.handle = self.driver.open(self.model.channel.user_path)
+        status, data = self.driver.ioctl(self.handle, self.model.channel.ioctl("GET_INFO").code, b"", 64)
+        expect(status == 0, f"GET_INFO returned {status_text(status)}")
+        assert isinstance(data, bytes)
+        device = importlib.import_module(f"{self.model.reader_package}.device")
+        info = device.check_info(data)  # the reader's own check: magic, version, fingerprint
+        status, _ = self.driver.ioctl(self.handle, self.model.channel.ioctl("GET_INFO").code, b"", 8)
+        expect(status != 0, "GET_INFO into an 8-byte buffer succeeded")
+        status, _ = self.driver.ioctl(self.handle, 0x0012C3FC, b"", 64)
+        expect(status != 0, "an unknown IOCTL succeeded")
+        return f"fingerprint 0x{info.fingerprint:016x}, capacity {info.capacity}"
+
+    def traffic_and_decode(self) -> str:
+        sent: list[Event] = []
+        for layer in self.model.layers:
+            for event in traffic.events(self.model, layer, EVENTS_PER_LAYER, seed=7):
+                invoked = self.classify(layer, event.values)
+                expect(invoked == int(event.expect_match),
+                       f"{layer.name}: callout ran {invoked} times for {event.values}, oracle says "
+                       f"{'match' if event.expect_match else 'no match'}")
+                if event.expect_match:
+                    sent.append(event)
+        if not self.ring:
+            return self.check_dbgprint(sent)
+        records = self.decode(self.read())
+        expect(len(records) == len(sent), f"decoded {len(records)} records for {len(sent)} matching events")
+        for record, event in zip(records, sent):
+            compare(record, event, self.model)
+        return f"{len(sent)} records decoded by the generated reader, every field equal to what was sent"
+
+    def check_dbgprint(self, sent: list[Event]) -> str:
+        lines = [line.split("): ", 1)[1] for line in self.driver.call_log() if "DbgPrintEx(" in line
+                 and f"): [{self.model.name}] [" in line]
+        expect(len(lines) == len(sent), f"{len(lines)} DbgPrintEx lines for {len(sent)} matching events")
+        for line, event in zip(lines, sent):
+            wanted = dbgprint_line(self.model, event)
+            pattern = re.escape(wanted).replace(re.escape(PID_PLACEHOLDER), r"\d+")
+            expect(re.fullmatch(pattern, line) is not None, f"line {line!r}, expected {wanted!r}")
+        return f"{len(sent)} lines, each exactly the tutorial's format"
+
+    def pended_read(self) -> str:
+        code = self.model.channel.ioctl("READ").code
+        status, request = self.driver.ioctl(self.handle, code, b"", 4096 + self.model.max_record_size)
+        expect(status == STATUS_PENDING, f"READ on an empty ring returned {status_text(status)}, not pending")
+        assert isinstance(request, int)
+        layer = self.model.layers[0]
+        event = next(e for e in traffic.events(self.model, layer, 8, seed=11) if e.expect_match)
+        worker = threading.Thread(target=self.classify, args=(layer, event.values))
+        worker.start()
+        worker.join()
+        status, data = self.driver.wait(request, 5000)
+        expect(status == 0, f"the pended READ completed with {status_text(status)}")
+        records = self.decode(data)
+        expect(len(records) == 1, f"{len(records)} records in the completed READ")
+        compare(records[0], event, self.model)
+        status, request = self.driver.ioctl(self.handle, code, b"", 4096 + self.model.max_record_size)
+        expect(status == STATUS_PENDING, "second READ not pended")
+        assert isinstance(request, int)
+        self.driver.cancel(request)
+        status, _ = self.driver.wait(request, 5000)
+        expect(status == STATUS_CANCELLED, f"the cancelled READ completed with {status_text(status)}")
+        other = self.driver.open(self.model.channel.user_path)
+        status, request = self.driver.ioctl(other, code, b"", 4096 + self.model.max_record_size)
+        expect(status == STATUS_PENDING, "READ on a second handle not pended")
+        self.driver.close(other)
+        assert isinstance(request, int)
+        status, _ = self.driver.wait(request, 5000)
+        expect(status == STATUS_CANCELLED, f"closing the handle left its READ with {status_text(status)}")
+        expect(self.driver.counters().pending_irps == 0, "requests left pending")
+        return "completed by a later classify on another thread; cancelled; cleaned up with its handle"
+
+    def stats(self) -> dict[str, int]:
+        size = self.model.channel.stats_header_size + self.model.channel.layer_stats_size * len(self.model.layers)
+        status, data = self.driver.ioctl(self.handle, self.model.channel.ioctl("STATS").code, b"", size)
+        expect(status == 0, f"STATS returned {status_text(status)}")
+        assert isinstance(data, bytes)
+        device = importlib.import_module(f"{self.model.reader_package}.device")
+        parsed = device.parse_stats(data)
+        return {"high_water": parsed.high_water, "used": parsed.used,
+                "classified": sum(layer.classified for layer in parsed.layers),
+                "emitted": sum(layer.emitted for layer in parsed.layers),
+                "dropped": sum(layer.dropped for layer in parsed.layers)}
+
+    def overflow(self) -> str:
+        layer = self.model.layers[0]
+        values = fixed_size_values(self.model, layer)
+        size = record_size(self.model, layer, values)
+        fits = self.model.channel.capacity // size
+        before = self.stats()
+        slots, metadata = self.inputs(layer, values)
+        if layer.conditions:
+            expect(traffic.matches(layer, values), "could not build a matching event for the overflow")
+        self.driver.classify_repeat(self.layer_id(layer), slots, metadata, fits + 10)
+        after = self.stats()
+        dropped = after["dropped"] - before["dropped"]
+        expect(dropped == 10, f"{fits + 10} records of {size} bytes into {self.model.channel.capacity} bytes: "
+                              f"{dropped} dropped, expected exactly 10")
+        expect(after["high_water"] >= fits * size, f"high-water mark {after['high_water']} < {fits * size}")
+        records = self.decode(self.read())
+        expect(len(records) == fits, f"drained {len(records)} records, expected {fits}")
+        sequences = [r.sequence for r in records]
+        expect(sequences == list(range(sequences[0], sequences[0] + fits)), "sequence numbers not consecutive")
+        return f"{fits} of {fits + 10} stored, 10 dropped and counted, ring drained"
+
+    def concurrency(self) -> str:
+        layer = self.model.layers[0]
+        values = fixed_size_values(self.model, layer)
+        slots, metadata = self.inputs(layer, values)
+        threads, per_thread = 4, 2000 if self.variant != "tsan" else 500
+        before = self.stats()
+        got: list[Any] = []
+        done = threading.Event()
+
+        def drain() -> None:
+            code = self.model.channel.ioctl("READ").code
+            while True:
+                status, result = self.driver.ioctl(self.handle, code, b"", 65536)
+                if status == STATUS_PENDING:
+                    assert isinstance(result, int)
+                    while True:
+                        status, data = self.driver.wait(result, 50)
+                        if status != STATUS_PENDING:
+                            break
+                        if done.is_set():
+                            self.driver.cancel(result)
+                    if status == STATUS_CANCELLED:
+                        return
+                else:
+                    data = result if isinstance(result, bytes) else b""
+                assert self.reader is not None
+                got.extend(self.reader.decode_batch(data, 0)[0])
+
+        layer_id = self.layer_id(layer)
+        reader = threading.Thread(target=drain)
+        reader.start()
+        workers = [threading.Thread(target=self.driver.classify_repeat, args=(layer_id, slots, metadata, per_thread))
+                   for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.stats()["used"] > 0:
+            time.sleep(0.01)
+        done.set()
+        reader.join(15)
+        expect(not reader.is_alive(), "the reader thread did not stop")
+        after = self.stats()
+        sent = threads * per_thread
+        emitted = after["emitted"] - before["emitted"]
+        dropped = after["dropped"] - before["dropped"]
+        expect(emitted + dropped == sent, f"emitted {emitted} + dropped {dropped} != classified {sent}")
+        expect(len(got) == emitted, f"reader decoded {len(got)} of {emitted} emitted records")
+        expect(len({r.sequence for r in got}) == len(got), "duplicate sequence numbers")
+        return f"{threads} threads x {per_thread} classifies against a draining reader: {len(got)} read, {dropped} dropped"
+
+    def fault_injection(self) -> str:
+        self.driver.reset()
+        expect(self.driver.load() == 0, "clean load failed")
+        counts = self.driver.call_counts()
+        self.driver.unload()
+        apis = sorted(api for api, count in counts.items() if count and self.driver.can_fail(api) == 1)
+        runs = 0
+        for api in apis:
+            for nth in range(1, counts[api] + 1):
+                self.driver.reset()
+                self.driver.fail_call(api, nth)
+                status = self.driver.load()
+                expect(status < 0, f"DriverEntry succeeded although call {nth} of {api} failed")
+                violations = self.driver.unload()
+                left = self.driver.counters().nonzero()
+                expect(not left, f"after {api} #{nth} failed, left behind: {left}")
+                expect(violations == 0, f"after {api} #{nth} failed: {self.driver.violations()}")
+                runs += 1
+        return f"{runs} failing loads ({', '.join(apis)}): each failed cleanly, nothing left"
+
+    def unload(self) -> str:
+        if self.handle:
+            self.driver.close(self.handle)
+            self.handle = 0
+        violations = self.driver.unload()
+        left = self.driver.counters().nonzero()
+        expect(not left, f"left after unload: {left}")
+        expect(violations == 0, "; ".join(self.driver.violations()))
+        return "nothing registered, allocated or pending; no rule violated"
+
+    def pcap(self, path: Path, local: str | None) -> str:
+        from wfpgen.checks import pcap as capture
+
+        network = capture.parse_network(local or "10.0.0.0/8")
+        wanted: list[Event] = []
+        for packet in capture.read_packets(path):
+            event = capture.to_event(packet, network)
+            layer = next((lay for lay in self.model.layers if event is not None and lay.name == event.layer), None)
+            if event is None or layer is None:
+                continue
+            values = {item.name: event.values.get(item.name) for item in layer.record.items}
+            invoked = self.classify(layer, values)
+            matched = traffic.matches(layer, values)
+            expect(invoked == int(matched), f"packet {packet.index}: callout ran {invoked}x, oracle {matched}")
+            if matched:
+                wanted.append(Event(layer, values, True))
+        records = self.decode(self.read()) if wanted else []
+        expect(len(records) == len(wanted), f"decoded {len(records)} records for {len(wanted)} matching packets")
+        for record, wanted_event in zip(records, wanted):
+            compare(record, wanted_event, self.model)
+        reference = []  # dpkt's reading, filtered by the same layers and conditions
+        for flow in dpkt_events(path, network):
+            layer = next((lay for lay in self.model.layers if lay.name == flow[0]), None)
+            if layer is not None and traffic.matches(layer, flow_values(flow)):
+                reference.append(flow)
+        decoded = [record_tuple(r) for r in records]
+        expect(decoded == reference, f"reader and dpkt disagree: first difference at "
+               f"{next((i for i, (a, b) in enumerate(zip(decoded, reference)) if a != b), min(len(decoded), len(reference)))}")
+        return f"{len(records)} packets classified, decoded and equal to dpkt's reading"
+
+    def write_output(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "decoded.jsonl", "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(record) + "\n" for record in self.decoded)
+        (self.out / "calls.log").write_text("\n".join(self.driver.call_log()) + "\n", encoding="utf-8")
+
+
+# -- expectations -----------------------------------------------------------------------------------
+
+def _raw(value_type: str, value: object) -> int | bytes:
+    if value_type == "byteArray16":
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        return int(value).to_bytes(16, "big") if isinstance(value, int) else ipaddress.IPv6Address(value).packed
+    if value_type in ("byteBlob", "sid"):
+        assert isinstance(value, (bytes, bytearray))
+        return bytes(value)
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return int(value)
+    assert isinstance(value, int)
+    return value
+
+
+def expected_raw(item: RecordItem, value: object | None, max_blob: int) -> object | None:
+    """What the reader's raw value for ``item`` must be after the driver recorded ``value``."""
+    if value is None:
+        return None
+    if item.is_blob:
+        assert isinstance(value, (bytes, bytearray))
+        return bytes(value)[:max_blob]
+    if item.struct_format == "16s":
+        return _raw("byteArray16", value)
+    return _raw("uint64", value)
+
+
+def compare(record: Any, event: Event, model: ProjectModel) -> None:
+    """Every value of ``record`` equals what ``event`` sent (absent stays absent)."""
+    layer = event.layer
+    expect(record.layer == layer.name, f"record of layer {record.layer}, expected {layer.name}")
+    for item in layer.record.items:
+        got = record.values.get(item.name)
+        if item.name == "current_process_id":
+            expect(got is not None, "current_process_id absent")
+            continue
+        sent = event.values.get(item.name)
+        wanted = expected_raw(item, sent, model.max_blob)
+        expect(got == wanted, f"{layer.name}.{item.name}: decoded {got!r}, sent {sent!r}")
+        if item.is_blob and sent is not None:
+            assert isinstance(sent, (bytes, bytearray))
+            expect((item.name in record.truncated) == (len(sent) > model.max_blob),
+                   f"{item.name}: truncation flag wrong for {len(sent)} bytes")
+
+
+def fixed_size_values(model: ProjectModel, layer: LayerModel) -> dict[str, object | None]:
+    """Values that match the layer's filter and give every record the same size."""
+    events = list(traffic.events(model, layer, 16, seed=3))
+    values = dict(next((e.values for e in events if e.expect_match), events[0].values))
+    for item in layer.record.items:
+        if item.is_blob:
+            values[item.name] = bytes(8) if item.display != "sid" else bytes([1, 1, 0, 0, 0, 0, 0, 5, 7, 0, 0, 0])
+    return values
+
+
+def record_size(model: ProjectModel, layer: LayerModel, values: dict[str, object | None]) -> int:
+    tail = sum(min(len(v), model.max_blob) for i in layer.record.items if i.is_blob
+               for v in [values.get(i.name)] if isinstance(v, (bytes, bytearray)))
+    size = layer.record.size + tail
+    return size + (-size) % model.record_alignment
+
+
+def _dbg_value(item: RecordItem, value: object | None) -> str:
+    if value is None:
+        return "-"
+    if item.is_blob:
+        assert isinstance(value, (bytes, bytearray))
+        return f"<{len(value)} bytes>"
+    number = _raw("byteArray16" if item.struct_format == "16s" else "uint64", value)
+    if item.display == "ipv4":
+        assert isinstance(number, int)
+        return ".".join(str((number >> s) & 0xFF) for s in (24, 16, 8, 0))
+    if item.display == "ipv6":
+        assert isinstance(number, bytes)
+        return ":".join(f"{(number[i] << 8) | number[i + 1]:x}" for i in range(0, 16, 2))
+    if item.display == "protocol":
+        assert isinstance(number, int)
+        return {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}.get(number, str(number))
+    assert isinstance(number, int)
+    if item.display in ("hex", "flags"):
+        return f"0x{number:x}"
+    return str(number)
+
+
+def dbgprint_line(model: ProjectModel, event: Event) -> str:
+    """The line the dbgprint sink must print for ``event`` (mirrors the C formatter)."""
+    layer = event.layer
+    by_bit = {item.bit: item for item in layer.record.items}
+
+    def show(bit: int) -> str:
+        if bit < 0:
+            return "-"
+        item = by_bit[bit]
+        if item.name == "current_process_id":
+            return PID_PLACEHOLDER
+        return _dbg_value(item, event.values.get(item.name))
+
+    def endpoint(address: int, port: int) -> str:
+        text = show(address)
+        if address >= 0 and port >= 0 and by_bit[address].display == "ipv6":
+            text = f"[{text}]"
+        return text + (f":{show(port)}" if port >= 0 else "")
+
+    line = layer.line
+    head = (f"[{model.name}] [{show(line.pid)}] {endpoint(line.local_address, line.local_port)} {line.arrow} "
+            f"{endpoint(line.remote_address, line.remote_port)}")
+    parts = [head]
+    parts += [f" {by_bit[bit].name}={show(bit)}" for bit in line.extras]
+    return "".join(parts)
+
+
+Flow = tuple[str, int, str, int, str, int]
+
+
+def record_tuple(record: Any) -> Flow:
+    """(layer, protocol, local address, local port, remote address, remote port) of a decoded record."""
+    values = record.decoded()
+    return (record.layer, int(record.values.get("ip_protocol") or 0), str(values.get("ip_local_address")),
+            int(record.values.get("ip_local_port") or 0), str(values.get("ip_remote_address")),
+            int(record.values.get("ip_remote_port") or 0))
+
+
+def flow_values(flow: Flow) -> dict[str, object | None]:
+    """A dpkt flow as classify values, for the condition oracle."""
+    return {"ip_protocol": flow[1], "ip_local_address": ipaddress.ip_address(flow[2]), "ip_local_port": flow[3],
+            "ip_remote_address": ipaddress.ip_address(flow[4]), "ip_remote_port": flow[5]}
+
+
+def dpkt_events(path: Path, local: Any) -> list[Flow]:
+    """The same capture read by dpkt: (layer, protocol, local, local port, remote, remote port)."""
+    import dpkt  # type: ignore[import-untyped]  # the independent decoder
+
+    result = []
+    with open(path, "rb") as handle:
+        for _, frame in dpkt.pcap.Reader(handle):
+            ip = dpkt.ethernet.Ethernet(frame).data
+            if not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
+                continue
+            transport = ip.data
+            protocol = ip.p if isinstance(ip, dpkt.ip.IP) else ip.nxt
+            if isinstance(transport, (dpkt.tcp.TCP, dpkt.udp.UDP)):
+                ports = (transport.sport, transport.dport)
+            elif isinstance(transport, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
+                ports = (transport.type, transport.code)
+            else:
+                continue
+            source, destination = ipaddress.ip_address(ip.src), ipaddress.ip_address(ip.dst)
+            version = 4 if isinstance(ip, dpkt.ip.IP) else 6
+            if source in local:
+                result.append((f"outbound_transport_v{version}", protocol, str(source), ports[0], str(destination),
+                               ports[1]))
+            elif destination in local:
+                result.append((f"inbound_transport_v{version}", protocol, str(destination), ports[1], str(source),
+                               ports[0]))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every step; exit 0 when all passed."""
+    parser = argparse.ArgumentParser(description="host-simulation scenario for a generated driver")
+    parser.add_argument("--library", type=Path, required=True)
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--variant", default="plain")
+    parser.add_argument("--pcap", type=Path)
+    parser.add_argument("--local")
+    args = parser.parse_args(argv)
+    scenario = Scenario(args.library, args.project, args.out, args.variant)
+    scenario.step("load and register", scenario.load)
+    scenario.step("registered objects match the spec", scenario.registered_filters)
+    if scenario.ring:
+        scenario.step("device: GET_INFO and bad requests", scenario.device_info)
+    scenario.step("synthetic traffic on every layer", scenario.traffic_and_decode)
+    if scenario.ring:
+        scenario.step("pended, cancelled and cleaned-up reads", scenario.pended_read)
+        scenario.step("ring overflow: drops counted exactly", scenario.overflow)
+        scenario.step("concurrent classify and draining reader", scenario.concurrency)
+        if args.pcap is not None:
+            scenario.step(f"capture {args.pcap.name} versus dpkt", lambda: scenario.pcap(args.pcap, args.local))
+    scenario.step("unload: no leaks, no violations", scenario.unload)
+    if args.variant == "plain":
+        scenario.step("fail every call DriverEntry makes", scenario.fault_injection)
+    scenario.write_output()
+    return 1 if scenario.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
