@@ -24,7 +24,7 @@ from typing import Literal
 
 from wfpgen.hostsim import INCLUDE_DIR, RUNTIME_DIR
 
-Variant = Literal["plain", "asan", "tsan"]
+Variant = Literal["plain", "asan", "tsan", "release"]
 
 BASE_FLAGS: tuple[str, ...] = (
     "-std=c11",
@@ -47,6 +47,7 @@ VARIANT_FLAGS: dict[str, tuple[str, ...]] = {
         "-fno-sanitize-recover=all",
     ),
     "tsan": ("-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=thread"),
+    "release": ("-O2",),  # for benchmarks: the optimisation a driver is shipped with
 }
 
 _SANITIZER_LIBRARY = {"asan": "libasan.so", "tsan": "libtsan.so"}

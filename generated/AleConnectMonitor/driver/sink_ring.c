@@ -56,6 +56,7 @@ typedef struct _ALECONNECTMONITOR_RING
     UINT32 HighWater;
     UINT64 Sequence;
     UINT64 DroppedTotal;
+    UINT32 ReadsQueued; /* READs queued under this lock and not yet handed records; may overcount */
     WFPGEN_LAYER_STATS Layers[ALECONNECTMONITOR_LAYER_COUNT];
 } ALECONNECTMONITOR_RING;
 
@@ -201,9 +202,18 @@ AleConnectMonitorFillQueuedRead(VOID)
     PIO_STACK_LOCATION stack;
     UINT32 written;
 
-    irp = IoCsqRemoveNextIrp(&g_ReadQueue, NULL);
-    if (irp != NULL)
+    if (g_Ring.ReadsQueued == 0)
     {
+        return NULL; /* the common case: nobody waits, and the queue lock is not touched */
+    }
+    irp = IoCsqRemoveNextIrp(&g_ReadQueue, NULL);
+    if (irp == NULL)
+    {
+        g_Ring.ReadsQueued = 0; /* the queued READs were cancelled meanwhile */
+    }
+    else
+    {
+        g_Ring.ReadsQueued--;
         stack = IoGetCurrentIrpStackLocation(irp);
         written = AleConnectMonitorRingDrain((UINT8 *)irp->AssociatedIrp.SystemBuffer,
                                              stack->Parameters.DeviceIoControl.OutputBufferLength);
@@ -450,6 +460,7 @@ AleConnectMonitorDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         {
             /* Queued under the ring lock, so a record stored after this check finds it. */
             IoCsqInsertIrp(&g_ReadQueue, Irp, NULL);
+            g_Ring.ReadsQueued++;
             KeReleaseInStackQueuedSpinLock(&lockHandle);
             return STATUS_PENDING;
         }

@@ -58,6 +58,7 @@ typedef struct _MONITORNETWORKV6_RING
     UINT32 HighWater;
     UINT64 Sequence;
     UINT64 DroppedTotal;
+    UINT32 ReadsQueued; /* READs queued under this lock and not yet handed records; may overcount */
     WFPGEN_LAYER_STATS Layers[MONITORNETWORKV6_LAYER_COUNT];
 } MONITORNETWORKV6_RING;
 
@@ -203,9 +204,18 @@ MonitorNetworkV6FillQueuedRead(VOID)
     PIO_STACK_LOCATION stack;
     UINT32 written;
 
-    irp = IoCsqRemoveNextIrp(&g_ReadQueue, NULL);
-    if (irp != NULL)
+    if (g_Ring.ReadsQueued == 0)
     {
+        return NULL; /* the common case: nobody waits, and the queue lock is not touched */
+    }
+    irp = IoCsqRemoveNextIrp(&g_ReadQueue, NULL);
+    if (irp == NULL)
+    {
+        g_Ring.ReadsQueued = 0; /* the queued READs were cancelled meanwhile */
+    }
+    else
+    {
+        g_Ring.ReadsQueued--;
         stack = IoGetCurrentIrpStackLocation(irp);
         written = MonitorNetworkV6RingDrain((UINT8 *)irp->AssociatedIrp.SystemBuffer,
                                             stack->Parameters.DeviceIoControl.OutputBufferLength);
@@ -452,6 +462,7 @@ MonitorNetworkV6DispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         {
             /* Queued under the ring lock, so a record stored after this check finds it. */
             IoCsqInsertIrp(&g_ReadQueue, Irp, NULL);
+            g_Ring.ReadsQueued++;
             KeReleaseInStackQueuedSpinLock(&lockHandle);
             return STATUS_PENDING;
         }
