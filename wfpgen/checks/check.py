@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -94,10 +95,14 @@ def run_check(target: Path, out: Path | None, *, variants: Sequence[str] = VARIA
         report.add(step, echo)
         if not step.ok:
             continue
-        from wfpgen.hostsim.build import sanitizer_env
+        from wfpgen.hostsim.build import BuildError, sanitizer_env
 
         env = dict(os.environ)
-        env.update(sanitizer_env(variant))  # type: ignore[arg-type]
+        try:
+            env.update(sanitizer_env(variant))  # type: ignore[arg-type]
+        except (BuildError, subprocess.CalledProcessError) as exc:  # e.g. gcc without libtsan
+            report.add(Step(f"{variant}: sanitizer runtime", False, str(exc)), echo)
+            continue
         for scenario_step in run_scenario(library, project, work / variant, variant, env, extra):
             report.add(scenario_step, echo)
     if analysis:

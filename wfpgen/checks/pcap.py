@@ -22,6 +22,11 @@ LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 TRANSPORTS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6"}
+ICMP = (1, 58)
+#: IPv6 extension headers WFP's transport layers look past: hop-by-hop, routing, fragment,
+#: authentication, destination options (ESP, 50, hides what follows).
+IPV6_HOP_BY_HOP, IPV6_ROUTING, IPV6_FRAGMENT, IPV6_AH, IPV6_DESTINATION = 0, 43, 44, 51, 60
+IPV6_EXTENSIONS = (IPV6_HOP_BY_HOP, IPV6_ROUTING, IPV6_FRAGMENT, IPV6_AH, IPV6_DESTINATION)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -89,9 +94,28 @@ def _transport(protocol: int, payload: bytes) -> tuple[int, int] | None:
     if protocol in (6, 17) and len(payload) >= 4:
         source_port, destination_port = struct.unpack_from("!HH", payload, 0)
         return int(source_port), int(destination_port)
-    if protocol in (1, 58) and len(payload) >= 2:
-        return payload[0], payload[1]  # WFP carries ICMP type and code in the port fields
+    if protocol in ICMP and len(payload) >= 2:
+        return payload[0], payload[1]  # type and code (see to_event)
     return None
+
+
+def _ipv6_payload(packet: bytes) -> tuple[int, bytes] | None:
+    """The upper-layer protocol and payload past the extension headers; None for a later fragment."""
+    protocol, offset = packet[6], 40
+    while protocol in IPV6_EXTENSIONS:
+        if len(packet) < offset + 8:
+            return None
+        following = packet[offset]
+        if protocol == IPV6_FRAGMENT:
+            if struct.unpack_from("!H", packet, offset + 2)[0] >> 3:
+                return None  # later fragments carry no transport header
+            length = 8
+        elif protocol == IPV6_AH:
+            length = (packet[offset + 1] + 2) * 4
+        else:
+            length = (packet[offset + 1] + 1) * 8
+        protocol, offset = following, offset + length
+    return protocol, packet[offset:]
 
 
 def _parse_ip(index: int, packet: bytes) -> Packet | None:
@@ -102,16 +126,22 @@ def _parse_ip(index: int, packet: bytes) -> Packet | None:
     destination: IPAddress
     if version == 4 and len(packet) >= 20:
         header = (packet[0] & 0x0F) * 4
+        total = struct.unpack_from("!H", packet, 2)[0]
+        if header < 20 or len(packet) < header:
+            return None  # not a valid IPv4 header
         fragment = struct.unpack_from("!H", packet, 6)[0] & 0x1FFF
         if fragment:
             return None  # later fragments carry no transport header
         protocol = packet[9]
         source, destination = ipaddress.IPv4Address(packet[12:16]), ipaddress.IPv4Address(packet[16:20])
-        payload = packet[header:]
+        payload = packet[header:total] if total else packet[header:]  # (0: segmentation offload)
     elif version == 6 and len(packet) >= 40:
-        protocol = packet[6]
+        length = struct.unpack_from("!H", packet, 4)[0]
         source, destination = ipaddress.IPv6Address(packet[8:24]), ipaddress.IPv6Address(packet[24:40])
-        payload = packet[40:]
+        upper = _ipv6_payload(packet[:40 + length] if length else packet)  # (0: jumbogram or offload)
+        if upper is None:
+            return None
+        protocol, payload = upper
     else:
         return None
     if protocol not in TRANSPORTS:
@@ -149,6 +179,9 @@ def to_event(packet: Packet, local: Network) -> Event | None:
     else:
         local_address, local_port = packet.destination, packet.destination_port
         remote_address, remote_port = packet.source, packet.source_port
+    if packet.protocol in ICMP:
+        # WFP's ICMP_TYPE is IP_LOCAL_PORT and ICMP_CODE is IP_REMOTE_PORT in both directions.
+        local_port, remote_port = packet.source_port, packet.destination_port
     values: dict[str, object] = {
         "ip_protocol": packet.protocol,
         "ip_local_address": local_address,

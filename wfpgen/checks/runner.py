@@ -9,6 +9,7 @@ scenario step reports one JSON line; this module collects them into a report.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -65,21 +66,81 @@ def timed(name: str, action: Callable[[], str]) -> Step:
     return Step(name, True, detail, time.perf_counter() - start)
 
 
+#: The first line of a sanitizer's or the interpreter's own crash report.
+_CRASH_HEADLINE = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer|UndefinedBehaviorSanitizer)|"
+    r"WARNING: ThreadSanitizer|runtime error:|Fatal Python error")
+
+#: Stack frames of the interpreter below the driver (ctypes, libffi, CPython, libc): noise.
+_INTERPRETER_FRAME = re.compile(r"^\s+#\d+ .*(libffi|_ctypes|Python/|Objects/|Modules/|Include/|Parser/|libc\.so"
+                                r"|libc_start|__libc_|in _start |python3?[.\d]*\+0x)")
+
+
+def crash_report(output: str, limit: int = 40) -> str:
+    """The part of a dead process's stderr that says what happened.
+
+    A sanitizer's headline (``ERROR: AddressSanitizer: heap-buffer-overflow``, ``WARNING:
+    ThreadSanitizer: data race``, ``runtime error:``) and its first stack frames come first in
+    its report, followed by pages of shadow-memory legend: the bare tail of the output would
+    show only the legend. Falls back to the last 25 lines when there is no recognised report.
+    """
+    lines = output.strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if _CRASH_HEADLINE.search(line)), None)
+    if start is None:
+        return "\n".join(lines[-25:])
+    report = []
+    for line in lines[start:]:
+        if line.startswith("Shadow bytes around the buggy address"):
+            break
+        if not _INTERPRETER_FRAME.search(line):
+            report.append(line)
+    summaries = [line for line in lines[start:] if line.startswith("SUMMARY:")]
+    if len(report) > limit:
+        report = report[:limit] + ["  ..."] + [s for s in summaries if s not in report[:limit]]
+    return "\n".join(report)
+
+
 def run_scenario(library: Path, project: Path, out: Path, variant: str, env: dict[str, str],
-                 extra: Sequence[str] = ()) -> list[Step]:
-    """Run the scenario against ``library`` in a subprocess and parse its step lines."""
-    command = [sys.executable, "-m", "wfpgen.checks.scenario", "--library", str(library), "--project",
+                 extra: Sequence[str] = (), timeout: float = 900) -> list[Step]:
+    """Run the scenario against ``library`` in a subprocess and parse its step lines.
+
+    The scenario announces each step before running it, so a process that dies (a sanitizer
+    report, a crash, a timeout) fails the step it died in, with what it printed.
+    """
+    command = [sys.executable, *(["-X", "faulthandler"] if variant == "plain" else []),
+               "-m", "wfpgen.checks.scenario", "--library", str(library), "--project",
                str(project), "--out", str(out), "--variant", variant, *extra]
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=900)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=timeout)
+        stdout, stderr, returncode = result.stdout, result.stderr, result.returncode
+        death = f"exited with {returncode}"
+    except subprocess.TimeoutExpired as exc:
+        stdout, stderr = (_text(exc.stdout), _text(exc.stderr))
+        returncode, death = -1, f"killed after the {timeout:.0f} s timeout"
     steps: list[Step] = []
-    for line in result.stdout.splitlines():
-        if line.startswith("{"):
-            data = json.loads(line)
-            steps.append(Step(f"{variant}: {data['name']}", bool(data["ok"]), str(data.get("detail", "")),
-                              float(data.get("seconds", 0.0))))
-    if result.returncode != 0 and (not steps or all(s.ok for s in steps)):
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-25:])
-        steps.append(Step(f"{variant}: scenario process", False,
-                          f"exited with {result.returncode} after {time.perf_counter() - start:.1f} s:\n{tail}"))
+    running: str | None = None  # announced and not finished
+    for line in stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        data = json.loads(line)
+        if "begin" in data:
+            running = str(data["begin"])
+            continue
+        running = None
+        steps.append(Step(f"{variant}: {data['name']}", bool(data["ok"]), str(data.get("detail", "")),
+                          float(data.get("seconds", 0.0))))
+    # Exit code 1 with a failed step is the scenario's own verdict; anything else is a death.
+    died = returncode != 0 and (running is not None or returncode != 1 or not steps or all(s.ok for s in steps))
+    if died:
+        report = crash_report(stderr or stdout)
+        elapsed = time.perf_counter() - start
+        name = f"{variant}: {running} (the process died in it)" if running else f"{variant}: scenario process"
+        steps.append(Step(name, False, f"{death} after {elapsed:.1f} s:\n{report}"))
     return steps
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data

@@ -1,0 +1,564 @@
+"""``wfpgen check``: every example passes, every catalog layer passes, planted bugs are caught.
+
+* each spec in ``specs/`` passes ``wfpgen check`` (all three build variants, static analysis
+  on), and the report names every step the scenario promises;
+* two generated specs that together hook EVERY catalog layer (discard layers included; the
+  schema allows 64 layers per spec), each recording every field it can (up to 32 values) and
+  the process/flow metadata the layer has, with the smallest ring ``validate`` allows, pass in
+  the plain and ASan variants;
+* bugs planted in the C of a rendered copy of ``specs/monitor.yaml`` fail the check with a
+  report line that names the problem: a ring overrun (ASan), an unlocked ring push (TSan),
+  callouts unregistered under live filters, a failure path without cleanup, IOCTLs without
+  their output-length check, an unchecked allocation, a use after free, and an LLP64 format
+  error that only the MinGW-w64 cross tier sees;
+* ``--pcap``: a capture built here with dpkt (IPv4 and IPv6 TCP, UDP, ICMP/ICMPv6 in both
+  directions, VLAN, fragments, an IPv6 extension header, other protocols, non-IP frames) is
+  replayed through the transport layers and agrees with dpkt's own reading.
+
+Skipped, with the reason, without gcc (and per test without clang-tidy, MinGW-w64 or dpkt).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import shutil
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from wfpgen.catalog import load_catalog
+from wfpgen.checks.check import run_check
+from wfpgen.checks.runner import VARIANTS, Report
+from wfpgen.cli import app
+from wfpgen.crossbuild import CC as MINGW_CC
+from wfpgen.crossbuild import DDK_INCLUDE_DIR
+from wfpgen.output import write
+from wfpgen.pipeline import generate, model_for
+
+try:
+    import dpkt  # type: ignore[import-untyped]
+except ImportError:  # the bench extra has it; the test extra may not
+    dpkt = None
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(os.environ.get("CC", "gcc")) is None,
+    reason="gcc is not installed: wfpgen check builds every driver with the host C compiler",
+)
+needs_clang_tidy = pytest.mark.skipif(
+    shutil.which("clang-tidy") is None,
+    reason="clang-tidy is not installed (pip install clang-tidy==23.1.4, as the test extra does)",
+)
+needs_mingw = pytest.mark.skipif(
+    shutil.which(MINGW_CC) is None or not (DDK_INCLUDE_DIR / "ntddk.h").is_file(),
+    reason="MinGW-w64 is not installed (apt-get install gcc-mingw-w64-x86-64)",
+)
+needs_dpkt = pytest.mark.skipif(
+    dpkt is None, reason="dpkt is not installed: the --pcap check compares against it (pip install dpkt)"
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+
+runner = CliRunner()
+
+# -- the report -------------------------------------------------------------------------------
+
+COMMON_STEPS = (
+    "build -Wall -Wextra -Werror",
+    "load and register",
+    "registered objects match the spec",
+    "synthetic traffic on every layer",
+    "unload: no leaks, no violations",
+)
+RING_STEPS = (
+    "device: GET_INFO and bad requests",
+    "pended, cancelled and cleaned-up reads",
+    "ring overflow: drops counted exactly",
+    "concurrent classify and draining reader",
+)
+FAULT_STEP = "plain: fail every call DriverEntry makes"
+ANALYSIS_STEPS = ("static analysis: gcc -fanalyzer", "static analysis: clang-tidy")
+
+
+def expected_steps(ring: bool, variants: tuple[str, ...] = VARIANTS, analysis: bool = True) -> list[str]:
+    """The step names a passing check reports, in order."""
+    names = ["render the project"]
+    for variant in variants:
+        names += [f"{variant}: {step}" for step in COMMON_STEPS[:4]]
+        if ring:
+            names.insert(len(names) - 1, f"{variant}: {RING_STEPS[0]}")  # before the traffic step
+            names += [f"{variant}: {step}" for step in RING_STEPS[1:]]
+        names.append(f"{variant}: {COMMON_STEPS[4]}")
+        if variant == "plain":
+            names.append(FAULT_STEP)
+    return names + (list(ANALYSIS_STEPS) if analysis else [])
+
+
+@dataclass(frozen=True)
+class Line:
+    """One step of a printed report; ``detail`` includes its continuation lines."""
+
+    ok: bool
+    name: str
+    detail: str
+
+
+STEP_LINE = re.compile(r"^(PASS|FAIL)  (.*?) +\d+\.\d\d s(?:  (.*))?$")
+
+
+def parse_report(output: str) -> list[Line]:
+    """The steps ``wfpgen check`` printed (a failure's detail may span several lines)."""
+    steps: list[Line] = []
+    for text in output.splitlines():
+        match = STEP_LINE.match(text)
+        if match:
+            steps.append(Line(match.group(1) == "PASS", match.group(2), match.group(3) or ""))
+        elif steps and not text.startswith(("builds, decoded records", "check: ")):
+            last = steps[-1]
+            steps[-1] = Line(last.ok, last.name, f"{last.detail}\n{text}")
+    return steps
+
+
+def failures(report: Report) -> str:
+    return "\n".join(step.line() for step in report.steps if not step.ok)
+
+
+def check_cli(*args: str) -> tuple[int, list[Line], str]:
+    """``wfpgen check ARGS``: exit code, parsed steps, everything printed."""
+    result = runner.invoke(app, ["check", *args])
+    return result.exit_code, parse_report(result.stdout), result.output
+
+
+# -- 1. every example spec ---------------------------------------------------------------------
+
+
+@needs_clang_tidy
+@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
+def test_check_passes_for_every_example_spec(spec: Path, tmp_path: Path) -> None:
+    code, steps, output = check_cli(str(spec), "--out", str(tmp_path))
+    assert code == 0, output
+    assert steps and all(step.ok for step in steps), output
+    ring = model_for(spec).sink == "ring"
+    names = [step.name for step in steps]
+    assert names == expected_steps(ring), output
+    assert f"check: {len(steps)} passed, 0 failed" in output
+    assert (tmp_path / "plain" / "calls.log").is_file()
+    if ring:
+        assert (tmp_path / "plain" / "decoded.jsonl").stat().st_size > 0
+
+
+# -- 2. every catalog layer --------------------------------------------------------------------
+
+TARGET = "win11_24h2"
+METADATA = ("process_id", "process_path", "compartment_id", "flow_handle", "current_process_id")
+MAX_VALUES = 32  # wfpgen.validate.MAX_ITEMS_PER_LAYER
+MAX_LAYERS = 64  # the schema's limit per spec
+
+
+def every_layer_entries() -> list[dict[str, Any]]:
+    """One spec entry per catalog layer: its recordable fields and the metadata it has."""
+    catalog = load_catalog()
+    target = catalog.version(TARGET)
+    assert target is not None
+    entries = []
+    for layer in catalog.layers.values():
+        fields = []
+        for field in layer.fields:
+            needed = catalog.version(field.min_windows)
+            if field.extractable and (needed is None or needed.rank <= target.rank):
+                fields.append(field.name)
+        # current_process_id is at every layer; a name that is also a field is recorded as the field.
+        metadata = [name for name in METADATA
+                    if (name == "current_process_id" or name in layer.metadata) and name not in fields]
+        entries.append({"layer": layer.name, "fields": fields[:MAX_VALUES - len(metadata)], "metadata": metadata})
+    return entries
+
+
+def validate(spec: Path) -> tuple[int, str]:
+    result = runner.invoke(app, ["validate", str(spec)])
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def every_layer_specs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two specs hooking every catalog layer between them, each with the smallest ring validate allows."""
+    entries = every_layer_entries()
+    assert len(entries) <= 2 * MAX_LAYERS
+    half = (len(entries) + 1) // 2
+    directory = tmp_path_factory.mktemp("every-layer")
+    specs = []
+    for number, part in enumerate((entries[:half], entries[half:]), start=1):
+        spec = directory / f"every-layer-{number}.yaml"
+        document = {
+            "version": 1,
+            "driver": {"name": f"EveryLayer{number}", "description": "Records everything at every layer",
+                       "target": TARGET},
+            "layers": part,
+            "sink": {"kind": "ring", "capacity": 4096},
+        }
+        spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        code, output = validate(spec)
+        if code != 0:  # validate names the minimum: two of the largest records
+            minimum = re.search(r"a capacity of at least (\d+)", output)
+            assert minimum is not None, output
+            document["sink"] = {"kind": "ring", "capacity": int(minimum.group(1))}
+            spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+            code, output = validate(spec)
+        assert code == 0, output
+        specs.append(spec)
+    return specs
+
+
+def test_every_layer_specs_cover_the_catalog(every_layer_specs: list[Path]) -> None:
+    catalog = load_catalog()
+    hooked: list[str] = []
+    recorded: set[str] = set()
+    for spec in every_layer_specs:
+        model = model_for(spec)
+        hooked += [layer.name for layer in model.layers]
+        for layer in model.layers:
+            items = [item.name for item in layer.record.items]
+            assert 0 < len(items) <= MAX_VALUES, layer.name
+            assert "current_process_id" in items, layer.name
+            recorded.update(items)
+    assert sorted(hooked) == sorted(catalog.layers)
+    assert any(layer.discard for layer in catalog.layers.values())
+    assert set(METADATA) <= recorded  # (compartment_id as the field of the same name where there is one)
+
+
+@pytest.mark.parametrize("part", [0, 1], ids=["first-half", "second-half"])
+def test_check_passes_at_every_layer(every_layer_specs: list[Path], part: int, tmp_path: Path) -> None:
+    report = run_check(every_layer_specs[part], tmp_path, variants=("plain", "asan"), analysis=False)
+    assert report.ok, failures(report)
+    names = [step.name for step in report.steps]
+    assert names == expected_steps(True, ("plain", "asan"), analysis=False)
+
+
+# -- 3. planted bugs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plant:
+    """A bug written into a rendered MonitorNetwork project, and what the check must say."""
+
+    file: str
+    edits: tuple[tuple[str, str], ...]  # (exact text, replacement); each text occurs once
+    variant: str
+    says: tuple[str, ...]  # substrings of the failing step's report, all required
+
+
+COPY_SPLIT = (
+    "    UINT32 first = g_Ring.Capacity - Offset;\n\n    if (first > Length)\n    {\n        first = Length;\n    }\n"
+    "    if (Source == NULL)"
+)
+UNREGISTER = "    if (g_EngineHandle != NULL)\n    {\n        /* Filters first"
+BEGIN_FAILED = "    status = FwpmTransactionBegin0(g_EngineHandle, 0);\n    if (!NT_SUCCESS(status))\n    {\n"
+FREE_RING = "        ExFreePoolWithTag(buffer, MONITORNETWORK_POOL_TAG);\n"
+
+PLANTS = {
+    # The first part of a copy that wraps at the end of the ring is one byte too long.
+    "ring-copy-off-by-one": Plant(
+        "sink_ring.c", ((COPY_SPLIT, COPY_SPLIT.replace("Capacity - Offset;", "Capacity - Offset + 1;")),),
+        "asan", ("AddressSanitizer: heap-buffer-overflow", "MonitorNetworkRingCopyIn")),
+    # SinkEmit pushes into the ring without its in-stack queued spin lock.
+    "ring-push-without-lock": Plant(
+        "sink_ring.c",
+        (("    KLOCK_QUEUE_HANDLE lockHandle;\n    WFPGEN_LAYER_STATS *counters;", "    WFPGEN_LAYER_STATS *counters;"),
+         ("    KeAcquireInStackQueuedSpinLock(&g_Ring.Lock, &lockHandle);\n    counters =", "    counters ="),
+         ("    KeReleaseInStackQueuedSpinLock(&lockHandle);\n\n    if (completed != NULL)",
+          "\n    if (completed != NULL)")),
+        "tsan", ("ThreadSanitizer: data race", "MonitorNetworkSinkEmit")),
+    # The run-time callouts are unregistered while their filters still exist.
+    "callouts-unregistered-before-filters": Plant(
+        "callouts.c", ((UNREGISTER, "    MonitorNetworkUnregisterRuntimeCallouts();\n" + UNREGISTER),),
+        "plain", ("FwpsCalloutUnregisterById0", "still references")),
+    # A failed FwpmTransactionBegin0 returns without closing the engine.
+    "failure-path-without-cleanup": Plant(
+        "callouts.c", ((BEGIN_FAILED + "        goto Exit;", BEGIN_FAILED + "        return status;"),),
+        "plain", ("after FwpmTransactionBegin0 #1 failed", "left behind", "'engines': 1")),
+    "get-info-without-length-check": Plant(
+        "sink_ring.c", (("if (buffer == NULL || outputLength < sizeof(WFPGEN_INFO))", "if (buffer == NULL)"),),
+        "plain", ("GET_INFO into an 8-byte buffer succeeded", "IoStatus.Information", "exceeds OutputBufferLength")),
+    "stats-without-length-check": Plant(
+        "sink_ring.c",
+        (("if (buffer == NULL || outputLength < sizeof(MONITORNETWORK_STATS))", "if (buffer == NULL)"),),
+        "plain", ("STATS into an 8-byte buffer succeeded", "IoStatus.Information", "exceeds OutputBufferLength")),
+    # The ring buffer's allocation is used without its NULL check.
+    "unchecked-allocation": Plant(
+        "sink_ring.c", (("    if (g_Ring.Buffer == NULL)\n    {\n        return STATUS_INSUFFICIENT_RESOURCES;\n    }\n", ""),),
+        "plain", ("DriverEntry succeeded although call 1 of ExAllocatePool",)),
+    # SinkShutdown reads the ring after freeing it: gcc's -Werror=use-after-free, else ASan.
+    "use-after-free": Plant(
+        "sink_ring.c", ((FREE_RING, FREE_RING + "        g_Ring.HighWater = buffer[0];\n"),),
+        "asan", ("use-after-free",)),
+}
+
+# A 64-bit filter id printed with %lu: right on LP64 Linux, wrong on LLP64 Windows.
+FORMAT_BUG = (
+    '"MonitorNetwork: FwpmFilterDeleteById0 failed: 0x%08X\\n", (unsigned int)status);',
+    '"MonitorNetwork: FwpmFilterDeleteById0(%lu) failed: 0x%08X\\n", g_FilterIds[i], (unsigned int)status);',
+)
+
+
+@pytest.fixture(scope="module")
+def monitor_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """specs/monitor.yaml rendered once (generated/MonitorNetwork is never touched)."""
+    spec = ROOT / "specs" / "monitor.yaml"
+    model, files = generate(spec, str(spec))
+    assert model.name == "MonitorNetwork" and model.sink == "ring"
+    project = tmp_path_factory.mktemp("rendered") / "MonitorNetwork"
+    write(project, files, force=True)
+    return project
+
+
+@pytest.fixture
+def planted(monitor_project: Path, tmp_path: Path) -> Callable[[str, tuple[tuple[str, str], ...]], Path]:
+    """A copy of the rendered project with ``edits`` applied to ``driver/<file>``."""
+
+    def plant(file: str, edits: tuple[tuple[str, str], ...]) -> Path:
+        project = tmp_path / "project"
+        shutil.copytree(monitor_project, project)
+        source = project / "driver" / file
+        text = source.read_text(encoding="utf-8")
+        for old, new in edits:
+            assert text.count(old) == 1, f"{file}: expected exactly one {old!r}, found {text.count(old)}"
+            text = text.replace(old, new)
+        source.write_text(text, encoding="utf-8")
+        return project
+
+    return plant
+
+
+def test_unplanted_copy_passes(planted: Callable[..., Path], tmp_path: Path) -> None:
+    """The control: the copy the bugs are planted in passes as it is."""
+    project = planted("driver.c", ())
+    code, steps, output = check_cli(str(project), "--variant", "plain", "--no-analysis", "--out",
+                                    str(tmp_path / "check"))
+    assert code == 0, output
+    assert [step.name for step in steps] == expected_steps(True, ("plain",), analysis=False)
+
+
+@pytest.mark.parametrize("name", list(PLANTS))
+def test_planted_bug_fails_the_check(name: str, planted: Callable[..., Path], tmp_path: Path) -> None:
+    plant = PLANTS[name]
+    project = planted(plant.file, plant.edits)
+    code, steps, output = check_cli(str(project), "--variant", plant.variant, "--no-analysis", "--out",
+                                    str(tmp_path / "check"))
+    assert code == 1, output
+    failed = [step for step in steps if not step.ok]
+    assert failed, output
+    assert all(step.name.startswith(f"{plant.variant}: ") for step in failed), output
+    naming = [step for step in failed if all(s in f"{step.name}\n{step.detail}" for s in plant.says)]
+    assert naming, f"no failing step says {plant.says}:\n{output}"
+
+
+@needs_mingw
+def test_llp64_format_error_is_caught_only_by_the_cross_build(planted: Callable[..., Path], tmp_path: Path) -> None:
+    project = planted("callouts.c", (FORMAT_BUG,))
+    report = run_check(project, tmp_path, variants=("plain",), analysis=False, cross=True)
+    host = [step for step in report.steps if step.name.startswith("plain: ")]
+    assert host and all(step.ok for step in host), failures(report)  # the host build cannot see it
+    cross = [step for step in report.steps if step.name.startswith("MinGW-w64")]
+    assert len(cross) == 1 and not cross[0].ok, "\n".join(step.line() for step in report.steps)
+    assert "%lu" in cross[0].detail and "-Werror=format" in cross[0].detail, cross[0].detail
+    assert not report.ok
+
+
+# -- 4. a packet capture -----------------------------------------------------------------------
+
+LOCAL_V4, LOCAL_V6 = "10.0.0.0/8", "fd00::/8"
+HOST_V4, HOST_V6 = "10.20.30.40", "fd00:10::40"
+TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A TCP/UDP/ICMP packet in the capture (ICMP: ``sport`` is the type, ``dport`` the code)."""
+
+    protocol: int
+    source: str
+    destination: str
+    sport: int
+    dport: int
+
+    @property
+    def version(self) -> int:
+        return ipaddress.ip_address(self.source).version
+
+
+def _ethernet(payload: bytes, ethertype: int, vlan: int | None = None) -> bytes:
+    head = b"\x02\x00\x00\x00\x00\x01" + b"\x02\x00\x00\x00\x00\x02"
+    if vlan is not None:
+        head += struct.pack("!HH", 0x8100, vlan)
+    return head + struct.pack("!H", ethertype) + payload
+
+
+def _transport(sent: Sent) -> bytes:
+    if sent.protocol == TCP:
+        return bytes(dpkt.tcp.TCP(sport=sent.sport, dport=sent.dport, seq=1, flags=dpkt.tcp.TH_SYN))
+    if sent.protocol == UDP:
+        return bytes(dpkt.udp.UDP(sport=sent.sport, dport=sent.dport, ulen=12, data=b"ping"))
+    if sent.protocol == ICMP:
+        return bytes(dpkt.icmp.ICMP(type=sent.sport, code=sent.dport, data=b"\x00\x01\x00\x02abcd"))
+    return bytes(dpkt.icmp6.ICMP6(type=sent.sport, code=sent.dport, data=b"\x00\x01\x00\x02"))
+
+
+def _ipv4(source: str, destination: str, protocol: int, payload: bytes, offset: int = 0, more: bool = False) -> bytes:
+    packet = dpkt.ip.IP(src=ipaddress.IPv4Address(source).packed, dst=ipaddress.IPv4Address(destination).packed,
+                        p=protocol, ttl=64, data=payload)
+    packet.offset, packet.mf = offset, int(more)
+    return bytes(packet)
+
+
+def _ipv6(source: str, destination: str, protocol: int, payload: bytes, hop_by_hop: bool = False) -> bytes:
+    if hop_by_hop:  # a hop-by-hop options header (PadN) in front of the payload
+        payload = bytes([protocol, 0, 1, 4, 0, 0, 0, 0]) + payload
+        protocol = 0
+    return (struct.pack("!IHBB", 6 << 28, len(payload), protocol, 64) + ipaddress.IPv6Address(source).packed
+            + ipaddress.IPv6Address(destination).packed + payload)
+
+
+def build_capture(path: Path) -> list[Sent]:
+    """Write an Ethernet pcap; the TCP/UDP/ICMP packets in it, in order."""
+    frames: list[bytes] = []
+    packets: list[Sent] = []
+
+    def ip(sent: Sent, vlan: int | None = None, hop_by_hop: bool = False, more: bool = False) -> None:
+        if sent.version == 4:
+            frame = _ethernet(_ipv4(sent.source, sent.destination, sent.protocol, _transport(sent), more=more),
+                              0x0800, vlan)
+        else:
+            frame = _ethernet(_ipv6(sent.source, sent.destination, sent.protocol, _transport(sent), hop_by_hop),
+                              0x86DD, vlan)
+        frames.append(frame)
+        packets.append(sent)
+
+    far4, dns4, ping4 = "93.184.216.34", "8.8.4.4", "198.51.100.7"
+    far6, dns6 = "2001:db8::443", "2001:db8::53"
+    ip(Sent(TCP, HOST_V4, far4, 50000, 443))
+    ip(Sent(TCP, far4, HOST_V4, 443, 50000))
+    ip(Sent(TCP, HOST_V4, far4, 50002, 8080))
+    ip(Sent(UDP, HOST_V4, dns4, 5353, 53))
+    ip(Sent(UDP, dns4, HOST_V4, 53, 5353))
+    ip(Sent(ICMP, HOST_V4, ping4, 8, 0))  # echo request
+    ip(Sent(ICMP, ping4, HOST_V4, 0, 0))  # echo reply
+    ip(Sent(ICMP, ping4, HOST_V4, 3, 1))  # host unreachable: type and code differ
+    ip(Sent(ICMP, HOST_V4, ping4, 3, 3))  # port unreachable, sent
+    ip(Sent(UDP, dns4, HOST_V4, 123, 123), vlan=7)
+    ip(Sent(UDP, HOST_V4, ping4, 40000, 514), more=True)  # a first fragment: ports present
+    ip(Sent(TCP, "192.0.2.1", ping4, 1000, 80))  # transit: neither end local
+    ip(Sent(TCP, HOST_V6, far6, 50001, 443))
+    ip(Sent(TCP, far6, HOST_V6, 443, 50001))
+    ip(Sent(UDP, HOST_V6, dns6, 5000, 53))
+    ip(Sent(UDP, dns6, HOST_V6, 53, 5000), hop_by_hop=True)
+    ip(Sent(ICMPV6, HOST_V6, far6, 128, 0))  # echo request
+    ip(Sent(ICMPV6, far6, HOST_V6, 1, 4))  # port unreachable
+    # No transport header WFP's transport layers classify:
+    frames.append(_ethernet(_ipv4(HOST_V4, ping4, UDP, b"\x00" * 16, offset=1480), 0x0800))  # a later fragment
+    frames.append(_ethernet(_ipv4(HOST_V4, ping4, 47, b"\x00\x00\x08\x00" + b"\x45" * 24), 0x0800))  # GRE
+    frames.append(_ethernet(_ipv6(HOST_V6, far6, 132, b"\x00" * 28), 0x86DD))  # SCTP
+    frames.append(_ethernet(bytes(dpkt.arp.ARP()), 0x0806))  # ARP
+    frames.append(_ethernet(b"\x02\x07\x04" + b"\x00" * 40, 0x88CC))  # LLDP
+    frames.append(b"\x01\x80\xc2\x00\x00\x00" + b"\x02" * 6 + struct.pack("!H", 38) + b"\x42\x42\x03" + b"\x00" * 35)
+    frames.append(b"\x02\x00\x00\x00")  # a runt
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=dpkt.pcap.DLT_EN10MB)
+        for number, frame in enumerate(frames):
+            writer.writepkt(frame, ts=1_700_000_000 + number / 1000)
+    return packets
+
+
+def local_events(packets: list[Sent], network: str) -> list[tuple[str, Sent]]:
+    """(layer, packet) for each packet with an end in ``network``."""
+    local = ipaddress.ip_network(network)
+    events = []
+    for sent in packets:
+        source, destination = ipaddress.ip_address(sent.source), ipaddress.ip_address(sent.destination)
+        if source in local:
+            events.append((f"outbound_transport_v{sent.version}", sent))
+        elif destination in local:
+            events.append((f"inbound_transport_v{sent.version}", sent))
+    return events
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Sent]]:
+    if dpkt is None:
+        pytest.skip("dpkt is not installed: the --pcap check compares against it (pip install dpkt)")
+    path = tmp_path_factory.mktemp("capture") / "mixed.pcap"
+    return path, build_capture(path)
+
+
+def capture_step(steps: list[Line], output: str) -> Line:
+    found = [step for step in steps if step.name == "plain: capture mixed.pcap versus dpkt"]
+    assert len(found) == 1, output
+    return found[0]
+
+
+def capture_detail(total: int, classified: int, matched: int) -> re.Pattern[str]:
+    return re.compile(rf"^{total} TCP/UDP/ICMP packets in the capture; {classified} with a local end at a hooked "
+                      rf"layer classified \(.*\); {matched} matched, decoded and equal to dpkt's reading$")
+
+
+def decoded_records(out: Path) -> list[dict[str, Any]]:
+    lines = (out / "plain" / "decoded.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@needs_dpkt
+@pytest.mark.parametrize("network", [LOCAL_V4, LOCAL_V6], ids=["ipv4-local", "ipv6-local"])
+def test_pcap_replays_through_the_transport_layers(capture: tuple[Path, list[Sent]], network: str,
+                                                   tmp_path: Path) -> None:
+    path, packets = capture
+    spec = ROOT / "specs" / "monitor-v6.yaml"
+    code, steps, output = check_cli(str(spec), "--variant", "plain", "--no-analysis", "--pcap", str(path),
+                                    "--local", network, "--out", str(tmp_path))
+    assert code == 0, output
+    step = capture_step(steps, output)
+    assert step.ok, output
+    events = local_events(packets, network)
+    assert events and all(layer.endswith(f"v{4 if network == LOCAL_V4 else 6}") for layer, _ in events)
+    assert capture_detail(len(packets), len(events), len(events)).match(step.detail), step.detail
+    for layer in {layer for layer, _ in events}:
+        assert f"{sum(1 for name, _ in events if name == layer)} at {layer}" in step.detail, step.detail
+    # The capture's records come last; WFP carries an ICMP type as the local port and its code
+    # as the remote port, whichever way the packet goes.
+    records = decoded_records(tmp_path)[-len(events):]
+    for record, (layer, sent) in zip(records, events):
+        values = record["values"]
+        assert record["layer"] == layer
+        assert values["ip_protocol"]["value"] == sent.protocol
+        outbound = layer.startswith("outbound")
+        local_address, remote_address = (sent.source, sent.destination) if outbound else (sent.destination,
+                                                                                         sent.source)
+        assert (values["ip_local_address"], values["ip_remote_address"]) == (local_address, remote_address)
+        if sent.protocol in (ICMP, ICMPV6):
+            ports = (sent.sport, sent.dport)
+        else:
+            ports = (sent.sport, sent.dport) if outbound else (sent.dport, sent.sport)
+        assert (values["ip_local_port"], values["ip_remote_port"]) == ports, record
+
+
+@needs_dpkt
+def test_pcap_with_filter_conditions(capture: tuple[Path, list[Sent]], tmp_path: Path) -> None:
+    """https-block filters outbound_transport_v4 to remote ports 1-1023 (ICMP: the code)."""
+    path, packets = capture
+    spec = ROOT / "specs" / "https-block.yaml"
+    code, steps, output = check_cli(str(spec), "--variant", "plain", "--no-analysis", "--pcap", str(path),
+                                    "--local", LOCAL_V4, "--out", str(tmp_path))
+    assert code == 0, output
+    step = capture_step(steps, output)
+    assert step.ok, output
+    outbound = [sent for layer, sent in local_events(packets, LOCAL_V4) if layer == "outbound_transport_v4"]
+    matched = [sent for sent in outbound if 1 <= sent.dport <= 1023]
+    assert 0 < len(matched) < len(outbound)
+    assert capture_detail(len(packets), len(outbound), len(matched)).match(step.detail), step.detail
