@@ -53,6 +53,9 @@ def new(
         planned = write(root, files, force=force)
     except WfpgenError as error:
         raise _fail(error) from None
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted; nothing was written (an existing project is left as it was)", err=True)
+        raise typer.Exit(1) from None
     for item in planned:
         typer.echo(f"{item.action:>10}  {item.path}")
     changed = sum(1 for p in planned if p.action != "identical")

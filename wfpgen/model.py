@@ -513,8 +513,11 @@ def c_narrow_literal(text: str) -> str:
 
 def c_comment(text: str) -> str:
     """Text safe inside a ``/* */`` or ``//`` comment."""
-    cleaned = "".join(ch if 0x20 <= ord(ch) < 0x7F else "?" for ch in text)
-    return cleaned.replace("*/", "* /").replace("/*", "/ *").replace("\\", "/")
+    cleaned = "".join(ch if 0x20 <= ord(ch) < 0x7F else "?" for ch in text).replace("\\", "/")
+    cleaned = cleaned.replace("*/", "* /").replace("/*", "/ *")
+    while "??" in cleaned:  # no trigraphs: ??/ would be a backslash, ending a // comment's line early
+        cleaned = cleaned.replace("??", "? ?")
+    return cleaned
 
 
 def xml_comment(text: str) -> str:
@@ -538,13 +541,17 @@ def inf_string(text: str) -> str:
 
 
 def ps_single_quoted(text: str) -> str:
-    """A PowerShell single-quoted literal (``'`` doubled; no expansion happens inside)."""
-    return "'" + text.replace("'", "''") + "'"
+    """A PowerShell single-quoted literal: no expansion happens inside.
+
+    PowerShell ends such a literal at any single quotation mark, the typographic ones included
+    (U+2018, U+2019, U+201A, U+201B), so each of them is doubled like ``'``.
+    """
+    return "'" + "".join(ch * 2 if ch in "'\u2018\u2019\u201a\u201b" else ch for ch in text) + "'"
 
 
 def markdown_text(text: str) -> str:
     """Plain text that Markdown will not turn into markup or HTML."""
-    special = "\\`*_{}[]()#+-.!<>|"
+    special = "\\`*_{}[]()#+-.!<>|&~:@"  # & (entities), ~ (strikethrough), : and @ (autolinks) too
     return "".join("\\" + ch if ch in special else ch for ch in text)
 
 

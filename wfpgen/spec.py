@@ -44,12 +44,23 @@ MatchKind = Literal[
     "flags_any_set",
     "flags_none_set",
 ]
+# Windows opens these as devices whatever the extension: CON.sln is the console, not a file.
+RESERVED_DEVICE_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
+)
 DEFAULT_FIELDS = ("ip_protocol", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port")
 DEFAULT_LAYERS = ("inbound_transport_v4", "outbound_transport_v4")
 
 
+def _unprintable(c: str) -> bool:
+    """C0/C1 controls, line and paragraph separators, lone surrogates and the noncharacters U+FFFE/U+FFFF."""
+    code = ord(c)
+    return (code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029, 0xFFFE, 0xFFFF)
+            or 0xD800 <= code <= 0xDFFF)
+
+
 def _text(value: str, what: str) -> str:
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if any(_unprintable(c) for c in value):
         raise ValueError(f"{what} must not contain control characters such as newlines or NUL")
     return value
 
@@ -75,6 +86,10 @@ class DriverSpec(_Strict):
             )
         if len(value) > MAX_NAME:
             raise ValueError(f"'{value}' is {len(value)} characters long; at most {MAX_NAME} are allowed")
+        if value.upper() in RESERVED_DEVICE_NAMES:
+            raise ValueError(f"'{value}' is a reserved Windows device name: files named {value}.sln or "
+                             f"{value}.inf cannot be created on Windows (reserved: CON, PRN, AUX, NUL, "
+                             "COM1-COM9, LPT1-LPT9, in any case)")
         return value
 
     @field_validator("description")
