@@ -28,7 +28,6 @@ from pathlib import Path
 
 import yaml
 
-from wfpgen.checks import traffic
 from wfpgen.checks.scenario import Scenario, fixed_size_values
 from wfpgen.hostsim.binding import STATUS_PENDING
 from wfpgen.hostsim.build import build_shared

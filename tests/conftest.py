@@ -1,4 +1,17 @@
-"""Shared fixtures: paths of the repository's specs, cases and goldens."""
+"""Shared fixtures: paths of the repository's specs, cases and goldens; hypothesis profiles.
+
+Fuzz tests (tests/fuzz):
+
+The default run is bounded (a handful of examples per test, well under a minute in all).
+Run longer with either
+
+* ``WFPGEN_FUZZ_EXAMPLES=N python -m pytest tests/fuzz``: N examples per hypothesis test,
+  and N cases per subprocess run of the kernel and IOCTL fuzzers; or
+* ``python -m pytest tests/fuzz --hypothesis-profile=long``: 500 examples per hypothesis test
+  (the subprocess fuzzers keep their default unless WFPGEN_FUZZ_EXAMPLES is set).
+
+``WFPGEN_FUZZ_SEED=S`` fixes the seed of the subprocess fuzzers (printed on failure).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +19,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
@@ -16,3 +30,13 @@ UPDATE = os.environ.get("WFPGEN_UPDATE_GOLDENS") == "1"
 def root() -> Path:
     """The repository root."""
     return ROOT
+
+
+SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture,
+            HealthCheck.filter_too_much]
+
+settings.register_profile("wfpgen-fuzz", deadline=None, suppress_health_check=SUPPRESS, print_blob=True)
+settings.register_profile("long", max_examples=500, deadline=None, suppress_health_check=SUPPRESS,
+                          print_blob=True)
+if settings._current_profile in (None, "default"):  # pragma: no branch - only when no profile was asked for
+    settings.load_profile("wfpgen-fuzz")

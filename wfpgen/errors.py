@@ -22,13 +22,23 @@ class Diagnostic:
     allowed: str | None = None
 
     def format(self) -> str:
-        """Render as ``file:line:col: error: what is wrong; did you mean X?; allowed: ...``."""
+        """Render as ``file:line:col: error: what is wrong; did you mean X?; allowed: ...``.
+
+        Always one line: control and other non-printable characters (a spec's ``"\\r"`` or
+        U+2028 quoted back in a message) are shown as escapes."""
         text = f"{self.file}:{self.line}:{self.column}: error: {self.message}"
         if self.suggestion:
             text += f"; did you mean '{self.suggestion}'?"
         if self.allowed:
             text += f"; allowed: {self.allowed}"
+        return _printable(text)
+
+
+def _printable(text: str) -> str:
+    """``text`` with every non-printable character but the space as a Python-style escape."""
+    if text.isprintable():
         return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 class WfpgenError(Exception):

@@ -102,6 +102,10 @@ class _Converter:
         value = self.scalars.construct_object(node)
         if isinstance(value, (datetime.date, datetime.datetime)):
             return str(node.value)
+        if isinstance(value, str) and _has_surrogate(value):
+            self.fail(node, "string holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape)",
+                      "text of whole Unicode characters")
+            return None
         return value
 
     def mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
@@ -115,6 +119,9 @@ class _Converter:
                 self.fail(key_node, "mapping keys must be plain strings")
                 continue
             key = str(key_node.value)
+            if _has_surrogate(key):
+                self.fail(key_node, "key holds a lone UTF-16 surrogate", "text of whole Unicode characters")
+                continue
             if key in seen:
                 line, column = seen[key]
                 self.fail(key_node, f"duplicate key '{key}' (first defined at line {line}, column {column})",
@@ -126,10 +133,33 @@ class _Converter:
         return result
 
 
+def _has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (YAML's ``"\\uD800"``), which no later stage can encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class _TooBig(Exception):
     def __init__(self, node: Node, message: str) -> None:
         super().__init__(message)
         self.node = node
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Refuse a document nesting deeper than MAX_DEPTH, from the parser's (non-recursive) event stream."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                raise SpecError([Diagnostic(name, line, column, f"document nests deeper than {MAX_DEPTH} levels")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def load_yaml(text: bytes, name: str) -> Source:
@@ -145,6 +175,7 @@ def load_yaml(text: bytes, name: str) -> Source:
         line = decoded[: decoded.index("\x00")].count("\n") + 1
         raise SpecError([Diagnostic(name, line, 1, "file contains a NUL character")])
     try:
+        _check_depth(decoded, name)  # before compose, whose recursion a deep document exhausts
         node = yaml.compose(decoded, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

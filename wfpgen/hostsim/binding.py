@@ -126,7 +126,7 @@ class Value:
     byte arrays (16 bytes for FWP_BYTE_ARRAY16_TYPE), blobs, SIDs and UTF-16LE strings."""
 
     type: int
-    value: int | bytes = 0
+    value: int | bytes | None = 0  # None with a byte type: a NULL data pointer of size 0
 
     @staticmethod
     def uint8(value: int) -> Value:
@@ -296,6 +296,10 @@ class _Encoded:
                 continue
             slot = self.values[index]
             slot.type = value.type
+            if value.value is None:
+                if value.type not in _BYTES_TYPES:
+                    raise TypeError(f"value {index}: only a byte type takes None (a NULL pointer)")
+                continue  # size 0, data NULL
             if isinstance(value.value, (bytes, bytearray)):
                 if value.type not in _BYTES_TYPES:
                     raise TypeError(f"value {index}: type {value.type} takes an int, not bytes")
