@@ -107,6 +107,11 @@ typedef struct _HW_RCALLOUT
     void *Classify;
     void *Notify;
     const void *Device;
+    /* classifyFn calls of this callout running now. classifyFn runs with the engine lock held
+     * for reading and unregistration takes it for writing, so unregistration waits for every
+     * in-progress classifyFn and none starts after it (or after the filter's deletion); this
+     * count lets hw_unregister check that rule instead of assuming it. */
+    uint32_t Active;
     struct _HW_RCALLOUT *Next;
 } HW_RCALLOUT;
 
@@ -1676,6 +1681,7 @@ static NTSTATUS hw_unregister(HW_API api, const GUID *key, UINT32 id)
     HW_RCALLOUT *callout = NULL;
     HW_OBJECT *filter;
     uint32_t references = 0;
+    uint32_t active = 0;
     char text[37] = "?";
 
     if (hw_api_enter(api, &status))
@@ -1706,6 +1712,7 @@ static NTSTATUS hw_unregister(HW_API api, const GUID *key, UINT32 id)
                 references++;
             }
         }
+        active = __atomic_load_n(&callout->Active, __ATOMIC_ACQUIRE);
         if (references > 0)
         {
             status = STATUS_DEVICE_BUSY;
@@ -1718,6 +1725,13 @@ static NTSTATUS hw_unregister(HW_API api, const GUID *key, UINT32 id)
         }
     }
     pthread_rwlock_unlock(&g_engine_lock);
+    if (active > 0)
+    {
+        /* The runtime's own rule, not the driver's: the callout's code must not be running on
+         * another thread once its unregistration can return. */
+        hw_violation("%s(id %u, key %s): %u classifyFn call(s) still running on other threads at unregistration",
+                     hw_api_name(api), (unsigned)id, text, active);
+    }
     if (references > 0)
     {
         hw_violation("%s(id %u, key %s): callout unregistered while a filter still references it (%u filter(s); "
@@ -2095,6 +2109,8 @@ static void hw_call_classify(HW_MATCH *match, const FWPS_INCOMING_VALUES0 *value
 {
     const char *previous = hw_enter_driver("classifyFn", DISPATCH_LEVEL);
 
+    __atomic_add_fetch(&match->Callout->Active, 1u, __ATOMIC_ACQ_REL);
+
     switch (match->Callout->Version)
     {
     case 1:
@@ -2110,6 +2126,7 @@ static void hw_call_classify(HW_MATCH *match, const FWPS_INCOMING_VALUES0 *value
                                                               0, out);
         break;
     }
+    __atomic_sub_fetch(&match->Callout->Active, 1u, __ATOMIC_ACQ_REL);
     hw_leave_driver("classifyFn", DISPATCH_LEVEL, previous, PASSIVE_LEVEL);
 }
 
