@@ -16,6 +16,7 @@ cycles: CYCLES load / traffic (2 threads + a reader) / unload rounds.
 
 Exit 0 when every property held; 1 (with the reason printed) when one failed.
 """
+# ruff: noqa: B023 - each round's closures run (and their threads are joined) within that round
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from wfpgen.checks.scenario import Scenario, fixed_size_values  # noqa: E402
-from wfpgen.hostsim.binding import STATUS_CANCELLED, STATUS_PENDING, STATUS_SUCCESS, status_text  # noqa: E402
+from wfpgen.checks.scenario import Scenario, fixed_size_values
+from wfpgen.hostsim.binding import STATUS_CANCELLED, STATUS_PENDING, STATUS_SUCCESS, status_text
 
 # The harness keeps its handle open across unload on purpose (to hold a READ pended there);
 # the runtime notes that as the harness's doing. Nothing else is excused.
