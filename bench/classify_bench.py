@@ -115,8 +115,9 @@ def per_event_ns(scenario: Scenario, events: int, threads: int) -> float:
     return elapsed * 1e9 / done
 
 
-def sustained(scenario: Scenario, seconds: float, threads: int) -> tuple[float, int, int]:
-    """Records/s read end to end by a draining reader while ``threads`` classify flat out."""
+def sustained(scenario: Scenario, seconds: float, threads: int, rate: float = 0.0) -> tuple[float, int, int]:
+    """Records/s read end to end by a draining reader while ``threads`` classify at ``rate``
+    events/s in all (0: flat out)."""
     layer = scenario.model.layers[0]
     values = fixed_size_values(scenario.model, layer)
     slots, metadata = scenario.inputs(layer, values)
@@ -142,8 +143,14 @@ def sustained(scenario: Scenario, seconds: float, threads: int) -> tuple[float, 
                 read[0] += int.from_bytes(data[8:12], "little")
 
     def producer() -> None:
+        chunk, sent, begin = 1_000, 0, time.perf_counter()
         while not stop.is_set():
-            scenario.driver.classify_repeat(layer_id, slots, metadata, 2_000)
+            scenario.driver.classify_repeat(layer_id, slots, metadata, chunk)
+            sent += chunk
+            if rate > 0:
+                ahead = sent / (rate / threads) - (time.perf_counter() - begin)
+                if ahead > 0:
+                    time.sleep(ahead)
 
     drainer = threading.Thread(target=reader)
     workers = [threading.Thread(target=producer) for _ in range(threads)]
@@ -178,6 +185,10 @@ def main() -> int:
         engine = [(threads, per_event_ns(ring, args.events // 4, threads), per_event_ns(dbg, 20_000, threads))
                   for threads in (1, 2)]
         rate, emitted, dropped = sustained(ring, args.seconds, 2)
+        lossless = []
+        for target in (500_000, 1_000_000, 2_000_000, 3_000_000):
+            achieved, sent, lost = sustained(ring, args.seconds, 2, float(target))
+            lossless.append((target, achieved, sent, lost))
         print(f"spec: {spec.relative_to(ROOT)}, host build -O2, {args.events:,} events per measurement")
         print("the driver's classifyFn called directly:")
         print(f"{'threads':>7} {'ring ns/event':>14} {'dbgprint ns/event':>18} {'dbgprint/ring':>14}")
@@ -194,6 +205,11 @@ def main() -> int:
         print(f"sustained, 2 classify threads + 1 reader for {args.seconds:.0f} s at capacity "
               f"{ring.model.channel.capacity:,} B: {rate:,.0f} records/s read, {emitted:,} emitted, "
               f"{dropped:,} dropped")
+        print("paced, 2 classify threads + 1 reader, default capacity:")
+        for target, achieved, sent, lost in lossless:
+            print(f"  offered {target:>9,}/s: read {achieved:>11,.0f}/s, {sent:>11,} emitted, {lost:,} dropped")
+        clean = [t for t, _, _, lost in lossless if lost == 0]
+        print(f"highest offered rate with zero loss: {max(clean):,}/s" if clean else "no paced rate was lossless")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
