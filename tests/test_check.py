@@ -81,6 +81,7 @@ COMMON_STEPS = (
 )
 RING_STEPS = (
     "device: GET_INFO and bad requests",
+    "short value arrays",
     "pended, cancelled and cleaned-up reads",
     "ring overflow: drops counted exactly",
     "concurrent classify and draining reader",
@@ -292,6 +293,11 @@ PLANTS = {
         "sink_ring.c",
         (("if (buffer == NULL || outputLength < sizeof(MONITORNETWORK_STATS))", "if (buffer == NULL)"),),
         "plain", ("STATS into an 8-byte buffer succeeded", "IoStatus.Information", "exceeds OutputBufferLength")),
+    # classify reads an incoming value without checking its index against valueCount.
+    "value-read-past-value-count": Plant(
+        "classify.c", (("if (Values->incomingValue == NULL || Index >= Values->valueCount)",
+                        "if (Values->incomingValue == NULL)"),),
+        "plain", ("short value arrays", "sent None")),
     # The ring buffer's allocation is used without its NULL check.
     "unchecked-allocation": Plant(
         "sink_ring.c", (("    if (g_Ring.Buffer == NULL)\n    {\n        return STATUS_INSUFFICIENT_RESOURCES;\n    }\n", ""),),

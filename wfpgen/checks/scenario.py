@@ -241,6 +241,33 @@ class Scenario:
         return (f"{len(sent)} records decoded by the generated reader in {reads} READ(s), every field equal to "
                 f"what was sent")
 
+    def short_values(self) -> str:
+        """A short FWPS_INCOMING_VALUES0 (valueCount below a field's index): that field reads as absent."""
+        checked = []
+        for layer in self.model.layers:
+            indices = sorted({i.field_index for i in layer.record.items if i.source == "field"})
+            catalog = self.catalog_layer(layer)
+            filtered = {f.index for c in layer.conditions for f in [catalog.field(c.field_name)] if f is not None}
+            if not indices or any(index >= indices[-1] for index in filtered):
+                continue  # no field to cut off, or the filter itself needs the field that would go
+            limit = indices[-1]
+            event = next((e for e in traffic.events(self.model, layer, 16, seed=19) if e.expect_match), None)
+            if event is None:
+                continue
+            cut = dict(event.values)
+            for item in layer.record.items:
+                if item.source == "field" and item.field_index >= limit:
+                    cut[item.name] = None
+            self.driver.limit_value_count(limit)
+            try:
+                invoked = self.classify(layer, event.values)
+            finally:
+                self.driver.limit_value_count(0)
+            expect(invoked == 1, f"{layer.name}: the callout did not run with valueCount {limit}")
+            self.read_and_compare([Event(layer, cut, True)])
+            checked.append(f"{layer.name}<{limit}")
+        return "values at or beyond valueCount read as absent: " + (", ".join(checked) or "no layer applies")
+
     def read_and_compare(self, sent: list[Event]) -> None:
         """READ the ring: exactly the records of ``sent``, in order, every value as sent."""
         records = self.decode(self.read())
@@ -697,6 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenario.step("device: GET_INFO and bad requests", scenario.device_info)
     scenario.step("synthetic traffic on every layer", scenario.traffic_and_decode)
     if scenario.ring:
+        scenario.step("short value arrays", scenario.short_values)
         scenario.step("pended, cancelled and cleaned-up reads", scenario.pended_read)
         scenario.step("ring overflow: drops counted exactly", scenario.overflow)
         scenario.step("concurrent classify and draining reader", scenario.concurrency)

@@ -401,6 +401,7 @@ class HostDriver:
             "HostWdk_Cancel": (ctypes.c_int32, [ctypes.c_int64]),
             "HostWdk_FailCall": (None, [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int32]),
             "HostWdk_CanFail": (ctypes.c_int32, [ctypes.c_char_p]),
+            "HostWdk_LimitValueCount": (None, [ctypes.c_uint32]),
             "HostWdk_CallCounts": (ctypes.c_char_p, []),
             "HostWdk_CallLog": (ctypes.c_char_p, []),
             "HostWdk_Violations": (ctypes.c_char_p, []),
@@ -524,6 +525,10 @@ class HostDriver:
         if self.can_fail(api) != 1:
             raise ValueError(f"{api} cannot be made to fail")
         self.lib.HostWdk_FailCall(api.encode(), nth, ntstatus(status))
+
+    def limit_value_count(self, limit: int) -> None:
+        """Classify reports at most ``limit`` values until the next reset (0: the layer's count)."""
+        self.lib.HostWdk_LimitValueCount(limit)
 
     def can_fail(self, api: str) -> int:
         """1 if ``api`` can be made to fail, 0 if not, -1 if the runtime does not know it."""

@@ -132,6 +132,7 @@ static uint32_t g_next_engine;
 static uint32_t g_next_callout_id;
 static uint64_t g_next_filter_id;
 static uint64_t g_next_order;
+static uint32_t g_value_count_limit; /* atomic: 0, or the most values classify reports (test hook) */
 
 /* FWPM_SUBLAYER_UNIVERSAL: the sublayer of filters that name none. */
 static const GUID g_universal_sublayer = {0xeebecc03, 0xced4, 0x4380, {0x81, 0x9a, 0x27, 0x34, 0x39, 0x7b, 0x2b, 0x74}};
@@ -2403,6 +2404,13 @@ static NTSTATUS hw_classify(UINT16 layer_id, const HOSTWDK_VALUE *values, UINT32
     }
     fixed.layerId = layer_id;
     fixed.valueCount = layer->FieldCount;
+    {
+        uint32_t limit = __atomic_load_n(&g_value_count_limit, __ATOMIC_RELAXED);
+        if (limit != 0 && limit < fixed.valueCount)
+        {
+            fixed.valueCount = limit; /* a short FWPS_INCOMING_VALUES0: the driver must not read past it */
+        }
+    }
     fixed.incomingValue = incoming;
 
     memset(&meta, 0, sizeof(meta));
@@ -2634,10 +2642,16 @@ void hw_fwp_audit(const char *prefix)
     hw_text_free(&lines);
 }
 
+void HostWdk_LimitValueCount(uint32_t limit)
+{
+    __atomic_store_n(&g_value_count_limit, limit, __ATOMIC_RELAXED);
+}
+
 void hw_fwp_reset(void)
 {
     int kind;
 
+    __atomic_store_n(&g_value_count_limit, 0, __ATOMIC_RELAXED);
     pthread_rwlock_wrlock(&g_engine_lock);
     while (g_engines != NULL)
     {

@@ -126,6 +126,10 @@ void HostWdk_FailCall(const char *api, uint32_t nth, int32_t status);
    pointer), 0 no (a VOID routine, a spin lock, the clock...), -1 not an API of the runtime. */
 int32_t HostWdk_CanFail(const char *api);
 
+/* From now until the next reset, classify reports at most limit values (valueCount), as a
+   shorter FWPS_INCOMING_VALUES0 would; 0 restores the layer's full count. */
+void HostWdk_LimitValueCount(uint32_t limit);
+
 /* Calls of each API since the last reset, as "Name count" lines. */
 const char *HostWdk_CallCounts(void);
 
