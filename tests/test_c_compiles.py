@@ -18,7 +18,6 @@ Skipped, with the reason, when gcc is not installed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -26,10 +25,10 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
+from conftest import load_script
 
 from wfpgen.hostsim import INCLUDE_DIR
 from wfpgen.pipeline import model_for
@@ -334,17 +333,10 @@ def test_generated_c_links_and_defines_each_guid_once(
 # -- the generated table header is current ---------------------------------------------------
 
 
-def _load_script() -> ModuleType:
-    path = REPO / "scripts" / "build_hostsim_headers.py"
-    spec = importlib.util.spec_from_file_location("build_hostsim_headers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_wfp_layers_header_matches_a_fresh_run() -> None:
-    script = _load_script()
+    script = load_script("build_hostsim_headers")
     fresh = script.render(script.load_layers())
     committed = (INCLUDE_DIR / "wfp_layers.h").read_text(encoding="utf-8")
     assert committed == fresh, "wfp_layers.h is stale: run python scripts/build_hostsim_headers.py"

@@ -18,18 +18,17 @@ Skipped, with the reason, when MinGW-w64, gcc or clang-tidy is not installed.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from conftest import load_script
 
 from wfpgen import crossbuild, wdkfacts
 from wfpgen.crossbuild import (
@@ -169,17 +168,10 @@ def test_specs_exist() -> None:
 # -- the shims ------------------------------------------------------------------------------
 
 
-def _load_shim_script() -> ModuleType:
-    path = REPO / "scripts" / "build_mingw_shims.py"
-    spec = importlib.util.spec_from_file_location("build_mingw_shims", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_generated_shim_headers_match_a_fresh_run() -> None:
-    script = _load_shim_script()
+    script = load_script("build_mingw_shims")
     fresh = script.render_all()
     assert set(fresh) == {"wfpgen_fwps_tables.h", "wfpgen_fwpm_guids.h"}
     for name, text in fresh.items():

@@ -20,7 +20,6 @@ Skipped, with the reason, when gcc is not installed.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 import shutil
 import struct
@@ -31,11 +30,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from conftest import load_script
 
 from wfpgen.hostsim.binding import (
     DATA_TYPES,
@@ -1259,17 +1258,10 @@ def test_classify_stress_under_tsan(projects: dict[str, Project], libraries: dic
 # -- the generated runtime table is current ------------------------------------------------------
 
 
-def _load_script() -> ModuleType:
-    path = REPO / "scripts" / "build_hostsim_headers.py"
-    spec = importlib.util.spec_from_file_location("build_hostsim_headers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_wfp_catalog_matches_a_fresh_run() -> None:
-    script = _load_script()
+    script = load_script("build_hostsim_headers")
     fresh = script.render_catalog(script.load_layers())
     committed = (REPO / "wfpgen" / "hostsim" / "runtime" / "wfp_catalog.c").read_text(encoding="utf-8")
     assert committed == fresh, "wfp_catalog.c is stale: run python scripts/build_hostsim_headers.py"
