@@ -238,18 +238,19 @@ def test_planted_llp64_format_bug_fails_the_cross_build(projects: dict[str, Proj
 
 
 @needs_mingw
-def test_initguid_after_fwpmk_fails_the_link(projects: dict[str, Project], tmp_path: Path) -> None:
+def test_keys_without_initguid_fail_the_link(projects: dict[str, Project], tmp_path: Path) -> None:
+    """callouts.c defines the driver's keys by including keys.h after <initguid.h>; without it, nothing does."""
     project = projects[NAMES[0]]
 
-    def move_initguid(text: str) -> str:
-        text = text.replace("#include <initguid.h>\n", "", 1)
-        return text.replace("#include <fwpmk.h>\n", "#include <fwpmk.h>\n#include <initguid.h>\n", 1)
+    def drop_initguid(text: str) -> str:
+        assert "#include <initguid.h>\n" in text
+        return text.replace("#include <initguid.h>\n", "", 1)
 
-    planted = planted_copy(project, tmp_path / "planted", "callouts.c", move_initguid)
+    planted = planted_copy(project, tmp_path / "planted", "callouts.c", drop_initguid)
     with pytest.raises(CrossBuildError) as failure:
         cross_build(planted.root, tmp_path / "out", planted.defines)
     message = str(failure.value)
-    assert "linking" in message and re.search(r"undefined reference to .FWPM_LAYER_\w+", message), message
+    assert "linking" in message and re.search(r"undefined reference to .\w+_PROVIDER_KEY", message), message
 
 
 @needs_mingw

@@ -88,6 +88,7 @@ def project_files(model: ProjectModel) -> tuple[OutputFile, ...]:
         OutputFile("driver/driver.inf.j2", f"driver/{n}.inf", "utf-8", "crlf",
                    description="Installs the driver as a primitive driver package with a demand-start kernel service"),
         _c("driver.h", "Declarations shared by the driver's sources"),
+        _c("keys.h", "The GUIDs of the provider, sublayer, callouts, filters and device class"),
         _c("records.h", "The record layouts, shared with user-mode readers"),
         _c("driver.c", "`DriverEntry` and unload"),
         _c("callouts.c", "Registers the callouts and adds the provider, sublayer and filters"),

@@ -91,6 +91,8 @@ LINK_LIBRARIES: tuple[str, ...] = ("-lfwpkclnt", "-lntoskrnl_extra", "-lntoskrnl
 
 IMPORT_DEFS: tuple[str, ...] = ("fwpkclnt.def", "ntoskrnl_extra.def")
 WDMSEC_STUB = "wdmsec_stub.c"
+#: The FWPM GUIDs fwpkclnt.lib and uuid.lib define in a WDK build (MinGW-w64 has none of them).
+GUID_STUB = "fwpm_guids.c"
 
 NOTICE = """\
 CHECK ARTEFACT - NOT A SHIPPABLE DRIVER
@@ -101,6 +103,7 @@ kernel modules.  Do not install, sign or distribute it:
 
   * wdmsec_stub.c stands in for the WDK's wdmsec.lib: IoCreateDeviceSecure IGNORES the
     device's SDDL, so the control device gets default security;
+  * fwpm_guids.c stands in for fwpkclnt.lib and uuid.lib (the FWPM GUIDs);
   * the WFP numbers, GUIDs and structure layouts come from wfpgen's shims, not from the
     WDK (the project's Windows CI checks them: ci/wdk_assumptions.c);
   * it is not signed and was never loaded by Windows.
@@ -194,7 +197,7 @@ def cross_build(
     objects_dir = out / "obj"
     objects_dir.mkdir(parents=True, exist_ok=True)
 
-    compiles = [(source, objects_dir / (source.stem + ".o")) for source in [*sources, LINK_DIR / WDMSEC_STUB]]
+    compiles = [(source, objects_dir / (source.stem + ".o")) for source in [*sources, LINK_DIR / WDMSEC_STUB, LINK_DIR / GUID_STUB]]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         done = [
             pool.submit(

@@ -39,64 +39,7 @@ Environment:
 /* 'AleC' as pool tools display it; a number, not a multi-character literal. */
 #define ALECONNECTMONITOR_POOL_TAG 0x43656c41u
 
-/* 8db93295-edb2-5175-b9d6-baafc03b65ef */
-DEFINE_GUID(ALECONNECTMONITOR_PROVIDER_KEY, 0x8db93295, 0xedb2, 0x5175, 0xb9, 0xd6, 0xba, 0xaf, 0xc0, 0x3b, 0x65, 0xef);
-/* 7cd6d20a-6ea9-54a2-8f04-674f00821ed9 */
-DEFINE_GUID(ALECONNECTMONITOR_SUBLAYER_KEY, 0x7cd6d20a, 0x6ea9, 0x54a2, 0x8f, 0x04, 0x67, 0x4f, 0x00, 0x82, 0x1e, 0xd9);
-/* ff4784fe-180f-5dd9-99cd-4f3db572cea1 */
-DEFINE_GUID(ALECONNECTMONITOR_DEVICE_CLASS, 0xff4784fe, 0x180f, 0x5dd9, 0x99, 0xcd, 0x4f, 0x3d, 0xb5, 0x72, 0xce, 0xa1);
-/* 63dd9fa5-17b4-5977-86e9-cb347a519b55 */
-DEFINE_GUID(ALECONNECTMONITOR_CALLOUT_ALE_AUTH_CONNECT_V4,
-            0x63dd9fa5,
-            0x17b4,
-            0x5977,
-            0x86,
-            0xe9,
-            0xcb,
-            0x34,
-            0x7a,
-            0x51,
-            0x9b,
-            0x55);
-/* dfa7f0d7-78d7-563b-ad38-4fcf13f2df55 */
-DEFINE_GUID(ALECONNECTMONITOR_FILTER_ALE_AUTH_CONNECT_V4,
-            0xdfa7f0d7,
-            0x78d7,
-            0x563b,
-            0xad,
-            0x38,
-            0x4f,
-            0xcf,
-            0x13,
-            0xf2,
-            0xdf,
-            0x55);
-/* 42d89fde-2522-550f-bfda-775125146d5e */
-DEFINE_GUID(ALECONNECTMONITOR_CALLOUT_ALE_AUTH_CONNECT_V6,
-            0x42d89fde,
-            0x2522,
-            0x550f,
-            0xbf,
-            0xda,
-            0x77,
-            0x51,
-            0x25,
-            0x14,
-            0x6d,
-            0x5e);
-/* 86ee6f0b-987c-524a-b3f6-417dca7a16ba */
-DEFINE_GUID(ALECONNECTMONITOR_FILTER_ALE_AUTH_CONNECT_V6,
-            0x86ee6f0b,
-            0x987c,
-            0x524a,
-            0xb3,
-            0xf6,
-            0x41,
-            0x7d,
-            0xca,
-            0x7a,
-            0x16,
-            0xba);
+#include "keys.h"
 
 /* One filter condition, as data; callouts.c turns it into an FWPM_FILTER_CONDITION0. */
 typedef struct _ALECONNECTMONITOR_CONDITION

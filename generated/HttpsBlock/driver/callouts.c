@@ -21,23 +21,16 @@ Environment:
 
 --*/
 
-#include <ntifs.h>
-#include <ntddk.h>
-#include <wdmsec.h>
-#if defined(_MSC_VER)
-#pragma warning(push)
-#pragma warning(disable : 4201) /* nameless struct/union in the NDIS and WFP headers */
-#endif
-#include <ndis.h>
-#include <fwpsk.h>
-#if defined(_MSC_VER)
-#pragma warning(pop)
-#endif
-/* This translation unit defines every GUID declared by fwpmk.h and driver.h. */
-#include <initguid.h>
-#include <fwpmk.h>
-
 #include "driver.h"
+
+/*
+ * This translation unit, and only this one, defines the driver's own keys: keys.h again,
+ * now after <initguid.h>. fwpmk.h is not included a second time (driver.h did): its GUID
+ * block stands outside its include guard, and under INITGUID it would define every
+ * FWPM_LAYER_* and FWPM_CONDITION_* GUID again. Those come from fwpkclnt.lib and uuid.lib.
+ */
+#include <initguid.h>
+#include "keys.h"
 
 /* Scratch space one condition needs while FwpmFilterAdd0 copies it. */
 typedef struct _HTTPSBLOCK_CONDITION_STORAGE

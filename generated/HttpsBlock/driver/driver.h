@@ -39,64 +39,7 @@ Environment:
 /* 'Http' as pool tools display it; a number, not a multi-character literal. */
 #define HTTPSBLOCK_POOL_TAG 0x70747448u
 
-/* d366798c-1cf1-565c-a429-89bd747361aa */
-DEFINE_GUID(HTTPSBLOCK_PROVIDER_KEY, 0xd366798c, 0x1cf1, 0x565c, 0xa4, 0x29, 0x89, 0xbd, 0x74, 0x73, 0x61, 0xaa);
-/* 343e995c-0b77-595e-af3e-c7b93f823372 */
-DEFINE_GUID(HTTPSBLOCK_SUBLAYER_KEY, 0x343e995c, 0x0b77, 0x595e, 0xaf, 0x3e, 0xc7, 0xb9, 0x3f, 0x82, 0x33, 0x72);
-/* 682a4699-9820-5ac5-b0ed-3d691057b386 */
-DEFINE_GUID(HTTPSBLOCK_DEVICE_CLASS, 0x682a4699, 0x9820, 0x5ac5, 0xb0, 0xed, 0x3d, 0x69, 0x10, 0x57, 0xb3, 0x86);
-/* 15b7b678-6ebc-5b50-8afd-c593a0b17447 */
-DEFINE_GUID(HTTPSBLOCK_CALLOUT_ALE_AUTH_CONNECT_V4,
-            0x15b7b678,
-            0x6ebc,
-            0x5b50,
-            0x8a,
-            0xfd,
-            0xc5,
-            0x93,
-            0xa0,
-            0xb1,
-            0x74,
-            0x47);
-/* 03e277ab-6041-5ba3-8c08-fa472aedc2d5 */
-DEFINE_GUID(HTTPSBLOCK_FILTER_ALE_AUTH_CONNECT_V4,
-            0x03e277ab,
-            0x6041,
-            0x5ba3,
-            0x8c,
-            0x08,
-            0xfa,
-            0x47,
-            0x2a,
-            0xed,
-            0xc2,
-            0xd5);
-/* 198780bb-62e2-575d-9905-d3b1fd45a4ef */
-DEFINE_GUID(HTTPSBLOCK_CALLOUT_OUTBOUND_TRANSPORT_V4,
-            0x198780bb,
-            0x62e2,
-            0x575d,
-            0x99,
-            0x05,
-            0xd3,
-            0xb1,
-            0xfd,
-            0x45,
-            0xa4,
-            0xef);
-/* dc4a00ba-8c65-5f14-a5d4-31e996f113e1 */
-DEFINE_GUID(HTTPSBLOCK_FILTER_OUTBOUND_TRANSPORT_V4,
-            0xdc4a00ba,
-            0x8c65,
-            0x5f14,
-            0xa5,
-            0xd4,
-            0x31,
-            0xe9,
-            0x96,
-            0xf1,
-            0x13,
-            0xe1);
+#include "keys.h"
 
 /* One filter condition, as data; callouts.c turns it into an FWPM_FILTER_CONDITION0. */
 typedef struct _HTTPSBLOCK_CONDITION

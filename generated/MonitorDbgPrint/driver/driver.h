@@ -39,64 +39,7 @@ Environment:
 /* 'Moni' as pool tools display it; a number, not a multi-character literal. */
 #define MONITORDBGPRINT_POOL_TAG 0x696e6f4du
 
-/* 3221ddfd-37c3-554b-bb0d-adb7d2deb646 */
-DEFINE_GUID(MONITORDBGPRINT_PROVIDER_KEY, 0x3221ddfd, 0x37c3, 0x554b, 0xbb, 0x0d, 0xad, 0xb7, 0xd2, 0xde, 0xb6, 0x46);
-/* 03f32d9c-571e-58b4-8b3d-2ae2d139f3df */
-DEFINE_GUID(MONITORDBGPRINT_SUBLAYER_KEY, 0x03f32d9c, 0x571e, 0x58b4, 0x8b, 0x3d, 0x2a, 0xe2, 0xd1, 0x39, 0xf3, 0xdf);
-/* 8d6abda8-f604-5af6-9b3a-3b0b99f48548 */
-DEFINE_GUID(MONITORDBGPRINT_DEVICE_CLASS, 0x8d6abda8, 0xf604, 0x5af6, 0x9b, 0x3a, 0x3b, 0x0b, 0x99, 0xf4, 0x85, 0x48);
-/* 0fa2169d-4c44-5f62-bfae-7143c6aea208 */
-DEFINE_GUID(MONITORDBGPRINT_CALLOUT_INBOUND_TRANSPORT_V4,
-            0x0fa2169d,
-            0x4c44,
-            0x5f62,
-            0xbf,
-            0xae,
-            0x71,
-            0x43,
-            0xc6,
-            0xae,
-            0xa2,
-            0x08);
-/* b0a09a1a-e5c0-5576-abef-76c4c620da51 */
-DEFINE_GUID(MONITORDBGPRINT_FILTER_INBOUND_TRANSPORT_V4,
-            0xb0a09a1a,
-            0xe5c0,
-            0x5576,
-            0xab,
-            0xef,
-            0x76,
-            0xc4,
-            0xc6,
-            0x20,
-            0xda,
-            0x51);
-/* c694fe41-b9a2-5675-8d76-5a70335d6824 */
-DEFINE_GUID(MONITORDBGPRINT_CALLOUT_OUTBOUND_TRANSPORT_V4,
-            0xc694fe41,
-            0xb9a2,
-            0x5675,
-            0x8d,
-            0x76,
-            0x5a,
-            0x70,
-            0x33,
-            0x5d,
-            0x68,
-            0x24);
-/* 8abe20cd-45a0-5372-91fa-8c926c600cb3 */
-DEFINE_GUID(MONITORDBGPRINT_FILTER_OUTBOUND_TRANSPORT_V4,
-            0x8abe20cd,
-            0x45a0,
-            0x5372,
-            0x91,
-            0xfa,
-            0x8c,
-            0x92,
-            0x6c,
-            0x60,
-            0x0c,
-            0xb3);
+#include "keys.h"
 
 /* One filter condition, as data; callouts.c turns it into an FWPM_FILTER_CONDITION0. */
 typedef struct _MONITORDBGPRINT_CONDITION

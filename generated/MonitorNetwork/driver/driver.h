@@ -39,64 +39,7 @@ Environment:
 /* 'Moni' as pool tools display it; a number, not a multi-character literal. */
 #define MONITORNETWORK_POOL_TAG 0x696e6f4du
 
-/* fcb25cbf-8968-5b59-90e0-8ca19c4c4d78 */
-DEFINE_GUID(MONITORNETWORK_PROVIDER_KEY, 0xfcb25cbf, 0x8968, 0x5b59, 0x90, 0xe0, 0x8c, 0xa1, 0x9c, 0x4c, 0x4d, 0x78);
-/* 88c09180-d39d-5840-a818-b7aab7fc339f */
-DEFINE_GUID(MONITORNETWORK_SUBLAYER_KEY, 0x88c09180, 0xd39d, 0x5840, 0xa8, 0x18, 0xb7, 0xaa, 0xb7, 0xfc, 0x33, 0x9f);
-/* 0f1d99ef-cdb9-553e-978e-23a912ab32c2 */
-DEFINE_GUID(MONITORNETWORK_DEVICE_CLASS, 0x0f1d99ef, 0xcdb9, 0x553e, 0x97, 0x8e, 0x23, 0xa9, 0x12, 0xab, 0x32, 0xc2);
-/* 6d0cfb98-fc98-584e-a99a-9ca27e636bee */
-DEFINE_GUID(MONITORNETWORK_CALLOUT_INBOUND_TRANSPORT_V4,
-            0x6d0cfb98,
-            0xfc98,
-            0x584e,
-            0xa9,
-            0x9a,
-            0x9c,
-            0xa2,
-            0x7e,
-            0x63,
-            0x6b,
-            0xee);
-/* 2f7a07d3-5c6e-5bc2-a0a6-0513a89bb823 */
-DEFINE_GUID(MONITORNETWORK_FILTER_INBOUND_TRANSPORT_V4,
-            0x2f7a07d3,
-            0x5c6e,
-            0x5bc2,
-            0xa0,
-            0xa6,
-            0x05,
-            0x13,
-            0xa8,
-            0x9b,
-            0xb8,
-            0x23);
-/* abc575d2-19b6-508c-9720-61a0e823e29a */
-DEFINE_GUID(MONITORNETWORK_CALLOUT_OUTBOUND_TRANSPORT_V4,
-            0xabc575d2,
-            0x19b6,
-            0x508c,
-            0x97,
-            0x20,
-            0x61,
-            0xa0,
-            0xe8,
-            0x23,
-            0xe2,
-            0x9a);
-/* 15b64e0c-a771-505c-857f-3b2ea6d3163b */
-DEFINE_GUID(MONITORNETWORK_FILTER_OUTBOUND_TRANSPORT_V4,
-            0x15b64e0c,
-            0xa771,
-            0x505c,
-            0x85,
-            0x7f,
-            0x3b,
-            0x2e,
-            0xa6,
-            0xd3,
-            0x16,
-            0x3b);
+#include "keys.h"
 
 /* One filter condition, as data; callouts.c turns it into an FWPM_FILTER_CONDITION0. */
 typedef struct _MONITORNETWORK_CONDITION
