@@ -145,11 +145,35 @@ VERSIONS: tuple[JsonObj, ...] = (
     {"id": "win81", "label": "Windows 8.1", "ntddi": "NTDDI_WINBLUE", "hex": "0x06030000", "raw": []},
     {"id": "win10", "label": "Windows 10", "ntddi": "NTDDI_WIN10", "hex": "0x0A000000", "raw": ["10"]},
     {
+        # Windows 10 LTSB 2016 and Windows Server 2016.
+        "id": "win10_1607",
+        "label": "Windows 10, version 1607",
+        "ntddi": "NTDDI_WIN10_RS1",
+        "hex": "0x0A000002",
+        "raw": [],
+    },
+    {
         "id": "win10_1703",
         "label": "Windows 10, version 1703",
         "ntddi": "NTDDI_WIN10_RS2",
         "hex": "0x0A000003",
         "raw": ["10 1703"],
+    },
+    {
+        # FWPS_CALLOUT3, FWPS_FILTER3 and the version-3 callback types appear here (fwpsk.h).
+        "id": "win10_1709",
+        "label": "Windows 10, version 1709",
+        "ntddi": "NTDDI_WIN10_RS3",
+        "hex": "0x0A000004",
+        "raw": [],
+    },
+    {
+        # Windows 10 LTSC 2019 and Windows Server 2019.
+        "id": "win10_1809",
+        "label": "Windows 10, version 1809",
+        "ntddi": "NTDDI_WIN10_RS5",
+        "hex": "0x0A000006",
+        "raw": [],
     },
     {
         # ExAllocatePool2 and POOL_FLAG_* appear here (the older pool APIs are deprecated from it on).
