@@ -48,7 +48,7 @@ def build(spec: Path, work: Path, sink: str) -> Scenario:
     model, files = generate(variant)
     project = work / sink
     write(project, files, force=True)
-    library = build_shared(project, work / f"{sink}.so", "release", model.preprocessor_defines)
+    library = build_shared(project, work / f"{sink}.so", "release", model.build_defines)
     scenario = Scenario(library, project, work / f"{sink}-out", "release")
     scenario.driver.reset()
     if scenario.driver.load() != 0:
@@ -69,7 +69,7 @@ def direct_ns(scenario: Scenario, work: Path, events: int, threads: int) -> floa
     if not exe.exists():
         device = model.channel.user_path.replace("\\", "\\\\") if model.sink == "ring" else ""
         command = [compiler(), "-std=c11", "-fshort-wchar", "-O2", "-pthread", "-w",
-                   *(f"-D{d}" for d in model.preprocessor_defines),
+                   *(f"-D{d}" for d in model.build_defines),
                    f"-DCLASSIFY_FN={layer.classify_fn}", f'-DDEVICE_PATH="{device}"',
                    f"-DREAD_CODE={model.channel.ioctl('READ').code}u",
                    "-I", str(RUNTIME_DIR), "-I", str(INCLUDE_DIR), "-I", str(scenario.project / "driver"),

@@ -121,13 +121,13 @@ def _variant(spec: Path, directory: Path, name: str, *, ring: bool, target: str 
 MONITOR = REPO / "specs" / "monitor.yaml"
 
 #: name -> (spec, ring sink?, target); every spec twice (as written, ring), then the retargets:
-#: Windows 7 is the FWPS_CALLOUT1 / KeQuerySystemTime / ExAllocatePoolZero generation, Windows 11
-#: the ExAllocatePool2 one (Windows 10 2004+).
+#: Windows 10 (1507) is the FWPS_CALLOUT2 / ExAllocatePoolZero generation, 1709 the first with
+#: FWPS_CALLOUT3, Windows 11 the ExAllocatePool2 one (Windows 10 2004+).
 VARIANTS: dict[str, tuple[Path, bool, str | None]] = {
     **{spec.stem: (spec, False, None) for spec in SPECS},
     **{f"{spec.stem}-ring": (spec, True, None) for spec in SPECS},
-    "monitor-win7": (MONITOR, False, "win7"),
-    "monitor-win7-ring": (MONITOR, True, "win7"),
+    "monitor-win10": (MONITOR, False, "win10"),
+    "monitor-win10_1709-ring": (MONITOR, True, "win10_1709"),
     "monitor-win11-ring": (MONITOR, True, "win11"),
 }
 

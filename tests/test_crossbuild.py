@@ -70,13 +70,13 @@ RING_SINK = {"kind": "ring", "capacity": 65536}
 MONITOR = REPO / "specs" / "monitor.yaml"
 
 #: name -> (spec, ring sink?, target): every spec as written and as a ring-sink variant, then
-#: monitor.yaml for Windows 7 (FwpsCalloutRegister1, KeQuerySystemTime, ExAllocatePoolZero)
+#: monitor.yaml for Windows 10 1607 (FwpsCalloutRegister2, ExAllocatePoolZero)
 #: and Windows 11 (ExAllocatePool2, imported through ntoskrnl_extra.def).
 VARIANTS: dict[str, tuple[Path, bool, str | None]] = {
     **{spec.stem: (spec, False, None) for spec in SPECS},
     **{f"{spec.stem}-ring": (spec, True, None) for spec in SPECS},
     **(
-        {"monitor-win7": (MONITOR, False, "win7"), "monitor-win11": (MONITOR, False, "win11")}
+        {"monitor-win10_1607": (MONITOR, False, "win10_1607"), "monitor-win11": (MONITOR, False, "win11")}
         if MONITOR.is_file()
         else {}
     ),
@@ -94,7 +94,7 @@ class Project:
 
     @property
     def defines(self) -> tuple[str, ...]:
-        return self.model.preprocessor_defines
+        return self.model.build_defines
 
     @property
     def assumptions(self) -> Path:

@@ -63,18 +63,25 @@ def test_provider_key_override() -> None:
     assert m.provider_guid.define_args.startswith("0x01234567, 0x89ab, 0xcdef, 0x01, 0x23, 0x45")
 
 
-@pytest.mark.parametrize(("target", "number", "clock"), [
-    ("win7", 1, "KeQuerySystemTime"),
-    ("win8", 3, "KeQuerySystemTimePrecise"),
-    ("win10", 3, "KeQuerySystemTimePrecise"),
+@pytest.mark.parametrize(("target", "number", "nt_target"), [
+    ("win10", 2, "0xA000000"),
+    ("win10_1607", 2, "0xA000002"),
+    ("win10_1703", 2, "0xA000003"),  # FwpsCalloutRegister3 exists, FWPS_CALLOUT3 does not yet
+    ("win10_1709", 3, "0xA000004"),
+    ("win11_24h2", 3, "0xA000010"),
 ])
-def test_api_version_follows_target(target: str, number: int, clock: str) -> None:
+def test_api_version_and_ntddi_follow_target(target: str, number: int, nt_target: str) -> None:
     m = model_of(f"version: 1\ndriver: {{name: Demo, target: {target}}}\n")
     assert m.api.number == number
     assert m.api.callout_struct == f"FWPS_CALLOUT{number}"
     assert m.api.register_fn == f"FwpsCalloutRegister{number}"
     assert m.api.classify_type == f"FWPS_CALLOUT_CLASSIFY_FN{number}"
-    assert m.api.timestamp_fn == clock
+    assert m.api.filter_type == f"FWPS_FILTER{number}"
+    assert m.api.timestamp_fn == "KeQuerySystemTimePrecise"
+    assert m.vs_target_version == "Windows10"
+    assert m.nt_target_version == nt_target
+    assert f"NTDDI_VERSION=0x{int(nt_target, 16):08X}" in m.build_defines
+    assert set(m.preprocessor_defines) < set(m.build_defines)
 
 
 def test_record_layout_is_aligned_and_explicitly_padded() -> None:

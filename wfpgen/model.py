@@ -36,8 +36,9 @@ RECORD_ALIGNMENT = 8
 GUID_NAMESPACE = uuid.UUID("6f1c7a52-3a0e-5b8e-9d4b-2f7e0c1a9b33")
 WFPCALLOUTS_CLASS_GUID = "57465043-616C-6C6F-7574-5F636C617373"
 CPP_PROJECT_TYPE_GUID = "8BC9CEB8-8B4A-11D0-8D11-00A0C91BC942"
-# The WDK's TargetVersion for targets older than Windows 10; newer ones are all "Windows10".
-VS_TARGET_VERSIONS = {"win7": "Windows7", "win8": "Windows8", "win81": "WindowsV6.3"}
+# The WDK's TargetVersion: every target the current WDK builds for is "Windows10"; the
+# release within Windows 10 and 11 is _NT_TARGET_VERSION (an NTDDI_* value of sdkddkver.h).
+VS_TARGET_VERSION = "Windows10"
 # The WDK and SDK NuGet packages (Microsoft.Windows.WDK.x64 and friends) the generated project
 # restores when no WDK is installed: one pinned version for all five packages. 10.0.26100.3323 is
 # the release "Install the WDK using NuGet" (learn.microsoft.com) names as the latest one.
@@ -86,12 +87,17 @@ class ApiVersion:
     timestamp_fn: str
 
 
-def api_version(target_rank: int, win8_rank: int) -> ApiVersion:
-    """``FWPS_CALLOUT3`` and friends from Windows 8 on, else the Windows 7 generation (1)."""
-    n = 3 if target_rank >= win8_rank else 1
-    timestamp = "KeQuerySystemTimePrecise" if target_rank >= win8_rank else "KeQuerySystemTime"
+def api_version(target_rank: int, v3_rank: int) -> ApiVersion:
+    """The version-3 callout API from Windows 10 1709 on, else version 2.
+
+    fwpsk.h declares FWPS_CALLOUT3, FWPS_CALLOUT_CLASSIFY_FN3/NOTIFY_FN3 and FWPS_FILTER3 only
+    from NTDDI_WIN10_RS3 (FwpsCalloutRegister3 from NTDDI_WIN10_RS2): a driver built for an
+    older target registers version 2 (Windows 8 on), which every Windows 10 exports, so it
+    loads from 1507 (LTSB 2015) on. KeQuerySystemTimePrecise exists from Windows 8 on.
+    """
+    n = 3 if target_rank >= v3_rank else 2
     return ApiVersion(n, f"FWPS_CALLOUT{n}", f"FWPS_CALLOUT_CLASSIFY_FN{n}", f"FWPS_CALLOUT_NOTIFY_FN{n}",
-                      f"FWPS_FILTER{n}", f"FwpsCalloutRegister{n}", timestamp)
+                      f"FWPS_FILTER{n}", f"FwpsCalloutRegister{n}", "KeQuerySystemTimePrecise")
 
 
 # -- record items ----------------------------------------------------------------------------
@@ -730,6 +736,7 @@ class ProjectModel:
     ntddi: str
     ntddi_hex: str
     vs_target_version: str
+    nt_target_version: str  # _NT_TARGET_VERSION as the WDK's docs write it (0xA000000): sets NTDDI_VERSION
     api: ApiVersion
     provider_key: str
     provider_guid: Guid
@@ -786,6 +793,21 @@ class ProjectModel:
         return tuple(defines)
 
     @property
+    def target_defines(self) -> tuple[str, ...]:
+        """What the WDK's MSBuild derives from _NT_TARGET_VERSION: the target's NTDDI and WINNT values."""
+        winnt = f"0x{int(self.ntddi_hex, 16) >> 16:04X}"
+        return (f"NTDDI_VERSION={self.ntddi_hex}", f"_WIN32_WINNT={winnt}", f"WINVER={winnt}")
+
+    @property
+    def build_defines(self) -> tuple[str, ...]:
+        """Every define a source sees in a WDK build: the project's own and the target's.
+
+        The checks off Windows (host simulation, cross build, real headers) compile with these,
+        so a declaration the target's headers lack is missing there too.
+        """
+        return self.preprocessor_defines + self.target_defines
+
+    @property
     def max_blobs(self) -> int:
         """The largest blob count of any layer, at least 1 (sizes the ring sink's tables)."""
         return max([layer.record.blob_count for layer in self.layers] + [1])
@@ -804,6 +826,11 @@ class ProjectModel:
     def fingerprint_c(self) -> str:
         """The layout fingerprint as a C 64-bit constant."""
         return f"0x{self.fingerprint}ULL"
+
+
+def nt_target_version(ntddi_hex: str) -> str:
+    """``0x0A000004`` -> ``0xA000004``: the NTDDI value as the WDK's MSBuild property is written."""
+    return f"0x{int(ntddi_hex, 16):X}"
 
 
 def layout_fingerprint(layers: tuple[LayerModel, ...], max_blob: int) -> str:
@@ -828,9 +855,9 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
     name = spec.driver.name
     upper = name.upper()
     target = catalog.version(spec.driver.target)
-    win8 = catalog.version("win8")
+    v3 = catalog.version("win10_1709")
     pool2 = catalog.version("win10_2004")
-    assert target is not None and win8 is not None and pool2 is not None
+    assert target is not None and v3 is not None and pool2 is not None
     layers = tuple(_layer(upper, name, layer, spec.sink.max_blob) for layer in resolved.layers)
     provider_guid = Guid(uuid.UUID(spec.provider.key)) if spec.provider.key else derived_guid(name, "provider")
     description = spec.driver.description or f"{name} Windows Filtering Platform callout driver"
@@ -855,8 +882,9 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         target_label=target.label,
         ntddi=target.ntddi,
         ntddi_hex=target.hex,
-        vs_target_version=VS_TARGET_VERSIONS.get(target.id, "Windows10"),
-        api=api_version(target.rank, win8.rank),
+        vs_target_version=VS_TARGET_VERSION,
+        nt_target_version=nt_target_version(target.hex),
+        api=api_version(target.rank, v3.rank),
         provider_key=f"{upper}_PROVIDER_KEY",
         provider_guid=provider_guid,
         provider_name=c_wide_literal(f"{name} provider"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -31,7 +31,13 @@ DRIVER_VERSION = re.compile(r"^\d{1,5}(\.\d{1,5}){3}$")
 MAX_NAME = 32
 MAX_TEXT = 200
 
-Target = Literal["win7", "win8", "win81", "win10", "win10_1703", "win10_2004", "win11", "win11_22h2", "win11_24h2"]
+Target = Literal["win10", "win10_1607", "win10_1703", "win10_1709", "win10_1809", "win10_2004", "win11",
+                 "win11_22h2", "win11_24h2"]
+TARGETS: tuple[str, ...] = get_args(Target)
+#: Targets the WDK a generated project builds with (10.0.26100, pinned in packages.config) does
+#: not support: Microsoft builds Windows 7, 8 and 8.1 drivers only with the Windows 10 2004 WDK
+#: and Visual Studio 2019, whose TargetVersion values the current WDK rejects.
+UNBUILDABLE_TARGETS = {"win7": "Windows 7", "win8": "Windows 8", "win81": "Windows 8.1"}
 MatchKind = Literal[
     "equal",
     "not_equal",
@@ -96,6 +102,16 @@ class DriverSpec(_Strict):
     @classmethod
     def _description(cls, value: str) -> str:
         return _text(value, "description")
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _buildable_target(cls, value: object) -> object:
+        if isinstance(value, str) and value in UNBUILDABLE_TARGETS:
+            raise ValueError(
+                f"target '{value}' ({UNBUILDABLE_TARGETS[value]}) cannot be built: the WDK the project uses "
+                "(10.0.26100) builds drivers for Windows 10 and later only, and wfpgen generates for no older "
+                f"WDK; allowed: {', '.join(TARGETS)}")
+        return value
 
     @field_validator("version")
     @classmethod

@@ -42,7 +42,7 @@ def build(spec: str, base: Path, variant: Variant) -> tuple[Path, Path]:
 
     model = model_for(project / "wfpgen.yaml")
     library = build_shared(project, base / f"{project.name}-{variant}.so", variant,
-                           getattr(model, "preprocessor_defines", ()))
+                           getattr(model, "build_defines", ()))
     return project, library
 
 

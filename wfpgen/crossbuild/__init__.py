@@ -175,7 +175,7 @@ def cross_build(
 ) -> Path:
     """Compile and link ``project_dir/driver/*.c`` into ``out_dir/<name>.sys``; return its path.
 
-    ``defines`` are the project's preprocessor defines (``ProjectModel.preprocessor_defines``),
+    ``defines`` are the project's preprocessor defines (``ProjectModel.build_defines``),
     without ``-D``.  ``name`` defaults to the project's ``.vcxproj`` name, else the directory
     name.  Objects and import libraries go to ``out_dir/obj``; ``NOTICE.txt`` is written
     beside the image.  Raises :class:`ToolMissing` without MinGW-w64 and

@@ -12,7 +12,7 @@ Abstract:
     A table of callout descriptors, one per hooked layer, and one loop that registers them:
     the engine is opened with a dynamic session, and the provider, the sublayer and, per
     layer, the management callout and its filter are added in one transaction. The
-    run-time callouts are registered with FwpsCalloutRegister3. Any failure aborts the
+    run-time callouts are registered with FwpsCalloutRegister2. Any failure aborts the
     transaction, closes the session and unregisters exactly the callouts registered so far.
 
 Environment:
@@ -197,7 +197,7 @@ AleConnectMonitorAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
     for (i = 0; i < ALECONNECTMONITOR_LAYER_COUNT; i++)
     {
         const ALECONNECTMONITOR_CALLOUT *descriptor = &AleConnectMonitorCallouts[i];
-        FWPS_CALLOUT3 runtimeCallout;
+        FWPS_CALLOUT2 runtimeCallout;
         FWPM_CALLOUT0 managementCallout;
         FWPM_FILTER0 filter;
 
@@ -206,7 +206,7 @@ AleConnectMonitorAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         runtimeCallout.classifyFn = descriptor->ClassifyFn;
         runtimeCallout.notifyFn = AleConnectMonitorNotify;
         runtimeCallout.flowDeleteFn = NULL;
-        status = FwpsCalloutRegister3(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
+        status = FwpsCalloutRegister2(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
         if (!NT_SUCCESS(status))
         {
             return status;
@@ -360,7 +360,7 @@ AleConnectMonitorUnregisterCallouts(VOID)
 }
 
 _Use_decl_annotations_ NTSTATUS NTAPI
-AleConnectMonitorNotify(FWPS_CALLOUT_NOTIFY_TYPE notifyType, const GUID *filterKey, FWPS_FILTER3 *filter)
+AleConnectMonitorNotify(FWPS_CALLOUT_NOTIFY_TYPE notifyType, const GUID *filterKey, FWPS_FILTER2 *filter)
 {
     UNREFERENCED_PARAMETER(notifyType);
     UNREFERENCED_PARAMETER(filterKey);

@@ -214,7 +214,7 @@ AleConnectMonitorClassifyAleAuthConnectV4(const FWPS_INCOMING_VALUES0 *inFixedVa
                                           const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                           void *layerData,
                                           const void *classifyContext,
-                                          const FWPS_FILTER3 *filter,
+                                          const FWPS_FILTER2 *filter,
                                           UINT64 flowContext,
                                           FWPS_CLASSIFY_OUT0 *classifyOut)
 {
@@ -262,7 +262,7 @@ AleConnectMonitorClassifyAleAuthConnectV6(const FWPS_INCOMING_VALUES0 *inFixedVa
                                           const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                           void *layerData,
                                           const void *classifyContext,
-                                          const FWPS_FILTER3 *filter,
+                                          const FWPS_FILTER2 *filter,
                                           UINT64 flowContext,
                                           FWPS_CLASSIFY_OUT0 *classifyOut)
 {

@@ -12,7 +12,7 @@ Abstract:
     A table of callout descriptors, one per hooked layer, and one loop that registers them:
     the engine is opened with a dynamic session, and the provider, the sublayer and, per
     layer, the management callout and its filter are added in one transaction. The
-    run-time callouts are registered with FwpsCalloutRegister3. Any failure aborts the
+    run-time callouts are registered with FwpsCalloutRegister2. Any failure aborts the
     transaction, closes the session and unregisters exactly the callouts registered so far.
 
 Environment:
@@ -247,7 +247,7 @@ HttpsBlockAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
     for (i = 0; i < HTTPSBLOCK_LAYER_COUNT; i++)
     {
         const HTTPSBLOCK_CALLOUT *descriptor = &HttpsBlockCallouts[i];
-        FWPS_CALLOUT3 runtimeCallout;
+        FWPS_CALLOUT2 runtimeCallout;
         FWPM_CALLOUT0 managementCallout;
         FWPM_FILTER0 filter;
 
@@ -256,7 +256,7 @@ HttpsBlockAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         runtimeCallout.classifyFn = descriptor->ClassifyFn;
         runtimeCallout.notifyFn = HttpsBlockNotify;
         runtimeCallout.flowDeleteFn = NULL;
-        status = FwpsCalloutRegister3(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
+        status = FwpsCalloutRegister2(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
         if (!NT_SUCCESS(status))
         {
             return status;
@@ -410,7 +410,7 @@ HttpsBlockUnregisterCallouts(VOID)
 }
 
 _Use_decl_annotations_ NTSTATUS NTAPI
-HttpsBlockNotify(FWPS_CALLOUT_NOTIFY_TYPE notifyType, const GUID *filterKey, FWPS_FILTER3 *filter)
+HttpsBlockNotify(FWPS_CALLOUT_NOTIFY_TYPE notifyType, const GUID *filterKey, FWPS_FILTER2 *filter)
 {
     UNREFERENCED_PARAMETER(notifyType);
     UNREFERENCED_PARAMETER(filterKey);

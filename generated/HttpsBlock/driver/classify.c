@@ -214,7 +214,7 @@ HttpsBlockClassifyAleAuthConnectV4(const FWPS_INCOMING_VALUES0 *inFixedValues,
                                    const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                    void *layerData,
                                    const void *classifyContext,
-                                   const FWPS_FILTER3 *filter,
+                                   const FWPS_FILTER2 *filter,
                                    UINT64 flowContext,
                                    FWPS_CLASSIFY_OUT0 *classifyOut)
 {
@@ -252,7 +252,7 @@ HttpsBlockClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedValues
                                       const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                       void *layerData,
                                       const void *classifyContext,
-                                      const FWPS_FILTER3 *filter,
+                                      const FWPS_FILTER2 *filter,
                                       UINT64 flowContext,
                                       FWPS_CLASSIFY_OUT0 *classifyOut)
 {

@@ -214,7 +214,7 @@ MonitorNetworkClassifyInboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVal
                                          const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                          void *layerData,
                                          const void *classifyContext,
-                                         const FWPS_FILTER3 *filter,
+                                         const FWPS_FILTER2 *filter,
                                          UINT64 flowContext,
                                          FWPS_CLASSIFY_OUT0 *classifyOut)
 {
@@ -252,7 +252,7 @@ MonitorNetworkClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVa
                                           const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                           void *layerData,
                                           const void *classifyContext,
-                                          const FWPS_FILTER3 *filter,
+                                          const FWPS_FILTER2 *filter,
                                           UINT64 flowContext,
                                           FWPS_CLASSIFY_OUT0 *classifyOut)
 {

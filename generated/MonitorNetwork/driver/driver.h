@@ -62,7 +62,7 @@ typedef struct _MONITORNETWORK_CALLOUT
     const GUID *LayerKey;
     const GUID *CalloutKey;
     const GUID *FilterKey;
-    FWPS_CALLOUT_CLASSIFY_FN3 ClassifyFn;
+    FWPS_CALLOUT_CLASSIFY_FN2 ClassifyFn;
     PCWSTR CalloutName;
     PCWSTR CalloutDescription;
     PCWSTR FilterName;
@@ -116,14 +116,14 @@ _IRQL_requires_max_(DISPATCH_LEVEL) VOID MonitorNetworkSinkEmit(_Inout_ WFPGEN_R
 
 _IRQL_requires_max_(DISPATCH_LEVEL) NTSTATUS NTAPI MonitorNetworkNotify(_In_ FWPS_CALLOUT_NOTIFY_TYPE notifyType,
                                                                         _In_ const GUID *filterKey,
-                                                                        _Inout_ FWPS_FILTER3 *filter);
+                                                                        _Inout_ FWPS_FILTER2 *filter);
 
 _IRQL_requires_min_(PASSIVE_LEVEL) _IRQL_requires_max_(DISPATCH_LEVEL) _IRQL_requires_same_ VOID NTAPI
 MonitorNetworkClassifyInboundTransportV4(_In_ const FWPS_INCOMING_VALUES0 *inFixedValues,
                                          _In_ const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                          _Inout_opt_ void *layerData,
                                          _In_opt_ const void *classifyContext,
-                                         _In_ const FWPS_FILTER3 *filter,
+                                         _In_ const FWPS_FILTER2 *filter,
                                          _In_ UINT64 flowContext,
                                          _Inout_ FWPS_CLASSIFY_OUT0 *classifyOut);
 
@@ -132,6 +132,6 @@ MonitorNetworkClassifyOutboundTransportV4(_In_ const FWPS_INCOMING_VALUES0 *inFi
                                           _In_ const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                           _Inout_opt_ void *layerData,
                                           _In_opt_ const void *classifyContext,
-                                          _In_ const FWPS_FILTER3 *filter,
+                                          _In_ const FWPS_FILTER2 *filter,
                                           _In_ UINT64 flowContext,
                                           _Inout_ FWPS_CLASSIFY_OUT0 *classifyOut);

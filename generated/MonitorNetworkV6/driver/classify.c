@@ -214,7 +214,7 @@ MonitorNetworkV6ClassifyInboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedV
                                            const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                            void *layerData,
                                            const void *classifyContext,
-                                           const FWPS_FILTER3 *filter,
+                                           const FWPS_FILTER2 *filter,
                                            UINT64 flowContext,
                                            FWPS_CLASSIFY_OUT0 *classifyOut)
 {
@@ -252,7 +252,7 @@ MonitorNetworkV6ClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixed
                                             const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                             void *layerData,
                                             const void *classifyContext,
-                                            const FWPS_FILTER3 *filter,
+                                            const FWPS_FILTER2 *filter,
                                             UINT64 flowContext,
                                             FWPS_CLASSIFY_OUT0 *classifyOut)
 {
@@ -290,7 +290,7 @@ MonitorNetworkV6ClassifyInboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedV
                                            const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                            void *layerData,
                                            const void *classifyContext,
-                                           const FWPS_FILTER3 *filter,
+                                           const FWPS_FILTER2 *filter,
                                            UINT64 flowContext,
                                            FWPS_CLASSIFY_OUT0 *classifyOut)
 {
@@ -328,7 +328,7 @@ MonitorNetworkV6ClassifyOutboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixed
                                             const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                             void *layerData,
                                             const void *classifyContext,
-                                            const FWPS_FILTER3 *filter,
+                                            const FWPS_FILTER2 *filter,
                                             UINT64 flowContext,
                                             FWPS_CLASSIFY_OUT0 *classifyOut)
 {
