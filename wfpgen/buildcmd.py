@@ -82,19 +82,19 @@ def msbuild(project: Path, configuration: str, platform: str, echo: Echo) -> int
     return 0
 
 
-def run_build(project: Path | None, configuration: str, platform: str, echo: Echo) -> int:
+def run_build(project: Path | None, configuration: str, platform: str, echo: Echo, wdk: Path | None = None) -> int:
     """``wfpgen build``: the exit code."""
     root = find_project(project)
     if sys.platform == "win32":
         return msbuild(root, configuration, platform, echo)
     from wfpgen.checks.check import run_check
 
-    echo(f"{root}: no Windows here, so: the host-simulation check and the MinGW-w64 cross-build tier")
+    echo(f"{root}: no Windows here, so: the host-simulation check, the MinGW-w64 cross-build tier and, given "
+         "a WDK include root, the real-header tier")
     if shutil.which("x86_64-w64-mingw32-gcc") is None:
         echo("note: x86_64-w64-mingw32-gcc is missing (apt-get install gcc-mingw-w64-x86-64); that step will fail")
-    report = run_check(root, None, cross=True, echo=echo)
-    passed = sum(1 for step in report.steps if step.ok)
-    echo(f"build: {passed} passed, {len(report.steps) - passed} failed")
+    report = run_check(root, None, cross=True, wdk=wdk, echo=echo)
+    echo(f"build: {report.tally()}")
     echo("A loadable driver needs the WDK on Windows: run wfpgen build there, or push the project and let "
          ".github/workflows/build.yml build it.")
     return 0 if report.ok else 1

@@ -23,6 +23,11 @@ app = typer.Typer(
 )
 
 SpecArg = Annotated[Path, typer.Argument(help="The YAML spec.", dir_okay=False, show_default=False)]
+WdkOption = Annotated[
+    Path | None,
+    typer.Option("--wdk", help="A WDK include root (km/ and shared/) for the real-header tier "
+                 "[default: $WFPGEN_WDK; on Windows the installed kit]"),
+]
 
 
 def _fail(error: WfpgenError) -> typer.Exit:
@@ -141,6 +146,7 @@ def check(
     = None,
     local: Annotated[str | None, typer.Option("--local", help="Local address or network of the capture.")] = None,
     no_analysis: Annotated[bool, typer.Option("--no-analysis", help="Skip gcc -fanalyzer and clang-tidy.")] = False,
+    wdk: WdkOption = None,
 ) -> None:
     """Build the driver against the host simulation and prove it works: load, traffic, reads, faults, unload."""
     from wfpgen.checks.check import run_check
@@ -153,12 +159,10 @@ def check(
         raise typer.Exit(2)
     try:
         report = run_check(target, out, variants=chosen, analysis=not no_analysis, pcap=pcap, local=local,
-                           echo=typer.echo)
+                           wdk=wdk, echo=typer.echo)
     except WfpgenError as error:
         raise _fail(error) from None
-    passed = sum(1 for step in report.steps if step.ok)
-    failed = len(report.steps) - passed
-    typer.echo(f"check: {passed} passed, {failed} failed")
+    typer.echo(f"check: {report.tally()}")
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -169,12 +173,13 @@ def build(
     ] = None,
     configuration: Annotated[str, typer.Option(help="Debug or Release (Windows).")] = "Release",
     platform: Annotated[str, typer.Option(help="x64 or ARM64 (Windows).")] = "x64",
+    wdk: WdkOption = None,
 ) -> None:
-    """Windows: MSBuild the solution. Elsewhere: wfpgen check plus the MinGW cross-build tier."""
+    """Windows: MSBuild the solution. Elsewhere: wfpgen check, the MinGW cross build and the real-header tier."""
     from wfpgen.buildcmd import run_build
 
     try:
-        code = run_build(project, configuration, platform, echo=typer.echo)
+        code = run_build(project, configuration, platform, echo=typer.echo, wdk=wdk)
     except WfpgenError as error:
         raise _fail(error) from None
     raise typer.Exit(code)

@@ -48,6 +48,7 @@ __all__ = [
     "compile_project",
     "find_clang",
     "find_wdk_root",
+    "hints",
     "parse_diagnostics",
 ]
 
@@ -332,6 +333,22 @@ class TierResult:
     compiles: list[CompileResult] = field(default_factory=list)
     driver: list[ClangDiagnostic] = field(default_factory=list)
     headers: list[ClangDiagnostic] = field(default_factory=list)
+    #: For each diagnostic, the "platform configuration" compiles that printed it.
+    where: dict[ClangDiagnostic, list[str]] = field(default_factory=dict)
+
+    def header_summary(self) -> str:
+        """The headers' own diagnostics in a line: each header line once, macro warnings counted."""
+        parts: dict[str, int] = {}
+        for d in self.headers:
+            if d.macro is not None:
+                name, where, line = d.macro
+                flag = re.search(r"\[(-W[\w-]+)\]$", d.message)
+                what = flag.group(1) if flag else d.message
+                key = f"{what} inside {name} ({_relative(where, self.root)}:{line})"
+            else:
+                key = f"{_relative(d.file, self.root)}:{d.line}: {d.severity}: {d.message}"
+            parts[key] = parts.get(key, 0) + 1
+        return "; ".join(f"{n} x {k}" if n > 1 else k for k, n in parts.items()) or "none"
 
     @property
     def ok(self) -> bool:
@@ -340,11 +357,14 @@ class TierResult:
 
 
 def clang_command(clang: str, root: WdkRoot, source: Path, platform: Platform, configuration: str,
-                  ntddi: str, defines: Iterable[str], include_dirs: Sequence[Path] = ()) -> list[str]:
-    """The clang command that compiles ``source`` as the generated .vcxproj would."""
-    winnt = f"0x{int(ntddi, 16) >> 16:04X}"
-    all_defines = [*platform.defines, *KERNEL_DEFINES, *CONFIGURATIONS[configuration],
-                   f"NTDDI_VERSION={ntddi}", f"_WIN32_WINNT={winnt}", f"WINVER={winnt}", *defines]
+                  defines: Iterable[str], include_dirs: Sequence[Path] = ()) -> list[str]:
+    """The clang command that compiles ``source`` as the generated .vcxproj would.
+
+    ``defines`` are the project's and its target's (``NTDDI_VERSION`` among them, as the WDK
+    derives it from ``_NT_TARGET_VERSION``); the platform's, the kernel's and the
+    configuration's are added here.
+    """
+    all_defines = [*platform.defines, *KERNEL_DEFINES, *CONFIGURATIONS[configuration], *defines]
     return [clang, f"--target={platform.triple}", *BASE_FLAGS, *root.flags(),
             *(f"-I{d}" for d in include_dirs), *(f"-D{d}" for d in all_defines), str(source)]
 
@@ -352,6 +372,28 @@ def clang_command(clang: str, root: WdkRoot, source: Path, platform: Platform, c
 def _run(command: Sequence[str]) -> tuple[int, str]:
     result = subprocess.run(list(command), capture_output=True, text=True, check=False)
     return result.returncode, result.stdout + result.stderr
+
+
+#: Diagnostics whose cause the message alone does not say, and what it is.
+HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"redefinition of '(FWPM_LAYER|FWPM_CONDITION)_"),
+     ("fwpmk.h was read a second time after <initguid.h>: its DEFINE_GUID block stands outside its include "
+      "guard, so every FWPM GUID is defined twice; include fwpmk.h once, without INITGUID (the FWPM GUIDs "
+      "come from fwpkclnt.lib and uuid.lib)")),
+    (re.compile(r"(unknown type name|undeclared identifier|undeclared function) '"),
+     ("a name the headers do not declare at the target's NTDDI_VERSION: if the WDK declares it only for a "
+      "newer Windows (a #if NTDDI_VERSION >= ... gate), raise driver.target or use the older API")),
+)
+
+
+def hints(diagnostics: Iterable[ClangDiagnostic]) -> list[str]:
+    """One line per known cause among ``diagnostics``."""
+    found: dict[str, None] = {}
+    for diagnostic in diagnostics:
+        for pattern, hint in HINTS:
+            if pattern.search(diagnostic.message):
+                found.setdefault(hint, None)
+    return list(found)
 
 
 def _headers_own(diagnostic: ClangDiagnostic, root: WdkRoot, baseline_keys: set[tuple[str, int, str]]) -> bool:
@@ -367,33 +409,36 @@ def _headers_own(diagnostic: ClangDiagnostic, root: WdkRoot, baseline_keys: set[
     return diagnostic.severity == "warning" and diagnostic.macro is not None and root.owns(diagnostic.macro[1])
 
 
-def compile_project(project: Path, root: WdkRoot, ntddi: str, defines: Sequence[str], *, clang: str | None = None,
+def compile_project(project: Path, root: WdkRoot, defines: Sequence[str], *, clang: str | None = None,
                     platforms: Sequence[Platform] = PLATFORMS,
                     configurations: Sequence[str] = tuple(CONFIGURATIONS), scratch: Path) -> TierResult:
-    """Compile every ``project/driver/*.c`` against ``root``; split the driver's diagnostics from the headers'.
+    """Compile every ``driver/*.c`` and ``ci/*.c`` of ``project`` against ``root``; split the driver's
+    diagnostics from the headers'.
 
     ``scratch`` receives one baseline translation unit per source: the same system headers
     in the same order and nothing else. A diagnostic the baseline shows at the same header
     line with the same message is the headers' own; everything else is the driver's.
     """
+    ntddi = next((d.split("=", 1)[1] for d in defines if d.startswith("NTDDI_VERSION=")), None)
+    if ntddi is None:
+        raise RealHeaderError("no NTDDI_VERSION among the defines: the target decides what the headers offer")
     clang = clang or find_clang()
     driver_dir = project / "driver"
-    sources = sorted(driver_dir.glob("*.c"))
+    sources = sorted(driver_dir.glob("*.c")) + sorted((project / "ci").glob("*.c"))
     if not sources:
         raise RealHeaderError(f"no driver/*.c under {project}")
     scratch.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[Path, Platform, str, list[str], list[str]]] = []
     for source in sources:
-        baseline = scratch / f"baseline_{source.stem}.c"
+        baseline = scratch / f"baseline_{source.parent.name}_{source.stem}.c"
         lines = [f"#include <{name}>" for name in system_includes(source, [driver_dir])]
         baseline.write_text("/* The system headers of " + source.name + ", alone. */\n" + "\n".join(lines) + "\n",
                             encoding="utf-8")
         for platform in platforms:
             for configuration in configurations:
                 jobs.append((source, platform, configuration,
-                             clang_command(clang, root, source, platform, configuration, ntddi, defines,
-                                           [driver_dir]),
-                             clang_command(clang, root, baseline, platform, configuration, ntddi, defines)))
+                             clang_command(clang, root, source, platform, configuration, defines, [driver_dir]),
+                             clang_command(clang, root, baseline, platform, configuration, defines)))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         outcomes = list(pool.map(lambda job: (_run(job[3]), _run(job[4])), jobs))
     result = TierResult(root.path, ntddi)
@@ -407,6 +452,7 @@ def compile_project(project: Path, root: WdkRoot, ntddi: str, defines: Sequence[
         for diagnostic in diagnostics:
             own = _headers_own(diagnostic, root, baseline_keys)
             (header_seen if own else driver_seen)[diagnostic] = None
+            result.where.setdefault(diagnostic, []).append(f"{platform.name} {configuration}")
         if code != 0 and not diagnostics:
             driver_seen[ClangDiagnostic(str(source), 0, 0, "error",
                                         f"clang exited with {code} ({platform.name} {configuration}): "

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from wfpgen import realheaders
 from wfpgen.checks.runner import VARIANTS, Report, Step, run_scenario, timed
 from wfpgen.errors import WfpgenError
 from wfpgen.model import ProjectModel
@@ -37,7 +38,7 @@ def _build_step(project: Path, model: ProjectModel, out: Path, variant: str) -> 
 
     def build() -> str:
         try:
-            build_shared(project, library, variant, model.preprocessor_defines)  # type: ignore[arg-type]
+            build_shared(project, library, variant, model.build_defines)  # type: ignore[arg-type]
         except BuildError as exc:
             raise WfpgenError(str(exc)) from None
         return f"{library.stat().st_size // 1024} KiB"
@@ -52,7 +53,7 @@ def _analysis_steps(project: Path, model: ProjectModel) -> list[Step]:
     for name, run in (("gcc -fanalyzer", analyze.run_fanalyzer), ("clang-tidy", analyze.run_clang_tidy)):
         def action(run: Callable[..., str] = run) -> str:
             try:
-                problems = run(project, model.preprocessor_defines)
+                problems = run(project, model.build_defines)
             except (RuntimeError, OSError) as exc:
                 raise WfpgenError(str(exc)) from None
             if problems.strip():
@@ -67,7 +68,7 @@ def _cross_steps(project: Path, model: ProjectModel, out: Path) -> list[Step]:
 
     def action() -> str:
         try:
-            image = cross_build(project, out / "mingw", model.preprocessor_defines)
+            image = cross_build(project, out / "mingw", model.build_defines)
         except (RuntimeError, OSError) as exc:
             raise WfpgenError(str(exc)) from None
         problems = check_pe(image)
@@ -78,15 +79,66 @@ def _cross_steps(project: Path, model: ProjectModel, out: Path) -> list[Step]:
     return [timed("MinGW-w64 cross build + PE checks", action)]
 
 
+REAL_HEADERS = "real WDK headers: clang, MSVC mode, /W4 /WX"
+
+
+def _real_header_step(project: Path, model: ProjectModel, out: Path, wdk: Path | None) -> Step:
+    """Compile every generated .c against Microsoft's headers, or say why that could not run."""
+    try:
+        found = realheaders.find_wdk_root(wdk)
+    except realheaders.RealHeaderError as exc:
+        return Step(REAL_HEADERS, False, str(exc))
+    if found is None:
+        return Step(REAL_HEADERS, True, f"skipped: no WDK include root (give --wdk DIR or set {realheaders.ENV_ROOT} "
+                    "to a directory holding km/ and shared/)", skipped=True)
+
+    def action() -> str:
+        try:
+            root = realheaders.WdkRoot.prepare(found, out / "wdk")
+            result = realheaders.compile_project(project, root, model.build_defines, scratch=out / "wdk")
+        except (realheaders.RealHeaderError, OSError) as exc:
+            raise WfpgenError(str(exc)) from None
+        summary = real_header_summary(result, project, model)
+        if not result.ok:
+            raise WfpgenError(summary)
+        return summary
+
+    return timed(REAL_HEADERS, action)
+
+
+def real_header_summary(result: realheaders.TierResult, project: Path, model: ProjectModel) -> str:
+    """What the tier compiled and found: the driver's diagnostics one per line, with hints."""
+    sources = sorted({str(c.source.relative_to(project)) for c in result.compiles})
+    builds = sorted({f"{c.platform} {c.configuration}" for c in result.compiles})
+    scope = (f"{len(sources)} sources x {len(builds)} builds ({', '.join(builds)}) at NTDDI_VERSION "
+             f"{result.ntddi} ({model.target_label}) against {result.root}")
+    headers = result.header_summary()
+    if result.ok:
+        return f"{scope}: no diagnostic of the driver's; the headers' own under clang: {headers}"
+    lines = [f"{scope}: {len(result.driver)} diagnostic(s) of the driver's:"]
+    every = len(builds)
+    for diagnostic in result.driver:
+        where = result.where.get(diagnostic, [])
+        suffix = "" if len(where) == every else f"  [{', '.join(where)}]"
+        lines.append("  " + diagnostic.format(project) + suffix)
+    lines += [f"  hint: {hint}" for hint in realheaders.hints(result.driver)]
+    return "\n".join(lines)
+
+
 def run_check(target: Path, out: Path | None, *, variants: Sequence[str] = VARIANTS, analysis: bool = True,
               cross: bool = False, pcap: Path | None = None, local: str | None = None,
-              echo: Echo | None = None) -> Report:
-    """Render (or take) a project, build it in each variant, run the scenario, analyse it."""
+              wdk: Path | None = None, echo: Echo | None = None) -> Report:
+    """Render (or take) a project, build it in each variant, run the scenario, analyse it.
+
+    The real-header tier runs when a WDK include root is given (``wdk``), named by
+    ``WFPGEN_WDK``, or installed (Windows); otherwise its step reports SKIP.
+    """
     report = Report()
     work = out if out is not None else Path("wfpgen-check") / (target.name if target.is_dir() else target.stem)
     work.mkdir(parents=True, exist_ok=True)
     project, model = project_for(target, work)
     report.add(Step("render the project", True, str(project)), echo)
+    report.add(_real_header_step(project, model, work, wdk), echo)
     extra: list[str] = []
     if pcap is not None:
         extra += ["--pcap", str(pcap.resolve())] + (["--local", local] if local else [])

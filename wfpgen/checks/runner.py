@@ -30,10 +30,11 @@ class Step:
     ok: bool
     detail: str = ""
     seconds: float = 0.0
+    skipped: bool = False  # did not run (what it needs is absent); counts as neither passed nor failed
 
     def line(self) -> str:
         """One report line: ``PASS  name  (0.12 s)  detail``."""
-        status = "PASS" if self.ok else "FAIL"
+        status = "SKIP" if self.skipped else "PASS" if self.ok else "FAIL"
         detail = f"  {self.detail}" if self.detail else ""
         return f"{status}  {self.name:<44} {self.seconds:6.2f} s{detail}"
 
@@ -48,6 +49,13 @@ class Report:
     def ok(self) -> bool:
         """Whether every step passed (and there was at least one)."""
         return bool(self.steps) and all(step.ok for step in self.steps)
+
+    def tally(self) -> str:
+        """``N passed, M failed`` (and ``, K skipped`` when a step did not run)."""
+        skipped = sum(1 for step in self.steps if step.skipped)
+        passed = sum(1 for step in self.steps if step.ok and not step.skipped)
+        text = f"{passed} passed, {len(self.steps) - passed - skipped} failed"
+        return text + (f", {skipped} skipped" if skipped else "")
 
     def add(self, step: Step, echo: Callable[[str], None] | None) -> None:
         """Record ``step`` and print its line."""
