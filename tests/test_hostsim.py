@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -588,7 +589,11 @@ def test_condition_selects_the_callout(projects: dict[str, Project], libraries: 
 def test_blocking_filter_with_mask_and_range(
     projects: dict[str, Project], libraries: dict[str, Path]
 ) -> None:
-    """https-block.yaml: tcp AND port 443 AND remote NOT in 10.0.0.0/8 blocks; a port range elsewhere."""
+    """https-block.yaml: tcp AND port 443 AND remote outside 10.0.0.0/8 blocks; a port range elsewhere.
+
+    "Outside 10.0.0.0/8" is two ranges on the same field, which the engine ORs (and ANDs with the
+    other fields): their edges decide.
+    """
     driver = host(libraries["block"])
     model = projects["block"].model
     assert driver.load() == STATUS_SUCCESS
@@ -609,7 +614,11 @@ def test_blocking_filter_with_mask_and_range(
     blocked = driver.classify(connect_id, values(connect, 6, 0x08080808, 443))
     assert blocked.action_type == FWP_ACTION_BLOCK and blocked.callouts_invoked == 1
     assert not blocked.rights & FWPS_RIGHT_ACTION_WRITE
-    for protocol, address, port in ((6, 0x0A010203, 443), (17, 0x08080808, 443), (6, 0x08080808, 80)):
+    for address in (0x00000000, 0x09FFFFFF, 0x0B000000, 0xFFFFFFFF):  # each range, at both ends
+        verdict = driver.classify(connect_id, values(connect, 6, address, 443))
+        assert verdict.action_type == FWP_ACTION_BLOCK, hex(address)
+    for protocol, address, port in ((6, 0x0A010203, 443), (6, 0x0A000000, 443), (6, 0x0AFFFFFF, 443),
+                                    (17, 0x08080808, 443), (6, 0x08080808, 80)):
         verdict = driver.classify(connect_id, values(connect, protocol, address, port))
         assert (verdict.filters_matched, verdict.action_type) == (0, FWP_ACTION_PERMIT), (
             protocol,
@@ -624,19 +633,48 @@ def test_blocking_filter_with_mask_and_range(
     assert_clean(driver)
 
 
+def test_the_engine_refuses_not_equal_on_an_address_mask(tmp_path: Path) -> None:
+    """FWP_MATCH_NOT_EQUAL takes sortable types only, and an FWP_V4_ADDR_MASK is not one.
+
+    The validator refuses such a spec; a driver that builds the condition anyway (planted here)
+    fails to load with STATUS_FWP_MATCH_TYPE_MISMATCH, as BFE may refuse it.
+    """
+    spec = {"version": 1, "driver": {"name": "MaskFilter"},
+            "layers": [{"layer": "ale_auth_connect_v4",
+                        "conditions": [{"field": "ip_remote_address", "value": "10.0.0.0/8"}]}],
+            "fields": ["ip_remote_address"], "metadata": []}
+    project = write_project(spec, tmp_path / "equal", "mask")
+    driver = host(build_shared(project.root, tmp_path / "equal.so"))
+    assert driver.load() == STATUS_SUCCESS
+    assert driver.unload() == 0, driver.violations()
+
+    planted = tmp_path / "not_equal"
+    shutil.copytree(project.root, planted)
+    callouts = planted / "driver" / "callouts.c"
+    text = callouts.read_text(encoding="utf-8")
+    planted_text, count = re.subn(r"FWP_MATCH_EQUAL,(\s*)FWP_V4_ADDR_MASK", r"FWP_MATCH_NOT_EQUAL,\1FWP_V4_ADDR_MASK",
+                                  text)
+    assert count == 1
+    callouts.write_text(planted_text, encoding="utf-8")
+    driver = host(build_shared(planted, tmp_path / "not_equal.so"))
+    assert ntstatus(driver.load()) == ntstatus(0xC0220026)  # STATUS_FWP_MATCH_TYPE_MISMATCH
+    assert driver.counters().nonzero() == {}, "a failed load must leave nothing behind"
+
+
 # -- fault injection and planted bugs ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["ale", "transport"])
-def test_every_driver_entry_call_can_fail_cleanly(libraries: dict[str, Path], name: str) -> None:
+def test_every_driver_entry_call_can_fail_cleanly(
+    projects: dict[str, Project], libraries: dict[str, Path], name: str
+) -> None:
     driver = host(libraries[name])
     assert driver.load() == STATUS_SUCCESS
     counts = driver.call_counts()
     assert driver.unload() == 0
     failable = {api: n for api, n in counts.items() if driver.can_fail(api) == 1}
-    assert {"FwpmEngineOpen0", "FwpmFilterAdd0", "FwpsCalloutRegister3", "FwpmTransactionCommit0"} <= set(
-        failable
-    )
+    register = projects[name].model.api.register_fn  # FwpsCalloutRegister2 below Windows 10 1709
+    assert {"FwpmEngineOpen0", "FwpmFilterAdd0", register, "FwpmTransactionCommit0"} <= set(failable)
     for api, calls in sorted(failable.items()):
         for nth in range(1, calls + 1):
             driver.reset()

@@ -417,7 +417,8 @@ class ConditionModel:
     low: str
     high: str
     prefix: int
-    bytes_init: str  # C initializer of the 16 address bytes
+    bytes_init: str  # C initializer of the 16 address bytes (the low bound of a v6 range)
+    bytes_high_init: str  # C initializer of the high bound of a v6 range (zeros otherwise)
     app_id: str  # C wide-string literal for ale_app_id, or NULL
     app_id_bytes: int  # size of the application id blob, terminating NUL included
     comment: str
@@ -430,6 +431,7 @@ class ConditionModel:
     high_value: int = 0
     data: bytes = b""
     text: str = ""
+    data_high: bytes = b""
 
     @property
     def field_guid_args(self) -> str:
@@ -442,28 +444,35 @@ class ConditionModel:
         return markdown_text(self.comment)
 
 
+_CONDITION_DATA_TYPES = {
+    "int": None,  # the field's own type
+    "flags": "FWP_UINT32",
+    "range": "FWP_RANGE_TYPE",
+    "v4": "FWP_UINT32",
+    "v4_mask": "FWP_V4_ADDR_MASK",
+    "v4_range": "FWP_RANGE_TYPE",
+    "v6": "FWP_BYTE_ARRAY16_TYPE",
+    "v6_mask": "FWP_V6_ADDR_MASK",
+    "v6_range": "FWP_RANGE_TYPE",
+    "app_id": "FWP_BYTE_BLOB_TYPE",
+}
+
+
+def _bytes_init(data: bytes) -> str:
+    return "{" + ", ".join(f"0x{b:02x}" for b in (data or bytes(16))) + "}"
+
+
 def _condition(c: ResolvedCondition) -> ConditionModel:
     assert c.field.condition is not None
-    data_type = {
-        "int": _DATA_TYPES.get(c.field.type, "FWP_UINT32"),
-        "flags": "FWP_UINT32",
-        "range": "FWP_RANGE_TYPE",
-        "v4": "FWP_UINT32",
-        "v4_mask": "FWP_V4_ADDR_MASK",
-        "v6": "FWP_BYTE_ARRAY16_TYPE",
-        "v6_mask": "FWP_V6_ADDR_MASK",
-        "app_id": "FWP_BYTE_BLOB_TYPE",
-    }[c.kind]
-    range_type = _DATA_TYPES[c.field.type] if c.kind == "range" else "FWP_EMPTY"
-    data = c.data if c.data else bytes(16)
-    bytes_init = "{" + ", ".join(f"0x{b:02x}" for b in data) + "}"
+    data_type = _CONDITION_DATA_TYPES[c.kind] or _DATA_TYPES.get(c.field.type, "FWP_UINT32")
+    range_type = _DATA_TYPES[c.field.type] if c.kind in ("range", "v4_range", "v6_range") else "FWP_EMPTY"
     app_id = c_wide_literal(c.text) if c.kind == "app_id" else "NULL"
     comment = f"{c.field.name} {c.match} {_condition_text(c)}"
     app_id_bytes = (len(c.text) + 1) * 2 if c.kind == "app_id" else 0
     return ConditionModel(c.field.condition, _MATCH_TYPES[c.match], data_type, range_type, f"{c.low}ULL",
-                          f"{c.high}ULL", c.prefix, bytes_init, app_id, app_id_bytes, c_comment(comment),
-                          c.field.name, c.kind, c.match, c.field.condition_guid or "", c.low, c.high, c.data,
-                          c.text)
+                          f"{c.high}ULL", c.prefix, _bytes_init(c.data), _bytes_init(c.data_high), app_id,
+                          app_id_bytes, c_comment(comment), c.field.name, c.kind, c.match,
+                          c.field.condition_guid or "", c.low, c.high, c.data, c.text, c.data_high)
 
 
 def _condition_text(c: ResolvedCondition) -> str:
@@ -471,6 +480,10 @@ def _condition_text(c: ResolvedCondition) -> str:
 
     if c.kind == "range":
         return f"[{c.low}, {c.high}]"
+    if c.kind == "v4_range":
+        return f"[{ipaddress.IPv4Address(c.low)}, {ipaddress.IPv4Address(c.high)}]"
+    if c.kind == "v6_range":
+        return f"[{ipaddress.IPv6Address(c.data)}, {ipaddress.IPv6Address(c.data_high)}]"
     if c.kind in ("v4", "v4_mask"):
         text = str(ipaddress.IPv4Address(c.low))
         return text + (f"/{c.prefix}" if c.kind == "v4_mask" else "")
@@ -811,6 +824,18 @@ class ProjectModel:
     def max_blobs(self) -> int:
         """The largest blob count of any layer, at least 1 (sizes the ring sink's tables)."""
         return max([layer.record.blob_count for layer in self.layers] + [1])
+
+    @property
+    def sink_locking(self) -> str:
+        """How the sink synchronises, for the classify file's comment."""
+        if self.sink == "ring":
+            return "holds its ring's spin lock only while it copies the record in"
+        return "formats the record into a stack buffer and takes no lock"
+
+    @property
+    def has_conditions(self) -> bool:
+        """Whether any layer's filter has conditions."""
+        return any(layer.conditions for layer in self.layers)
 
     @property
     def max_conditions(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TypeVar
 
 from wfpgen.catalog import Catalog, Field, Layer, MetadataItem
 from wfpgen.errors import Diagnostic, SpecError, closest, join_names
@@ -28,6 +29,43 @@ PROTOCOL_NAMES = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "ipv6": 41, "gre": 
 _INT_BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
 _ORDERED_MATCHES = {"greater", "greater_or_equal", "less", "less_or_equal"}
 _FLAG_MATCHES = {"flags_all_set", "flags_any_set", "flags_none_set"}
+_Address = TypeVar("_Address", ipaddress.IPv4Address, ipaddress.IPv6Address)
+
+
+def _address_match(match: str) -> None:
+    """A single address is an FWP_UINT32 or FWP_BYTE_ARRAY16_TYPE: sortable, but only (in)equality
+    and ranges mean something for an address."""
+    if match not in ("equal", "not_equal"):
+        raise _BadValue(f"match '{match}' does not apply to an address", "equal, not_equal, range")
+
+
+def _prefix_match(match: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
+    """A prefix is an FWP_V4_ADDR_MASK or FWP_V6_ADDR_MASK, which is not sortable.
+
+    Microsoft documents FWP_MATCH_NOT_EQUAL, the ordered matches and FWP_MATCH_RANGE for sortable
+    types only (integers, FWP_BYTE_ARRAY16_TYPE, FWP_BYTE_BLOB_TYPE, FWP_UNICODE_STRING_TYPE), so the
+    filter engine may refuse anything but FWP_MATCH_EQUAL on a prefix. "Not in this prefix" is the
+    ranges around it: conditions on one field are OR-ed.
+    """
+    if match == "equal":
+        return
+    first, last = int(network.network_address), int(network.broadcast_address)
+    top = (1 << network.max_prefixlen) - 1
+    quote = "'" if network.version == 6 else ""
+
+    def text(number: int) -> str:
+        return quote + str(ipaddress.ip_address(number) if network.version == 4
+                           else ipaddress.IPv6Address(number)) + quote
+
+    outside = []
+    if first > 0:
+        outside.append(f"{{match: range, value: [{text(0)}, {text(first - 1)}]}}")
+    if last < top:
+        outside.append(f"{{match: range, value: [{text(last + 1)}, {text(top)}]}}")
+    hint = (f"; to exclude {network}, list the ranges around it (conditions on one field are OR-ed): "
+            + " and ".join(outside)) if match == "not_equal" and outside else ""
+    raise _BadValue(f"match '{match}' does not apply to an address prefix: the filter engine compares an "
+                    f"address mask (FWP_V{network.version}_ADDR_MASK) for equality only", "equal" + hint)
 
 
 @dataclass(frozen=True)
@@ -36,12 +74,13 @@ class ResolvedCondition:
 
     field: Field
     match: str
-    kind: str  # "int", "range", "v4", "v4_mask", "v6", "v6_mask", "app_id", "flags"
+    kind: str  # "int", "range", "v4", "v4_mask", "v4_range", "v6", "v6_mask", "v6_range", "app_id", "flags"
     low: int = 0
     high: int = 0
     prefix: int = 0
     data: bytes = b""
     text: str = ""
+    data_high: bytes = b""  # the upper bound of a v6_range
 
 
 @dataclass(frozen=True)
@@ -292,8 +331,9 @@ class _Checker:
 
     def v4_condition(self, field: Field, match: str, value: object) -> ResolvedCondition:
         allowed = "an IPv4 address or prefix, e.g. '10.0.0.1' or '10.0.0.0/8'"
-        if match not in ("equal", "not_equal"):
-            raise _BadValue(f"match '{match}' does not apply to an address", "equal, not_equal")
+        if match == "range":
+            low, high = self._address_range(value, ipaddress.IPv4Address, "[10.0.0.0, 10.255.255.255]")
+            return ResolvedCondition(field, match, "v4_range", int(low), int(high))
         if not isinstance(value, str):
             raise _BadValue(f"{value!r} is not an IPv4 address", allowed)
         try:
@@ -302,13 +342,16 @@ class _Checker:
             raise _BadValue(f"{value!r} is not an IPv4 address or prefix ({exc})", allowed) from None
         address = int(network.network_address)
         if "/" in value:
+            _prefix_match(match, network)
             return ResolvedCondition(field, match, "v4_mask", address, prefix=network.prefixlen)
+        _address_match(match)
         return ResolvedCondition(field, match, "v4", address)
 
     def v6_condition(self, field: Field, match: str, value: object) -> ResolvedCondition:
         allowed = "an IPv6 address or prefix, e.g. '2001:db8::1' or 'fe80::/10'"
-        if match not in ("equal", "not_equal"):
-            raise _BadValue(f"match '{match}' does not apply to an address", "equal, not_equal")
+        if match == "range":
+            low, high = self._address_range(value, ipaddress.IPv6Address, "['2001:db8::', '2001:db8::ffff']")
+            return ResolvedCondition(field, match, "v6_range", data=low.packed, data_high=high.packed)
         if not isinstance(value, str):
             raise _BadValue(f"{value!r} is not an IPv6 address", allowed)
         try:
@@ -317,10 +360,27 @@ class _Checker:
             raise _BadValue(f"{value!r} is not an IPv6 address or prefix ({exc})", allowed) from None
         data = network.network_address.packed
         if "/" in value:
+            _prefix_match(match, network)
             return ResolvedCondition(field, match, "v6_mask", data=data, prefix=network.prefixlen)
+        _address_match(match)
         return ResolvedCondition(field, match, "v6", data=data)
 
+    @staticmethod
+    def _address_range(value: object, kind: type[_Address], example: str) -> tuple[_Address, _Address]:
+        """``[low, high]`` of one address family, low <= high."""
+        allowed = f"a list of two addresses [low, high], e.g. {example}"
+        if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
+            raise _BadValue("'range' needs a list of two addresses", allowed)
+        try:
+            low, high = (kind(v) for v in value)
+        except ValueError as exc:
+            raise _BadValue(f"{value!r} is not a pair of addresses ({exc})", allowed) from None
+        if low > high:
+            raise _BadValue(f"range [{low}, {high}] is empty", "[low, high] with low <= high")
+        return low, high
+
     def app_id_condition(self, field: Field, match: str, value: object) -> ResolvedCondition:
+        # FWP_BYTE_BLOB_TYPE is sortable, but an ordering of paths means nothing: equality only.
         allowed = r"a lower-case NT device path, e.g. '\device\harddiskvolume3\windows\system32\svchost.exe'"
         if match not in ("equal", "not_equal"):
             raise _BadValue(f"match '{match}' does not apply to an application id", "equal, not_equal")

@@ -84,11 +84,16 @@ def condition_for(draw: st.DrawFn, field: Field) -> dict[str, Any] | None:
         octets = draw(st.lists(st.integers(0, 255), min_size=4, max_size=4))
         if draw(st.booleans()):
             return {"field": field.name, "value": ".".join(map(str, octets))}
+        if draw(st.booleans()):
+            low = draw(st.integers(0, 0xFFFFFFFF))
+            high = draw(st.integers(low, 0xFFFFFFFF))
+            return {"field": field.name, "match": "range",
+                    "value": [str(ipaddress.IPv4Address(low)), str(ipaddress.IPv4Address(high))]}
         prefix = draw(st.integers(0, 32))
         network = int.from_bytes(bytes(octets), "big") & ~((1 << (32 - prefix)) - 1) & 0xFFFFFFFF
         text = ".".join(str(b) for b in network.to_bytes(4, "big"))
-        return {"field": field.name, "match": draw(st.sampled_from(["equal", "not_equal"])),
-                "value": f"{text}/{prefix}"}
+        # A prefix (FWP_V4_ADDR_MASK) is not sortable: 'equal' is its only match.
+        return {"field": field.name, "value": f"{text}/{prefix}"}
     if bits is not None:
         if field.name == "ip_protocol" and draw(st.booleans()):
             return {"field": field.name, "value": draw(st.sampled_from(sorted(PROTOCOL_NAMES)))}
@@ -102,7 +107,13 @@ def condition_for(draw: st.DrawFn, field: Field) -> dict[str, Any] | None:
         return {"field": field.name, "match": match, "value": draw(st.integers(0, top))}
     if field.type == "byteArray16":
         raw = draw(st.binary(min_size=16, max_size=16))
-        return {"field": field.name, "value": str(ipaddress.IPv6Address(raw))}
+        if draw(st.booleans()):
+            low = int.from_bytes(raw, "big")
+            high = draw(st.integers(low, (1 << 128) - 1))
+            return {"field": field.name, "match": "range",
+                    "value": [str(ipaddress.IPv6Address(low)), str(ipaddress.IPv6Address(high))]}
+        return {"field": field.name, "match": draw(st.sampled_from(["equal", "not_equal"])),
+                "value": str(ipaddress.IPv6Address(raw))}
     if field.name == "ale_app_id":
         tail = draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._\\ -", min_size=1, max_size=60))
         return {"field": field.name, "value": "\\device\\" + tail}

@@ -106,14 +106,16 @@ def _holds(condition: ConditionModel, value: object) -> bool:
     elif kind == "flags":
         bits = _as_int(value) & low
         held = {"flags_all_set": bits == low, "flags_any_set": bits != 0}.get(condition.match, bits == 0)
-    elif kind == "range":
+    elif kind in ("range", "v4_range"):
         held = low <= _as_int(value) <= high
+    elif kind == "v6_range":
+        held = int.from_bytes(condition.data, "big") <= _as_int(value) <= int.from_bytes(condition.data_high, "big")
     else:
         number = _as_int(value)
         held = {"equal": number == low, "not_equal": number != low, "greater": number > low,
                 "greater_or_equal": number >= low, "less": number < low,
                 "less_or_equal": number <= low}[condition.match]
-    if condition.match == "not_equal" and kind in ("v4_mask", "v6_mask", "v6", "app_id"):
+    if condition.match == "not_equal" and kind in ("v6", "app_id"):
         return not held
     return held
 
@@ -137,6 +139,11 @@ def _satisfying(rng: random.Random, condition: ConditionModel, current: object) 
         return current
     if kind == "range":
         return rng.randint(low, condition.high_value)
+    if kind == "v4_range":
+        return ipaddress.IPv4Address(rng.randint(low, condition.high_value))
+    if kind == "v6_range":
+        bounds = (int.from_bytes(condition.data, "big"), int.from_bytes(condition.data_high, "big"))
+        return ipaddress.IPv6Address(rng.randint(*bounds))
     if kind in ("v4", "v4_mask"):
         return ipaddress.IPv4Address(low)
     if kind in ("v6", "v6_mask"):

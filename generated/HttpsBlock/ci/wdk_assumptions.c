@@ -147,6 +147,18 @@ WFPGEN_CHECK_GUID(FWPM_CONDITION_IP_REMOTE_ADDRESS,
                   0x09,
                   0x50,
                   0x45);
+WFPGEN_CHECK_GUID(FWPM_CONDITION_IP_REMOTE_ADDRESS,
+                  0xb235ae9a,
+                  0x1d64,
+                  0x49b8,
+                  0xa4,
+                  0x4c,
+                  0x5f,
+                  0xf3,
+                  0xd9,
+                  0x09,
+                  0x50,
+                  0x45);
 
 /* outbound_transport_v4 */
 C_ASSERT(FWPS_LAYER_OUTBOUND_TRANSPORT_V4 == 16);

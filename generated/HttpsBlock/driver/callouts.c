@@ -40,11 +40,12 @@ typedef struct _HTTPSBLOCK_CONDITION_STORAGE
     FWP_V4_ADDR_AND_MASK V4Mask;
     FWP_V6_ADDR_AND_MASK V6Mask;
     FWP_BYTE_ARRAY16 Array16;
+    FWP_BYTE_ARRAY16 Array16High;
     FWP_RANGE0 Range;
     FWP_BYTE_BLOB Blob;
 } HTTPSBLOCK_CONDITION_STORAGE;
 
-#define HTTPSBLOCK_MAX_CONDITIONS 3u
+#define HTTPSBLOCK_MAX_CONDITIONS 4u
 
 static const HTTPSBLOCK_CONDITION HttpsBlockConditionsAleAuthConnectV4[] = {
     /* ip_protocol equal 6 */
@@ -55,6 +56,7 @@ static const HTTPSBLOCK_CONDITION HttpsBlockConditionsAleAuthConnectV4[] = {
      6ULL,
      0ULL,
      0,
+     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
      {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
      NULL,
      0},
@@ -67,16 +69,30 @@ static const HTTPSBLOCK_CONDITION HttpsBlockConditionsAleAuthConnectV4[] = {
      0ULL,
      0,
      {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
      NULL,
      0},
-    /* ip_remote_address not_equal 10.0.0.0/8 */
+    /* ip_remote_address range [0.0.0.0, 9.255.255.255] */
     {&FWPM_CONDITION_IP_REMOTE_ADDRESS,
-     FWP_MATCH_NOT_EQUAL,
-     FWP_V4_ADDR_MASK,
-     FWP_EMPTY,
-     167772160ULL,
+     FWP_MATCH_RANGE,
+     FWP_RANGE_TYPE,
+     FWP_UINT32,
      0ULL,
-     8,
+     167772159ULL,
+     0,
+     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+     NULL,
+     0},
+    /* ip_remote_address range [11.0.0.0, 255.255.255.255] */
+    {&FWPM_CONDITION_IP_REMOTE_ADDRESS,
+     FWP_MATCH_RANGE,
+     FWP_RANGE_TYPE,
+     FWP_UINT32,
+     184549376ULL,
+     4294967295ULL,
+     0,
+     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
      {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
      NULL,
      0},
@@ -91,6 +107,7 @@ static const HTTPSBLOCK_CONDITION HttpsBlockConditionsOutboundTransportV4[] = {
      1ULL,
      1023ULL,
      0,
+     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
      {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
      NULL,
      0},
@@ -196,6 +213,13 @@ HttpsBlockBuildCondition(_In_ const HTTPSBLOCK_CONDITION *Condition,
         case FWP_UINT32:
             Storage->Range.valueLow.uint32 = (UINT32)Condition->Low;
             Storage->Range.valueHigh.uint32 = (UINT32)Condition->High;
+            break;
+        case FWP_BYTE_ARRAY16_TYPE:
+            RtlCopyMemory(Storage->Array16.byteArray16, Condition->Address, sizeof(Storage->Array16.byteArray16));
+            RtlCopyMemory(Storage->Array16High.byteArray16, Condition->AddressHigh,
+                          sizeof(Storage->Array16High.byteArray16));
+            Storage->Range.valueLow.byteArray16 = &Storage->Array16;
+            Storage->Range.valueHigh.byteArray16 = &Storage->Array16High;
             break;
         default:
             Storage->Range.valueLow.uint64 = &Storage->Low;

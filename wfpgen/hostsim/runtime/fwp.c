@@ -1135,14 +1135,23 @@ static NTSTATUS hw_copy_value(FWP_CONDITION_VALUE0 *target, const FWP_CONDITION_
     return STATUS_SUCCESS;
 }
 
-/* Type rules for one condition against its field (FWP_MATCH_TYPE's compatibility rules). */
+/* FWP_MATCH_TYPE's documented rule: "sortable data types consist of all integer types,
+ * FWP_BYTE_ARRAY16_TYPE, FWP_BYTE_BLOB_TYPE, and FWP_UNICODE_STRING_TYPE". */
+static BOOLEAN hw_is_sortable(FWP_DATA_TYPE type)
+{
+    return hw_is_numeric(type) || type == FWP_BYTE_ARRAY16_TYPE || type == FWP_BYTE_BLOB_TYPE ||
+           type == FWP_UNICODE_STRING_TYPE;
+}
+
+/* Type rules for one condition against its field, as FWP_MATCH_TYPE documents them:
+ * FWP_MATCH_EQUAL takes every type; FWP_MATCH_NOT_EQUAL, the ordered matches and FWP_MATCH_RANGE
+ * only sortable types (an address mask is not one); the flag matches only unsigned integers. */
 static NTSTATUS hw_check_condition(const FWPM_FILTER_CONDITION0 *condition, FWP_DATA_TYPE field)
 {
     FWP_MATCH_TYPE match = condition->matchType;
     FWP_DATA_TYPE type = condition->conditionValue.type;
     BOOLEAN ordered = match == FWP_MATCH_GREATER || match == FWP_MATCH_LESS ||
                       match == FWP_MATCH_GREATER_OR_EQUAL || match == FWP_MATCH_LESS_OR_EQUAL;
-    BOOLEAN equality = match == FWP_MATCH_EQUAL || match == FWP_MATCH_NOT_EQUAL;
     BOOLEAN flags = match == FWP_MATCH_FLAGS_ALL_SET || match == FWP_MATCH_FLAGS_ANY_SET ||
                     match == FWP_MATCH_FLAGS_NONE_SET;
 
@@ -1176,9 +1185,9 @@ static NTSTATUS hw_check_condition(const FWPM_FILTER_CONDITION0 *condition, FWP_
         {
             return STATUS_FWP_TYPE_MISMATCH;
         }
-        if (!equality)
+        if (match != FWP_MATCH_EQUAL)
         {
-            return STATUS_FWP_MATCH_TYPE_MISMATCH;
+            return STATUS_FWP_MATCH_TYPE_MISMATCH; /* a mask is not sortable */
         }
         if (type == FWP_V6_ADDR_MASK && condition->conditionValue.v6AddrMask != NULL &&
             condition->conditionValue.v6AddrMask->prefixLength > 128)
@@ -1191,20 +1200,25 @@ static NTSTATUS hw_check_condition(const FWPM_FILTER_CONDITION0 *condition, FWP_
     {
         return STATUS_FWP_TYPE_MISMATCH;
     }
-    if (hw_is_numeric(type))
+    if (match == FWP_MATCH_EQUAL)
     {
-        if (flags && hw_is_signed(type))
-        {
-            return STATUS_FWP_MATCH_TYPE_MISMATCH;
-        }
-        return (equality || ordered || flags) ? STATUS_SUCCESS : STATUS_FWP_MATCH_TYPE_MISMATCH;
+        return STATUS_SUCCESS;
     }
-    if (type == FWP_BYTE_ARRAY16_TYPE || type == FWP_BYTE_ARRAY6_TYPE)
+    if (flags)
     {
-        return (equality || ordered) ? STATUS_SUCCESS : STATUS_FWP_MATCH_TYPE_MISMATCH;
+        return (hw_is_numeric(type) && !hw_is_signed(type)) ? STATUS_SUCCESS : STATUS_FWP_MATCH_TYPE_MISMATCH;
     }
-    /* Blobs, SIDs, security descriptors, strings: equality only (prefix matches are not modelled). */
-    return equality ? STATUS_SUCCESS : STATUS_FWP_MATCH_TYPE_MISMATCH;
+    if (match == FWP_MATCH_NOT_EQUAL)
+    {
+        return hw_is_sortable(type) ? STATUS_SUCCESS : STATUS_FWP_MATCH_TYPE_MISMATCH;
+    }
+    if (ordered)
+    {
+        /* Sortable types only; orderings of blobs and strings are not modelled (the generator emits none). */
+        return (hw_is_numeric(type) || type == FWP_BYTE_ARRAY16_TYPE) ? STATUS_SUCCESS : STATUS_FWP_MATCH_TYPE_MISMATCH;
+    }
+    /* FWP_MATCH_EQUAL_CASE_INSENSITIVE, FWP_MATCH_PREFIX, FWP_MATCH_NOT_PREFIX: not modelled. */
+    return STATUS_FWP_MATCH_TYPE_MISMATCH;
 }
 
 static NTSTATUS hw_build_filter(const FWPM_FILTER0 *filter, const HOSTWDK_CATALOG_LAYER *layer, HW_OBJECT *object)
