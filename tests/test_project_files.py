@@ -214,8 +214,11 @@ def test_solution(project: Project) -> None:
     assert f"SolutionGuid = {m.solution_guid.braced_upper}" in text
     for c in m.configurations:
         assert f"\t\t{c.label} = {c.label}\n" in text
-        for suffix in ("ActiveCfg", "Build.0", "Deploy.0"):
+        for suffix in ("ActiveCfg", "Build.0"):
             assert f"\t\t{guid}.{c.label}.{suffix} = {c.label}\n" in text
+    # No Deploy: building the solution must not try to deploy a kernel driver to a test computer
+    # (Microsoft's driver samples build only).
+    assert "Deploy" not in text
     assert text.count("Project(") == 1
 
 
@@ -240,7 +243,9 @@ def test_project(project: Project) -> None:
         assert group.findtext(f"{MSBUILD}ConfigurationType") == "Driver"
         assert group.findtext(f"{MSBUILD}DriverType") == "WDM"
         assert group.findtext(f"{MSBUILD}DriverTargetPlatform") == "Universal"
-        assert group.findtext(f"{MSBUILD}TargetVersion") == m.vs_target_version
+        assert group.findtext(f"{MSBUILD}TargetVersion") == m.vs_target_version == "Windows10"
+        # The target decides NTDDI_VERSION: 0xA000000 for win10 (NTDDI_WIN10), as Microsoft writes it.
+        assert group.findtext(f"{MSBUILD}_NT_TARGET_VERSION") == f"0x{int(m.ntddi_hex, 16):X}"
         assert group.findtext(f"{MSBUILD}UseDebugLibraries") == (
             "true" if c.configuration == "Debug" else "false"
         )
@@ -432,8 +437,8 @@ def test_install_script(project: Project) -> None:
         "$ErrorActionPreference = 'Stop'",
         f"$ServiceName = '{m.service_name}'",
         f"$DriverName = '{m.name}'",
-        "bcdedit.exe /enum '{current}'",
-        "testsigning\\s+Yes",
+        "-Name SystemStartOptions",
+        "-notmatch '(^|\\s)TESTSIGNING(\\s|$)'",
         "bcdedit /set testsigning on",
         "'pnputil.exe'",
         "'/add-driver', $InfPath, '/install'",
@@ -441,6 +446,8 @@ def test_install_script(project: Project) -> None:
         "@('start', $ServiceName)",
     ):
         assert required in text, required
+    # bcdedit's output is translated: a script that parses it refuses to install on a German Windows.
+    assert "bcdedit.exe /enum" not in text and "s+Yes" not in text
     assert "[ValidateSet('Debug', 'Release')]" in text
     assert "[ValidateSet('x64', 'ARM64')]" in text
     assert "$Configuration = 'Release'" in text and "$Platform = 'x64'" in text

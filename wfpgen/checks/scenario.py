@@ -591,6 +591,10 @@ def _dbg_value(item: RecordItem, value: object | None) -> str:
     return str(number)
 
 
+#: Characters of a dbgprint line before its newline: DbgPrintEx transmits 512 bytes, NUL included.
+DBGPRINT_LINE_TEXT = 510
+
+
 def dbgprint_line(model: ProjectModel, event: Event) -> str:
     """The line the dbgprint sink must print for ``event`` (mirrors the C formatter)."""
     layer = event.layer
@@ -615,7 +619,7 @@ def dbgprint_line(model: ProjectModel, event: Event) -> str:
             f"{endpoint(line.remote_address, line.remote_port)}")
     parts = [head]
     parts += [f" {by_bit[bit].name}={show(bit)}" for bit in line.extras]
-    return "".join(parts)
+    return "".join(parts)[:DBGPRINT_LINE_TEXT]
 
 
 Flow = tuple[str, int, str, int, str, int]

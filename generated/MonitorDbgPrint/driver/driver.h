@@ -51,7 +51,8 @@ typedef struct _MONITORDBGPRINT_CONDITION
     UINT64 Low;
     UINT64 High;
     UINT8 PrefixLength;
-    UINT8 Address[16];
+    UINT8 Address[16];     /* an IPv6 address or prefix, or the low bound of an IPv6 range */
+    UINT8 AddressHigh[16]; /* the high bound of an IPv6 range */
     PCWSTR AppId;
     UINT32 AppIdBytes; /* terminating NUL included */
 } MONITORDBGPRINT_CONDITION;

@@ -26,7 +26,8 @@ Environment:
 
 #include "driver.h"
 
-#define MONITORDBGPRINT_LINE_CAPACITY 512u /* DbgPrintEx transmits at most 512 bytes */
+/* DbgPrintEx transmits at most 512 bytes: the text, its newline and the terminating NUL fit. */
+#define MONITORDBGPRINT_LINE_CAPACITY 512u
 
 typedef struct _MONITORDBGPRINT_ITEM_FORMAT
 {
@@ -83,7 +84,8 @@ static volatile LONG64 g_Sequence;
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
 MonitorDbgPrintAppendChar(_Inout_ MONITORDBGPRINT_LINE *Line, _In_ CHAR Character)
 {
-    if (Line->Length + 1 < MONITORDBGPRINT_LINE_CAPACITY)
+    /* Room stays for the newline and the NUL: a longer line is cut at 510 characters. */
+    if (Line->Length + 2 < MONITORDBGPRINT_LINE_CAPACITY)
     {
         Line->Text[Line->Length] = Character;
         Line->Length++;
@@ -300,5 +302,8 @@ MonitorDbgPrintSinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE *
         MonitorDbgPrintAppendChar(&line, '=');
         MonitorDbgPrintAppendValue(&line, Record, format, format->Extras[i], Blobs, BlobCount);
     }
-    DbgPrintEx(DPFLTR_IHVNETWORK_ID, DPFLTR_INFO_LEVEL, "%s\n", line.Text);
+    line.Text[line.Length] = '\n';
+    line.Length++;
+    line.Text[line.Length] = '\0';
+    DbgPrintEx(DPFLTR_IHVNETWORK_ID, DPFLTR_INFO_LEVEL, "%s", line.Text);
 }

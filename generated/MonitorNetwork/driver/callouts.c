@@ -40,6 +40,7 @@ typedef struct _MONITORNETWORK_CONDITION_STORAGE
     FWP_V4_ADDR_AND_MASK V4Mask;
     FWP_V6_ADDR_AND_MASK V6Mask;
     FWP_BYTE_ARRAY16 Array16;
+    FWP_BYTE_ARRAY16 Array16High;
     FWP_RANGE0 Range;
     FWP_BYTE_BLOB Blob;
 } MONITORNETWORK_CONDITION_STORAGE;
@@ -146,6 +147,13 @@ MonitorNetworkBuildCondition(_In_ const MONITORNETWORK_CONDITION *Condition,
         case FWP_UINT32:
             Storage->Range.valueLow.uint32 = (UINT32)Condition->Low;
             Storage->Range.valueHigh.uint32 = (UINT32)Condition->High;
+            break;
+        case FWP_BYTE_ARRAY16_TYPE:
+            RtlCopyMemory(Storage->Array16.byteArray16, Condition->Address, sizeof(Storage->Array16.byteArray16));
+            RtlCopyMemory(Storage->Array16High.byteArray16, Condition->AddressHigh,
+                          sizeof(Storage->Array16High.byteArray16));
+            Storage->Range.valueLow.byteArray16 = &Storage->Array16;
+            Storage->Range.valueHigh.byteArray16 = &Storage->Array16High;
             break;
         default:
             Storage->Range.valueLow.uint64 = &Storage->Low;

@@ -13,7 +13,8 @@ Abstract:
     record on the stack, marks which values were present, hands the record to the sink and
     sets the verdict. A value is read only when its index is below valueCount and its
     FWP_VALUE0 carries the expected type; metadata only when FWPS_IS_METADATA_FIELD_PRESENT
-    says so. Nothing here allocates, blocks or takes a lock.
+    says so. Nothing here allocates, blocks or takes a lock; the ring sink holds its ring's spin lock only while it
+copies the record in.
 
 Environment:
 

@@ -101,22 +101,17 @@ if ($cpu -ne $ProcessorArchitecture[$Platform]) {
 }
 
 # -- 3. Test signing ------------------------------------------------------------------------
-$bootEntry = & bcdedit.exe /enum '{current}'
-if ($LASTEXITCODE -ne 0) {
-    throw "bcdedit /enum {current} failed (exit code $LASTEXITCODE)."
-}
-$testSigning = @($bootEntry | Where-Object { $_ -match '^\s*testsigning\s+Yes\s*$' }).Count -gt 0
-if (-not $testSigning) {
-    throw ("Test signing is off, so Windows will not load the test-signed $DriverName.sys.`n" +
-        "Turn it on from an elevated prompt and restart the computer:`n" +
+# Locale-neutral: the kernel's start options of this session name TESTSIGNING when the boot entry
+# allowed test-signed code. bcdedit's own output is translated ("Yes", "Ja", "Oui", ...), so it is
+# not parsed; and what counts is this session, since the setting takes effect only at a restart.
+$startOptions = (Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control' -Name SystemStartOptions).SystemStartOptions
+if ($startOptions -notmatch '(^|\s)TESTSIGNING(\s|$)') {
+    throw ("Test signing is not on in this session, so Windows will not load the test-signed $DriverName.sys.`n" +
+        "If you have not turned it on yet, do so from an elevated prompt; then restart the computer:`n" +
         "    bcdedit /set testsigning on`n" +
         "    shutdown /r /t 0`n" +
         "If bcdedit answers that the value is protected by Secure Boot policy, turn Secure Boot off in the`n" +
         "firmware settings first (BitLocker may ask for its recovery key afterwards). Then run this script again.")
-}
-$startOptions = (Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control' -Name SystemStartOptions).SystemStartOptions
-if ($startOptions -notmatch 'TESTSIGNING') {
-    Write-Warning 'Test signing is on for the next start, but this session started without it: restart the computer before the driver can load.'
 }
 
 # -- 4. The test certificate ----------------------------------------------------------------

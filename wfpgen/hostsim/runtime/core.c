@@ -1106,6 +1106,11 @@ ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...)
         va_end(args);
     }
     length = strlen(text);
+    if (length > 511)
+    {
+        /* DbgPrint and DbgPrintEx transmit at most 512 bytes: the rest of a longer line is lost. */
+        hw_violation("DbgPrintEx output of %zu bytes: at most 511 and the NUL are transmitted", length);
+    }
     while (length > 0 && (text[length - 1] == '\n' || text[length - 1] == '\r'))
     {
         text[--length] = '\0';
