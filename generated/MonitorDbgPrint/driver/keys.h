@@ -12,7 +12,7 @@ Abstract:
     One DEFINE_GUID per key. Like the GUID block of fwpmk.h, this file has no include
     guard on purpose: driver.h includes it to declare the keys, and callouts.c includes it
     a second time after <initguid.h> to define them, in that one translation unit only.
-    The FWPM_LAYER_* and FWPM_CONDITION_* GUIDs are not defined here: they come from
+    The filter engine's own layer and condition GUIDs are not defined here: they come from
     fwpkclnt.lib and uuid.lib.
 
 Environment:

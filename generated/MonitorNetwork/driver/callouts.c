@@ -27,7 +27,7 @@ Environment:
  * This translation unit, and only this one, defines the driver's own keys: keys.h again,
  * now after <initguid.h>. fwpmk.h is not included a second time (driver.h did): its GUID
  * block stands outside its include guard, and under INITGUID it would define every
- * FWPM_LAYER_* and FWPM_CONDITION_* GUID again. Those come from fwpkclnt.lib and uuid.lib.
+ * layer and condition GUID of the filter engine again. Those come from fwpkclnt.lib and uuid.lib.
  */
 #include <initguid.h>
 #include "keys.h"
