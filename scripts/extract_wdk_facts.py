@@ -4,6 +4,7 @@
 Usage::
 
     python scripts/extract_wdk_facts.py [--wdk DIR] [--out FILE]
+    python scripts/extract_wdk_facts.py --compare [--facts FILE] [--catalog DIR]
 
 ``--wdk`` is a WDK include root (``km/``, ``km/crt/``, ``shared/``; default ``$WFPGEN_WDK``).
 Nothing of the headers' text is copied: clang (in MSVC mode, driven the way
@@ -664,11 +665,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wdk", type=Path, default=None, help="WDK include root (default: $WFPGEN_WDK)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="facts file to write")
     parser.add_argument("--versions", type=Path, default=VERSIONS_JSON, help="the catalog's versions.json")
+    parser.add_argument("--compare", action="store_true",
+                        help="compare the catalog with the facts file instead of extracting")
+    parser.add_argument("--facts", type=Path, default=DEFAULT_OUT, help="facts file --compare reads")
+    parser.add_argument("--catalog", type=Path, default=None,
+                        help="catalog data directory --compare reads (default: the packaged catalog)")
     return parser.parse_args(argv)
+
+
+def compare(facts_path: Path, catalog_dir: Path | None) -> int:
+    """Print every difference between the catalog and the facts; 1 if there is any."""
+    from wfpgen.catalog import load_catalog, load_catalog_from
+    from wfpgen.wdkfacts import compare_catalog
+
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    catalog = load_catalog_from(catalog_dir) if catalog_dir is not None else load_catalog()
+    result = compare_catalog(catalog, facts)
+    for line in result.summary():
+        print(line)
+    for line in result.differences:
+        print(f"  differs: {line}")
+    return 1 if result.differences else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.compare:
+        return compare(args.facts, args.catalog)
     try:
         root = find_wdk_root(args.wdk)
     except RealHeaderError as exc:

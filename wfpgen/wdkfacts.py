@@ -12,24 +12,38 @@ Every value comes from the packaged catalog (``wfpgen/catalog/data``) except
 :data:`METADATA_VALUES0_X64_OFFSETS`, which is the x64 layout the cross-build shim's
 ``FWPS_INCOMING_METADATA_VALUES0`` assumes (typed from the documented member list, with
 natural alignment): it is UNVERIFIED until a WDK build compiles ``ci/wdk_assumptions.c``.
+
+:func:`compare_catalog` checks the catalog against ``wdk_facts.json``, the facts
+``scripts/extract_wdk_facts.py`` extracts from Microsoft's WDK headers (packaged beside the
+catalog, read with :func:`load_wdk_facts`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.resources import files
 from types import MappingProxyType
+from typing import Any
 
 from wfpgen.catalog import Catalog, Layer, load_catalog
 
 __all__ = [
+    "FACTS_FILE",
     "METADATA_VALUES0_X64_OFFSETS",
     "METADATA_VALUES0_X64_SIZE",
+    "FactComparison",
     "WdkFactError",
+    "compare_catalog",
     "condition_guid",
     "fwps_field_index",
     "fwps_layer_index",
     "guid_parts",
+    "load_wdk_facts",
     "metadata_flag_value",
     "metadata_offset",
 ]
@@ -122,3 +136,167 @@ def guid_parts(text: str) -> tuple[int, int, int, tuple[int, ...]]:
     """``(Data1, Data2, Data3, Data4)`` of a GUID written ``xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx``."""
     value = uuid.UUID(text)
     return value.time_low, value.time_mid, value.time_hi_version, tuple(value.bytes[8:])
+
+
+# -- the catalog against Microsoft's headers ---------------------------------------------------
+
+#: The facts ``scripts/extract_wdk_facts.py`` extracted from the WDK headers, beside the catalog.
+FACTS_FILE = "wdk_facts.json"
+
+
+@functools.cache
+def load_wdk_facts() -> Mapping[str, Any]:
+    """The packaged ``wdk_facts.json`` (cached): names, values, GUIDs and gates read from the WDK headers."""
+    text = files("wfpgen.catalog").joinpath("data").joinpath(FACTS_FILE).read_text(encoding="utf-8")
+    facts = json.loads(text)
+    if not isinstance(facts, dict):
+        raise WdkFactError(f"{FACTS_FILE} is not a JSON object")
+    return facts
+
+
+@dataclass
+class FactComparison:
+    """How the catalog compares with the header facts: per check, how many agree, and every difference."""
+
+    counts: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # check -> [agreeing, compared]
+    differences: list[str] = dataclasses.field(default_factory=list)
+
+    def check(self, what: str, agrees: bool, difference: str) -> None:
+        """Count one comparison of kind ``what``; record ``difference`` when it does not agree."""
+        count = self.counts.setdefault(what, [0, 0])
+        count[1] += 1
+        if agrees:
+            count[0] += 1
+        else:
+            self.differences.append(f"{what}: {difference}")
+
+    def summary(self) -> list[str]:
+        """One line per kind of comparison."""
+        return [f"{what}: {agree} of {total} agree" + ("" if agree == total else f", {total - agree} differ")
+                for what, (agree, total) in self.counts.items()]
+
+
+def _later(catalog: Catalog, *gates: str | None) -> str | None:
+    """The newest of ``gates``; None when one of them is None (no catalog version has the name)."""
+    versions = []
+    for gate in gates:
+        version = catalog.version(gate) if gate is not None else None
+        if version is None:
+            return None
+        versions.append(version)
+    return max(versions, key=lambda version: version.rank).id if versions else None
+
+
+def _value(entry: Mapping[str, Any] | None) -> int | None:
+    """An entry's value when it is the same at every NTDDI that has it, else None."""
+    if entry is None or "value_changes" in entry:
+        return None
+    value = entry.get("value")
+    return value if isinstance(value, int) else None
+
+
+def _fields_enum(facts: Mapping[str, Any], typedef: str) -> Mapping[str, Any] | None:
+    for tag, entry in facts["fields_enums"].items():
+        if typedef in entry["typedefs"] or tag == typedef + "_":
+            return dict(entry)
+    return None
+
+
+def _member_gates(facts: Mapping[str, Any]) -> dict[str, str | None]:
+    """FWPS_INCOMING_METADATA_VALUES0 member -> the gate of the first layout having it."""
+    gates: dict[str, str | None] = {}
+    for layout in facts["incoming_metadata_values0"]["layouts"]:
+        for member in layout["members"]:
+            gates.setdefault(member["name"], layout["gate"])
+    return gates
+
+
+def compare_catalog(catalog: Catalog, facts: Mapping[str, Any]) -> FactComparison:
+    """Compare every layer id, layer GUID and gate, field (name, index, gate), alias, condition GUID,
+    metadata flag (value, member, gate) and condition flag of ``catalog`` with the header ``facts``."""
+    result = FactComparison()
+    layers = {m["name"]: m for m in facts["builtin_layers"]["members"]}
+    layer_guids, condition_guids = facts["layer_guids"], facts["condition_guids"]
+    for layer in catalog.layers.values():
+        fwps = layers.get(layer.fwps_layer)
+        value = _value(fwps)
+        result.check("layer ids", value == layer.fwps_layer_index,
+                     f"{layer.fwps_layer}: catalog {layer.fwps_layer_index}, header "
+                     f"{'absent' if fwps is None else fwps.get('value_changes', value)}")
+        fwpm = layer_guids.get(layer.fwpm_layer)
+        result.check("layer GUIDs", fwpm is not None and fwpm["guid"] == layer.fwpm_layer_guid,
+                     f"{layer.fwpm_layer}: catalog {layer.fwpm_layer_guid}, header {fwpm and fwpm['guid']}")
+        gate = _later(catalog, fwps and fwps["gate"], fwpm and fwpm["gate"]) if fwps and fwpm else None
+        result.check("layer gates", gate == layer.min_windows,
+                     f"{layer.name}: catalog {layer.min_windows}, header {gate}")
+        _compare_fields(catalog, layer, facts, condition_guids, result)
+    _compare_metadata(catalog, facts, result)
+    flags = facts["condition_flags"]
+    for name, flag_value in catalog.condition_flags.values():
+        entry = flags.get(name)
+        result.check("condition flags", _value(entry) == flag_value,
+                     f"{name}: catalog {flag_value:#x}, header {'absent' if entry is None else _value(entry)}")
+    return result
+
+
+def _compare_fields(catalog: Catalog, layer: Layer, facts: Mapping[str, Any], condition_guids: Mapping[str, Any],
+                    result: FactComparison) -> None:
+    enum = _fields_enum(facts, layer.fields_enum)
+    if enum is None:
+        result.check("field enums", False, f"{layer.name}: no enum {layer.fields_enum} in the header")
+        return
+    members = [m for m in enum["members"] if not m["name"].endswith("_MAX")]
+    by_name = {m["name"]: m for m in members}
+    header_order = [m["name"] for m in members]
+    catalog_order = [f.member for f in sorted(layer.fields, key=lambda f: f.index)]
+    result.check("field enums", header_order == catalog_order,
+                 f"{layer.name}: catalog {len(catalog_order)} fields, header {len(header_order)}; only in the "
+                 f"catalog {sorted(set(catalog_order) - set(header_order))}, only in the header "
+                 f"{sorted(set(header_order) - set(catalog_order))}"
+                 + ("" if set(header_order) != set(catalog_order) else "; order differs"))
+    for name in sorted(set(header_order) - set(catalog_order)):
+        result.check("fields", False, f"{layer.name}: {name} (index {by_name[name].get('value')}) "
+                                      "is in the header, not in the catalog")
+    for item in layer.fields:
+        member = by_name.get(item.member)
+        if member is None:
+            result.check("fields", False, f"{layer.name}: {item.member} is not in the header")
+            continue
+        value = _value(member)
+        result.check("fields", value == item.index,
+                     f"{layer.name}: {item.member} index: catalog {item.index}, header "
+                     f"{member.get('value_changes', value)}")
+        result.check("field gates", member["gate"] == item.min_windows,
+                     f"{layer.name}: {item.member}: catalog {item.min_windows}, header {member['gate']} "
+                     f"({member['gate_ntddi']})")
+        if item.condition is not None:
+            condition = condition_guids.get(item.condition)
+            result.check("condition GUIDs", condition is not None and condition["guid"] == item.condition_guid,
+                         f"{layer.name}: {item.condition}: catalog {item.condition_guid}, header "
+                         f"{condition['guid'] if condition else 'absent'}")
+    prefix = layer.fields_enum.replace("FWPS_FIELDS_", "FWPS_FIELD_", 1) + "_"
+    header_aliases = {alias: entry["target"] for alias, entry in enum.get("aliases", {}).items()}
+    catalog_aliases = {prefix + alias.upper(): prefix + target.upper() for alias, target in layer.aliases.items()}
+    for alias in sorted(set(header_aliases) | set(catalog_aliases)):
+        result.check("aliases", header_aliases.get(alias) == catalog_aliases.get(alias),
+                     f"{layer.name}: {alias}: catalog {catalog_aliases.get(alias)}, header "
+                     f"{header_aliases.get(alias)}")
+
+
+def _compare_metadata(catalog: Catalog, facts: Mapping[str, Any], result: FactComparison) -> None:
+    flags = facts["metadata_fields"]
+    member_gates = _member_gates(facts)
+    for item in catalog.metadata.values():
+        entry = flags.get(item.flag)
+        if entry is None:
+            result.check("metadata flags", False, f"{item.flag} is not in the header")
+            continue
+        result.check("metadata flags", _value(entry) == item.flag_value,
+                     f"{item.flag}: catalog {item.flag_value:#x}, header {entry.get('value_changes', _value(entry))}")
+        if item.member is not None:
+            result.check("metadata members", item.member in member_gates,
+                         f"{item.flag}: member {item.member} is not in FWPS_INCOMING_METADATA_VALUES0")
+        gate = _later(catalog, entry["gate"], member_gates.get(item.member)) if item.member in member_gates \
+            else entry["gate"]
+        result.check("metadata gates", gate == item.min_windows,
+                     f"{item.flag}: catalog {item.min_windows}, header {gate}")

@@ -13,6 +13,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from importlib.resources import files
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "MetadataItem",
     "WindowsVersion",
     "load_catalog",
+    "load_catalog_from",
 ]
 
 PACKAGE = "wfpgen.catalog"
@@ -453,3 +455,15 @@ def _load(read: Callable[[str], str]) -> Catalog:
 def load_catalog() -> Catalog:
     """Load the packaged catalog (cached); raises CatalogError if the data is inconsistent."""
     return _load(_read_data_text)
+
+
+def load_catalog_from(directory: Path) -> Catalog:
+    """Load and validate the data files of ``directory`` instead of the packaged ones (not cached)."""
+
+    def read(name: str) -> str:
+        try:
+            return (directory / name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CatalogError(f"{name}: cannot read data file in {directory} ({exc})") from exc
+
+    return _load(read)
