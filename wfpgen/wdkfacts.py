@@ -211,9 +211,27 @@ def _member_gates(facts: Mapping[str, Any]) -> dict[str, str | None]:
     return gates
 
 
+#: Identifier families the facts list completely (FWPM_LAYER_FLAG_* are flag bits, not layers).
+_FACT_FAMILIES = ("FWPS_LAYER_", "FWPS_FIELD_", "FWPS_FIELDS_", "FWPM_LAYER_", "FWPM_CONDITION_",
+                  "FWPS_METADATA_FIELD_", "FWP_CONDITION_FLAG_", "FWP_CALLOUT_FLAG_")
+_NOT_FACT_FAMILIES = ("FWPM_LAYER_FLAG_",)
+
+
+def _header_names(facts: Mapping[str, Any]) -> set[str]:
+    """Every name of those families the header has."""
+    names = {m["name"] for m in facts["builtin_layers"]["members"]}
+    for tag, enum in facts["fields_enums"].items():
+        names |= {tag, *enum["typedefs"], *(m["name"] for m in enum["members"]), *enum.get("aliases", {})}
+    for section in ("layer_guids", "condition_guids", "guid_aliases", "metadata_fields", "condition_flags",
+                    "callout_flags"):
+        names |= set(facts[section])
+    return names
+
+
 def compare_catalog(catalog: Catalog, facts: Mapping[str, Any]) -> FactComparison:
     """Compare every layer id, layer GUID and gate, field (name, index, gate), alias, condition GUID,
-    metadata flag (value, member, gate) and condition flag of ``catalog`` with the header ``facts``."""
+    metadata flag (value, member, gate), condition flag and offered WFP name of ``catalog`` with the
+    header ``facts``."""
     result = FactComparison()
     layers = {m["name"]: m for m in facts["builtin_layers"]["members"]}
     layer_guids, condition_guids = facts["layer_guids"], facts["condition_guids"]
@@ -231,6 +249,10 @@ def compare_catalog(catalog: Catalog, facts: Mapping[str, Any]) -> FactCompariso
                      f"{layer.name}: catalog {layer.min_windows}, header {gate}")
         _compare_fields(catalog, layer, facts, condition_guids, result)
     _compare_metadata(catalog, facts, result)
+    known = _header_names(facts)
+    for name in catalog.wdk_names:
+        if name.startswith(_FACT_FAMILIES) and not name.startswith(_NOT_FACT_FAMILIES):
+            result.check("WFP names", name in known, f"{name} is offered and is not in the header")
     flags = facts["condition_flags"]
     for name, flag_value in catalog.condition_flags.values():
         entry = flags.get(name)
@@ -270,7 +292,8 @@ def _compare_fields(catalog: Catalog, layer: Layer, facts: Mapping[str, Any], co
                      f"{layer.name}: {item.member}: catalog {item.min_windows}, header {member['gate']} "
                      f"({member['gate_ntddi']})")
         if item.condition is not None:
-            condition = condition_guids.get(item.condition)
+            target = facts["guid_aliases"].get(item.condition, {}).get("target", item.condition)
+            condition = condition_guids.get(target)
             result.check("condition GUIDs", condition is not None and condition["guid"] == item.condition_guid,
                          f"{layer.name}: {item.condition}: catalog {item.condition_guid}, header "
                          f"{condition['guid'] if condition else 'absent'}")
