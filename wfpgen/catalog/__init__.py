@@ -1,9 +1,11 @@
 """The WFP catalog: kernel run-time filtering layers, their fields and metadata.
 
 The data lives in ``wfpgen/catalog/data/*.json``, written by
-``scripts/build_catalog.py`` from the WFP reference.  This module only reads those
-packaged files (through :mod:`importlib.resources`), validates them and exposes
-them as frozen dataclasses.  Use :func:`load_catalog`.
+``scripts/build_catalog.py`` from the WFP reference and, where they disagree, from the
+facts ``scripts/extract_wdk_facts.py`` extracted from the WDK headers
+(``wdk_facts.json``).  This module only reads those packaged files (through
+:mod:`importlib.resources`), validates them and exposes them as frozen dataclasses.
+Use :func:`load_catalog`.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class Layer:
 
     name: str
     fwps_layer: str
-    fwps_layer_index: int  # value in FWPS_BUILTIN_LAYERS as the documentation renders it (unverified)
+    fwps_layer_index: int  # value in FWPS_BUILTIN_LAYERS, as the WDK header defines it (wdk_facts.json)
     fwpm_layer: str
     fwpm_layer_guid: str
     fields_enum: str
