@@ -9,9 +9,11 @@ Three consumers need the same numbers and must not disagree:
 * tests.
 
 Every value comes from the packaged catalog (``wfpgen/catalog/data``) except
-:data:`METADATA_VALUES0_X64_OFFSETS`, which is the x64 layout the cross-build shim's
-``FWPS_INCOMING_METADATA_VALUES0`` assumes (typed from the documented member list, with
-natural alignment): it is UNVERIFIED until a WDK build compiles ``ci/wdk_assumptions.c``.
+:data:`METADATA_VALUES0_X64_OFFSETS` and :data:`METADATA_VALUES0_X64_SIZE`, the x64 layout
+of ``FWPS_INCOMING_METADATA_VALUES0`` the cross-build shim declares. They are written out
+here and verified against the layout clang computes from the WDK headers
+(``wdk_facts.json``, ``incoming_metadata_values0``): ``tests/test_wdk_facts.py`` fails if
+they differ. A generated project's ``ci/wdk_assumptions.c`` checks them again on Windows.
 
 :func:`compare_catalog` checks the catalog against ``wdk_facts.json``, the facts
 ``scripts/extract_wdk_facts.py`` extracts from Microsoft's WDK headers (packaged beside the
@@ -55,7 +57,9 @@ class WdkFactError(LookupError):
 
 #: Offsets in FWPS_INCOMING_METADATA_VALUES0 on x64, as the cross-build shim declares them,
 #: for every member a generated driver may read (the catalog's metadata members whose type
-#: is a scalar or ``FWP_BYTE_BLOB *``).  Members in the WDK's order; UNVERIFIED.
+#: is a scalar or ``FWP_BYTE_BLOB *``).  Members in the WDK's order.  Verified against the
+#: WDK 10.0.22621 headers (wdk_facts.json): each member has this offset at every
+#: NTDDI_VERSION that declares it.
 METADATA_VALUES0_X64_OFFSETS: Mapping[str, int] = MappingProxyType(
     {
         "currentMetadataValues": 0,
@@ -83,8 +87,10 @@ METADATA_VALUES0_X64_OFFSETS: Mapping[str, int] = MappingProxyType(
     }
 )
 
-#: sizeof(FWPS_INCOMING_METADATA_VALUES0) on x64 with every member up to Windows 10
-#: (NTDDI_WINTHRESHOLD: subProcessTag, reserved1), as the shim declares it; UNVERIFIED.
+#: sizeof(FWPS_INCOMING_METADATA_VALUES0) on x64 with every member, as the shim declares it.
+#: Verified against the WDK headers: the last members (subProcessTag, reserved1) are declared
+#: from NTDDI_WIN8 on, and the size is 280 from there; older targets see 216 (Windows 7),
+#: 160 (Vista SP1) and 144 (Vista) bytes, with the same offsets for the members they have.
 METADATA_VALUES0_X64_SIZE = 280
 
 
@@ -125,7 +131,7 @@ def metadata_flag_value(name: str, catalog: Catalog | None = None) -> int:
 
 
 def metadata_offset(member: str) -> int:
-    """The x64 offset the cross-build shim assumes for ``FWPS_INCOMING_METADATA_VALUES0.member``."""
+    """The x64 offset of ``FWPS_INCOMING_METADATA_VALUES0.member`` (the shim's, verified against the WDK)."""
     try:
         return METADATA_VALUES0_X64_OFFSETS[member]
     except KeyError:
