@@ -3,12 +3,22 @@
 
 Usage::
 
-    python scripts/build_catalog.py [--reference DIR] [--out DIR]
+    python scripts/build_catalog.py [--reference DIR] [--facts FILE] [--out DIR] [--verbose]
 
 ``--reference`` defaults to ``shared/reference`` beside the repository (it holds
 ``wfp_reference.json`` and ``wfp_constants.json``, see its NOTES.md); ``--out``
 defaults to ``wfpgen/catalog/data`` inside the repository.  The package itself
 never reads the reference: it loads only the files written here.
+
+``--facts`` (default ``wfpgen/catalog/data/wdk_facts.json``, committed, written by
+``scripts/extract_wdk_facts.py`` from Microsoft's WDK headers) overrides the reference
+wherever the two disagree: each layer's ``FWPS_LAYER_*`` value, ``FWPM_LAYER_*`` GUID and
+gate; each field enum's members, order, indexes and gates and its alias macros; condition
+GUIDs (an alias macro such as ``FWPM_CONDITION_ICMP_TYPE`` resolves to its target's GUID);
+metadata flag values and gates (the later of the flag's and its member's); condition flag
+values.  Names the documentation has and the header lacks are dropped (fields, conditions,
+aliases, metadata and condition flags, and ``wdk_names.json`` entries of the families the
+facts cover) and printed; ``--verbose`` prints every value the header corrected.
 
 Output is deterministic: ``json.dumps(obj, indent=1, sort_keys=True,
 ensure_ascii=False) + "\\n"``, lists sorted by name.  Anything inconsistent in the
@@ -23,7 +33,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +42,8 @@ JsonObj = dict[str, Any]
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 DEFAULT_OUT = REPO_ROOT / "wfpgen" / "catalog" / "data"
+DEFAULT_FACTS = REPO_ROOT / "wfpgen" / "catalog" / "data" / "wdk_facts.json"
+FACTS_FORMAT = 1
 
 REFERENCE_FILE = "wfp_reference.json"
 CONSTANTS_FILE = "wfp_constants.json"
@@ -104,19 +116,6 @@ FAMILIES: frozenset[str] = frozenset(
 # redirect) or inspection-only (stream packet) layers; every _DISCARD variant only
 # sees traffic that has already been dropped, so it cannot block either.
 NON_BLOCKING_FAMILIES: frozenset[str] = frozenset(
-    {
-        "ale_resource_release",
-        "ale_endpoint_closure",
-        "ale_connect_redirect",
-        "ale_bind_redirect",
-        "stream_packet",
-    }
-)
-
-# Curated: these layers were added in Windows 7 (per the run-time filtering layer
-# identifiers documentation); every other layer here exists since Windows Vista.
-# The minimum over a layer's fields is not used: fields carry page defaults.
-WIN7_FAMILIES: frozenset[str] = frozenset(
     {
         "ale_resource_release",
         "ale_endpoint_closure",
@@ -302,6 +301,8 @@ class Reference:
     consts: JsonObj
     version_by_raw: Mapping[str, str]
     type_by_member: Mapping[str, str]
+    facts: HeaderFacts
+    log: HeaderLog
 
 
 def fail(message: str) -> SystemExit:
@@ -341,12 +342,17 @@ def member_types(ref: JsonObj) -> dict[str, str]:
     return result
 
 
-def open_reference(directory: Path) -> Reference:
-    """Load the reference folder and build the shared lookups."""
+def open_reference(directory: Path, facts: Path = DEFAULT_FACTS) -> Reference:
+    """Load the reference folder and the header facts, and build the shared lookups."""
     ref = load_json(directory / REFERENCE_FILE)
     consts = load_json(directory / CONSTANTS_FILE)
     return Reference(
-        ref=ref, consts=consts, version_by_raw=version_lookup(), type_by_member=member_types(ref)
+        ref=ref,
+        consts=consts,
+        version_by_raw=version_lookup(),
+        type_by_member=member_types(ref),
+        facts=open_facts(facts),
+        log=HeaderLog(),
     )
 
 
@@ -403,6 +409,121 @@ def build_versions() -> list[JsonObj]:
     return [dict(spec) for spec in VERSIONS]
 
 
+# --------------------------------------------------------------------------- header facts
+
+
+@dataclass
+class HeaderLog:
+    """What the header facts changed: names dropped, values and gates corrected."""
+
+    dropped: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+
+    def correct(self, what: str, doc: object, header: object) -> None:
+        """Record that the header's ``header`` replaced the reference's ``doc`` for ``what``."""
+        if doc != header:
+            self.corrected.append(f"{what}: reference {doc}, header {header}")
+
+
+# Prefixes of the identifier families the header facts list completely; a wdk_names.json
+# entry of such a family that the header lacks is a documentation-only name.
+FACT_FAMILIES: tuple[str, ...] = (
+    "FWPS_LAYER_",
+    "FWPS_FIELD_",
+    "FWPS_FIELDS_",
+    "FWPM_LAYER_",
+    "FWPM_CONDITION_",
+    "FWPS_METADATA_FIELD_",
+    "FWP_CONDITION_FLAG_",
+    "FWP_CALLOUT_FLAG_",
+)
+# Macros of those prefixes that are not what the facts list (GUIDs, enumerators, flag bits).
+NOT_FACT_FAMILIES: tuple[str, ...] = ("FWPM_LAYER_FLAG_",)
+
+
+@dataclass(frozen=True)
+class HeaderFacts:
+    """The facts extracted from the WDK headers (wdk_facts.json) and lookups into them."""
+
+    raw: JsonObj
+    layers: Mapping[str, JsonObj]
+    enums: Mapping[str, JsonObj]
+    member_gates: Mapping[str, str | None]
+    names: frozenset[str]
+
+    def later(self, *gates: str | None, where: str) -> str:
+        """The newest of ``gates`` (version ids); a missing gate stops the build."""
+        order = [spec["id"] for spec in VERSIONS]
+        if any(gate not in order for gate in gates):
+            raise fail(f"{where}: the header has it at no catalog version (gates {list(gates)})")
+        return max((str(gate) for gate in gates), key=order.index)
+
+    @staticmethod
+    def value(entry: JsonObj, where: str) -> int:
+        """An entry's value, which must not depend on NTDDI_VERSION."""
+        if "value_changes" in entry or not isinstance(entry.get("value"), int):
+            raise fail(f"{where}: the header's value depends on NTDDI_VERSION: {entry.get('value_changes')}")
+        return int(entry["value"])
+
+    def layer(self, fwps_layer: str, where: str) -> tuple[int, str]:
+        """(value, gate) of an FWPS_LAYER_* member."""
+        entry = self.layers.get(fwps_layer)
+        if entry is None:
+            raise fail(f"{where}: {fwps_layer} is not in the header's FWPS_BUILTIN_LAYERS")
+        return self.value(entry, where), self.later(entry["gate"], where=where)
+
+    def layer_guid(self, fwpm_layer: str, where: str) -> tuple[str, str]:
+        """(GUID, gate) of an FWPM_LAYER_* GUID."""
+        entry = self.raw["layer_guids"].get(fwpm_layer)
+        if entry is None:
+            raise fail(f"{where}: the header defines no GUID {fwpm_layer}")
+        return str(entry["guid"]), self.later(entry["gate"], where=where)
+
+    def enum(self, typedef: str, where: str) -> JsonObj:
+        """The FWPS_FIELDS_* enum a typedef names."""
+        entry = self.enums.get(typedef)
+        if entry is None:
+            raise fail(f"{where}: the header has no enum {typedef}")
+        return entry
+
+    def condition_guid(self, name: str) -> str | None:
+        """The GUID of FWPM_CONDITION_*, through an alias macro if it is one; None if the header lacks it."""
+        target = self.raw["guid_aliases"].get(name, {}).get("target", name)
+        entry = self.raw["condition_guids"].get(target)
+        return None if entry is None else str(entry["guid"])
+
+    def covers(self, name: str) -> bool:
+        """Whether ``name`` belongs to a family the facts list completely."""
+        return name.startswith(FACT_FAMILIES) and not name.startswith(NOT_FACT_FAMILIES)
+
+
+def open_facts(path: Path) -> HeaderFacts:
+    """Load wdk_facts.json; it must have been extracted for exactly the catalog's versions."""
+    raw = load_json(path)
+    if raw.get("format") != FACTS_FORMAT:
+        raise fail(f"{path}: format {raw.get('format')!r}, expected {FACTS_FORMAT}")
+    expected = {spec["id"]: spec["hex"] for spec in VERSIONS}
+    if raw.get("versions") != expected:
+        raise fail(f"{path}: extracted for versions {raw.get('versions')}, the catalog has {expected}; "
+                   "rerun scripts/extract_wdk_facts.py")
+    layers = {m["name"]: m for m in raw["builtin_layers"]["members"]}
+    enums: dict[str, JsonObj] = {}
+    names: set[str] = set(layers)
+    for tag, entry in raw["fields_enums"].items():
+        for key in (tag, *entry["typedefs"]):
+            enums[key] = entry
+        names |= {tag, *entry["typedefs"], *(m["name"] for m in entry["members"]), *entry.get("aliases", {})}
+    for section in ("layer_guids", "condition_guids", "guid_aliases", "metadata_fields", "condition_flags",
+                    "callout_flags"):
+        names |= set(raw[section])
+    member_gates: dict[str, str | None] = {}
+    for layout in raw["incoming_metadata_values0"]["layouts"]:
+        for member in layout["members"]:
+            member_gates.setdefault(member["name"], layout["gate"])
+    return HeaderFacts(raw, layers, enums, member_gates, frozenset(names))
+
+
 # --------------------------------------------------------------------------- fields
 
 
@@ -421,12 +542,26 @@ def resolve_type(ctx: Reference, inferred: JsonObj | None, where: str) -> tuple[
     return member, data_type
 
 
-def condition_for(ctx: Reference, name: str | None) -> tuple[str | None, str | None]:
-    """Return (FWPM_CONDITION name, lower-case GUID) if the condition has a GUID."""
-    guids: Mapping[str, str] = ctx.consts["fwpm_condition_guids"]
-    if name is None or name not in guids:
+def condition_for(ctx: Reference, name: str | None, where: str) -> tuple[str | None, str | None]:
+    """Return (FWPM_CONDITION name, lower-case GUID) if the header defines the condition.
+
+    The header's GUID wins over the reference's; a name the reference gives a GUID and the
+    header lacks is dropped; an alias macro of the header (FWPM_CONDITION_ICMP_TYPE) has
+    its target's GUID.
+    """
+    if name is None:
         return None, None
-    return name, guids[name].lower()
+    documented: str | None = ctx.consts["fwpm_condition_guids"].get(name)
+    header = ctx.facts.condition_guid(name)
+    if header is None:
+        if documented is not None:
+            ctx.log.dropped.append(f"{where}: condition {name} (not in the header)")
+        return None, None
+    if documented is None:
+        ctx.log.added.append(f"{where}: condition {name} = {header} (header)")
+    else:
+        ctx.log.correct(f"{where}: {name} GUID", documented.lower(), header)
+    return name, header
 
 
 def build_field(ctx: Reference, raw: JsonObj, prefix: str, page_default: str, where: str) -> JsonObj:
@@ -441,7 +576,7 @@ def build_field(ctx: Reference, raw: JsonObj, prefix: str, page_default: str, wh
         raise fail(f"{where}: member suffix {suffix!r} differs from name {raw['name']!r}")
     reserved = bool(raw.get("reserved"))
     value_type, data_type = resolve_type(ctx, raw.get("classify_value_type_inferred"), where)
-    condition, condition_guid = condition_for(ctx, raw.get("fwpm_condition"))
+    condition, condition_guid = condition_for(ctx, raw.get("fwpm_condition"), where)
     return {
         "name": suffix.lower(),
         "member": member,
@@ -468,14 +603,58 @@ def check_field_list(fields: Sequence[JsonObj], where: str) -> None:
         raise fail(f"{where}: header indices are not 0..{len(fields) - 1}: {indices}")
 
 
+def header_only_field(member: str, prefix: str) -> JsonObj:
+    """A field the header has and the reference does not: untyped, not extractable."""
+    suffix = strip_prefix(member, prefix, member)
+    return {
+        "name": suffix.lower(),
+        "member": member,
+        "index": -1,
+        "type": UNKNOWN_TYPE,
+        "data_type": None,
+        "extractable": False,
+        "reserved": suffix.startswith("RESERVED"),
+        "min_windows": PAGE_DEFAULT_WHEN_ABSENT,
+        "condition": None,
+        "condition_guid": None,
+        "description": "Not documented; present in the WDK header.",
+    }
+
+
 def build_fields(ctx: Reference, key: str, entry: JsonObj, where: str) -> list[JsonObj]:
-    """All current header members of a layer's enum, in header order, without _MAX."""
+    """The members of a layer's enum as the header has them, in header order, without _MAX.
+
+    Each takes its type, description and condition from the reference and its index and
+    gate from the header; members only the reference documents are dropped.
+    """
     prefix = entry["member_prefix"]
     if prefix != f"{FWPS_FIELD_PREFIX}{key}_":
         raise fail(f"{where}: unexpected member prefix {prefix!r}")
     page_default = page_default_version(entry.get("page_min_windows"), where)
     kept = [f for f in entry["fields"] if f.get("in_header_syntax") and not f.get("is_max_sentinel")]
-    fields = [build_field(ctx, f, prefix, page_default, where) for f in kept]
+    documented = {f["member"]: f for f in (build_field(ctx, f, prefix, page_default, where) for f in kept)}
+    enum = ctx.facts.enum(entry["fields_enum"], where)
+    fields: list[JsonObj] = []
+    for member in enum["members"]:
+        name = member["name"]
+        if name == f"{prefix}MAX":
+            continue
+        if not name.startswith(prefix):
+            raise fail(f"{where}: header member {name} lacks the prefix {prefix}")
+        field_where = f"{where} field {name}"
+        built = documented.pop(name, None)
+        if built is None:
+            built = header_only_field(name, prefix)
+            ctx.log.added.append(f"{field_where} (header only)")
+        index = ctx.facts.value(member, field_where)
+        gate = ctx.facts.later(member["gate"], where=field_where)
+        if built["index"] >= 0:
+            ctx.log.correct(f"{field_where} index", built["index"], index)
+        ctx.log.correct(f"{field_where} min_windows ({member['gate_ntddi']})", built["min_windows"], gate)
+        built.update({"index": index, "min_windows": gate})
+        fields.append(built)
+    for name in sorted(documented):
+        ctx.log.dropped.append(f"{where}: field {name} (not in the header's {entry['fields_enum']})")
     fields.sort(key=lambda f: int(f["index"]))
     check_field_list(fields, where)
     return fields
@@ -514,44 +693,77 @@ def layer_direction(key: str) -> str | None:
 def build_aliases(
     ctx: Reference, key: str, entry: JsonObj, fields: Sequence[JsonObj], where: str
 ) -> dict[str, str]:
-    """Documented alias macros of the layer (lower-case alias -> lower-case target)."""
+    """The header's alias macros of the layer's enum (lower-case alias -> lower-case target).
+
+    Documented aliases the header lacks are dropped; the header's target wins.
+    """
     names = {f["name"] for f in fields}
+    prefix = f"{FWPS_FIELD_PREFIX}{key}_"
+    documented = {
+        alias: target
+        for alias, target in sorted(entry.get("aliases", {}).items())
+        if ctx.ref["name_index"].get(f"{prefix}{alias}", {}).get("status") == ALIAS_STATUS
+    }
+    header = ctx.facts.enum(entry["fields_enum"], where).get("aliases", {})
     aliases: dict[str, str] = {}
-    for alias, target in sorted(entry.get("aliases", {}).items()):
-        macro = f"{FWPS_FIELD_PREFIX}{key}_{alias}"
-        if ctx.ref["name_index"].get(macro, {}).get("status") != ALIAS_STATUS:
-            continue
+    for macro, info in sorted(header.items()):
+        alias = strip_prefix(macro, prefix, where)
+        target = strip_prefix(info["target"], prefix, where)
         if target.lower() not in names:
             raise fail(f"{where}: alias {alias} targets missing field {target}")
         if alias.lower() in names:
             raise fail(f"{where}: alias {alias} shadows a real field")
+        if alias in documented:
+            ctx.log.correct(f"{where} alias {alias}", documented.pop(alias), target)
+        else:
+            ctx.log.added.append(f"{where}: alias {alias} -> {target} (header)")
         aliases[alias.lower()] = target.lower()
+    for alias in sorted(documented):
+        ctx.log.dropped.append(f"{where}: alias {prefix}{alias} (not in the header)")
     return aliases
 
 
 def build_metadata_list(ctx: Reference, suffixes: Iterable[str], where: str) -> list[str]:
-    """Lower-case, sorted, validated FWPS_METADATA_FIELD_ suffixes."""
+    """Lower-case, sorted, validated FWPS_METADATA_FIELD_ suffixes the header has."""
     known = {strip_prefix(m["flag"], METADATA_PREFIX, "metadata_fields") for m in ctx.ref["metadata_fields"]}
     unknown = sorted(set(suffixes) - known)
     if unknown:
         raise fail(f"{where}: unknown metadata fields {unknown}")
-    return sorted({s.lower() for s in suffixes})
+    header = ctx.facts.raw["metadata_fields"]
+    return sorted({s.lower() for s in suffixes if METADATA_PREFIX + s in header})
 
 
-def layer_guid(ctx: Reference, fwpm_layer: str, where: str) -> str:
-    """Lower-case GUID of an FWPM layer; fails loudly if absent."""
-    guid = ctx.consts["fwpm_layer_guids"].get(fwpm_layer)
-    if not isinstance(guid, str):
-        raise fail(f"{where}: no GUID for {fwpm_layer} in {CONSTANTS_FILE} fwpm_layer_guids")
-    return guid.lower()
+def layer_guid(ctx: Reference, fwpm_layer: str, where: str) -> tuple[str, str]:
+    """(lower-case GUID, gate) of an FWPM layer; the header's wins, and it must have one."""
+    guid, gate = ctx.facts.layer_guid(fwpm_layer, where)
+    documented = ctx.consts["fwpm_layer_guids"].get(fwpm_layer)
+    ctx.log.correct(f"{where} {fwpm_layer} GUID", documented.lower() if isinstance(documented, str) else None, guid)
+    return guid, gate
 
 
-def layer_index(entry: JsonObj, fwps_layer: str, where: str) -> int:
-    """The FWPS_LAYER_* value as rendered in the FWPS_BUILTIN_LAYERS syntax (unverified: header order)."""
-    index = entry.get("fwps_layer_index_in_FWPS_BUILTIN_LAYERS_syntax", {}).get(fwps_layer)
-    if not isinstance(index, int):
-        raise fail(f"{where}: no FWPS_BUILTIN_LAYERS index for {fwps_layer}")
-    return index
+def layer_index(ctx: Reference, entry: JsonObj, fwps_layer: str, where: str) -> tuple[int, str]:
+    """(FWPS_BUILTIN_LAYERS value, gate) of an FWPS layer, from the header.
+
+    The reference's value (the documentation's rendering of the enum, without its #if
+    blocks) is only compared.
+    """
+    index, gate = ctx.facts.layer(fwps_layer, where)
+    documented = entry.get("fwps_layer_index_in_FWPS_BUILTIN_LAYERS_syntax", {}).get(fwps_layer)
+    ctx.log.correct(f"{where} {fwps_layer} value", documented, index)
+    return index, gate
+
+
+def layer_fields(
+    ctx: Reference, fwps_layer: str, fwpm_layer: str, entry: JsonObj, where: str
+) -> dict[str, Any]:
+    """fwps_layer_index, fwpm_layer_guid and min_windows (the later of the two names' gates)."""
+    index, fwps_gate = layer_index(ctx, entry, fwps_layer, where)
+    guid, fwpm_gate = layer_guid(ctx, fwpm_layer, where)
+    return {
+        "fwps_layer_index": index,
+        "fwpm_layer_guid": guid,
+        "min_windows": ctx.facts.later(fwps_gate, fwpm_gate, where=where),
+    }
 
 
 def build_base_layer(ctx: Reference, key: str) -> JsonObj:
@@ -567,9 +779,7 @@ def build_base_layer(ctx: Reference, key: str) -> JsonObj:
     return {
         "name": key.lower(),
         "fwps_layer": entry["fwps_layer"],
-        "fwps_layer_index": layer_index(entry, entry["fwps_layer"], where),
         "fwpm_layer": entry["fwpm_layer"],
-        "fwpm_layer_guid": layer_guid(ctx, entry["fwpm_layer"], where),
         "fields_enum": entry["fields_enum"],
         "base": None,
         "family": family,
@@ -577,7 +787,7 @@ def build_base_layer(ctx: Reference, key: str) -> JsonObj:
         "direction": layer_direction(key),
         "discard": False,
         "can_block": family not in NON_BLOCKING_FAMILIES,
-        "min_windows": "win7" if family in WIN7_FAMILIES else "vista",
+        **layer_fields(ctx, entry["fwps_layer"], entry["fwpm_layer"], entry, where),
         "fields": fields,
         "aliases": build_aliases(ctx, key, entry, fields, where),
         "metadata": build_metadata_list(ctx, entry["metadata"], where),
@@ -600,9 +810,8 @@ def build_discard_layer(ctx: Reference, base: JsonObj, entry: JsonObj, fwps_laye
         {
             "name": strip_prefix(fwps_layer, FWPS_LAYER_PREFIX, where).lower(),
             "fwps_layer": fwps_layer,
-            "fwps_layer_index": layer_index(entry, fwps_layer, where),
             "fwpm_layer": fwpm_layer,
-            "fwpm_layer_guid": layer_guid(ctx, fwpm_layer, where),
+            **layer_fields(ctx, fwps_layer, fwpm_layer, entry, where),
             "base": base["name"],
             "discard": True,
             "can_block": False,
@@ -631,22 +840,42 @@ def build_layers(ctx: Reference) -> list[JsonObj]:
 
 
 def build_metadata(ctx: Reference) -> list[JsonObj]:
-    """metadata.json: one object per FWPS_METADATA_FIELD_* flag, sorted by name."""
+    """metadata.json: one object per FWPS_METADATA_FIELD_* flag the header has, sorted by name.
+
+    The header's value wins; the gate is the later of the flag's and its member's in
+    FWPS_INCOMING_METADATA_VALUES0. A flag the header lacks is dropped.
+    """
     values: Mapping[str, object] = ctx.consts["fwps_metadata_fields"]
+    header: Mapping[str, JsonObj] = ctx.facts.raw["metadata_fields"]
     items: list[JsonObj] = []
     for raw in ctx.ref["metadata_fields"]:
         flag = raw["flag"]
         where = f"metadata {flag}"
         if flag not in values:
             raise fail(f"{where}: no value in {CONSTANTS_FILE} fwps_metadata_fields")
+        entry = header.get(flag)
+        if entry is None:
+            ctx.log.dropped.append(f"{where} (not in the header)")
+            continue
+        value = ctx.facts.value(entry, where)
+        ctx.log.correct(f"{where} value", parse_hex(values[flag], where), value)
+        member = raw.get("member")
+        gates = [entry["gate"]]
+        if member is not None:
+            if member not in ctx.facts.member_gates:
+                raise fail(f"{where}: member {member} is not in the header's FWPS_INCOMING_METADATA_VALUES0")
+            gates.append(ctx.facts.member_gates[member])
+        gate = ctx.facts.later(*gates, where=where)
+        documented = map_version(ctx, raw.get("min_windows"), PAGE_DEFAULT_WHEN_ABSENT, where)
+        ctx.log.correct(f"{where} min_windows", documented, gate)
         items.append(
             {
                 "name": strip_prefix(flag, METADATA_PREFIX, where).lower(),
                 "flag": flag,
-                "flag_value": parse_hex(values[flag], where),
-                "member": raw.get("member"),
+                "flag_value": value,
+                "member": member,
                 "c_type": raw.get("type"),
-                "min_windows": map_version(ctx, raw.get("min_windows"), PAGE_DEFAULT_WHEN_ABSENT, where),
+                "min_windows": gate,
                 "description": raw["description"],
             }
         )
@@ -719,13 +948,20 @@ def build_wdk_names(ctx: Reference) -> dict[str, str]:
     add_names(names, prototype_names(ctx.ref), PROTOTYPE_STATUS)
     for name, status in sorted(CURATED_NAMES.items()):
         add_names(names, [name], status)
+    for name in sorted(names):
+        if ctx.facts.covers(name) and name not in ctx.facts.names:
+            ctx.log.dropped.append(f"wdk name {name} ({names.pop(name)}; not in the header)")
     return names
 
 
 def build_condition_flags(ctx: Reference) -> dict[str, JsonObj]:
-    """condition_flags.json: FWP_CONDITION_FLAG_* (windows metadata value, else MinGW)."""
+    """condition_flags.json: FWP_CONDITION_FLAG_* the header has, with the header's values.
+
+    The reference's value (windows metadata, else MinGW) is only compared.
+    """
     constants: Mapping[str, object] = ctx.consts["other_constants"]
     index: Mapping[str, JsonObj] = ctx.ref["name_index"]
+    header: Mapping[str, JsonObj] = ctx.facts.raw["condition_flags"]
     names = {n for n in constants if n.startswith(CONDITION_FLAG_PREFIX)}
     names |= {n for n in index if n.startswith(CONDITION_FLAG_PREFIX)}
     flags: dict[str, JsonObj] = {}
@@ -733,8 +969,13 @@ def build_condition_flags(ctx: Reference) -> dict[str, JsonObj]:
         raw = constants[name] if name in constants else index[name].get("mingw_value")
         if raw is None:
             raise fail(f"condition flag {name}: no value anywhere")
+        if name not in header:
+            ctx.log.dropped.append(f"condition flag {name} (not in the header)")
+            continue
+        value = ctx.facts.value(header[name], name)
+        ctx.log.correct(f"condition flag {name}", parse_hex(raw, name), value)
         key = strip_prefix(name, CONDITION_FLAG_PREFIX, name).lower()
-        flags[key] = {"name": name, "value": parse_hex(raw, name)}
+        flags[key] = {"name": name, "value": value}
     return flags
 
 
@@ -769,6 +1010,17 @@ def summary(files: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def report(log: HeaderLog, *, verbose: bool) -> list[str]:
+    """What the header facts changed: every dropped and added name; corrections counted, or listed."""
+    counts = f"{len(log.dropped)} names dropped, {len(log.added)} added, {len(log.corrected)} values corrected"
+    lines = [f"header facts: {counts}"]
+    lines += [f"  dropped {line}" for line in log.dropped]
+    lines += [f"  added {line}" for line in log.added]
+    if verbose:
+        lines += [f"  corrected {line}" for line in log.corrected]
+    return lines
+
+
 def build_all(ctx: Reference) -> dict[str, Any]:
     """Every data file, keyed by file name."""
     return {
@@ -790,18 +1042,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="folder holding wfp_reference.json and wfp_constants.json",
     )
     parser.add_argument(
+        "--facts",
+        type=Path,
+        default=DEFAULT_FACTS,
+        help="the WDK header facts (default: wfpgen/catalog/data/wdk_facts.json)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: wfpgen/catalog/data)"
     )
+    parser.add_argument("--verbose", action="store_true", help="print every value the header corrected")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the catalog data files and print a count summary."""
     args = parse_args(argv)
-    files = build_all(open_reference(args.reference))
+    ctx = open_reference(args.reference, args.facts)
+    files = build_all(ctx)
     write_outputs(args.out, files)
     print(f"wrote {len(files)} files to {args.out}")
     for line in summary(files):
+        print(line)
+    for line in report(ctx.log, verbose=args.verbose):
         print(line)
     return 0
 

@@ -9,27 +9,43 @@ Three consumers need the same numbers and must not disagree:
 * tests.
 
 Every value comes from the packaged catalog (``wfpgen/catalog/data``) except
-:data:`METADATA_VALUES0_X64_OFFSETS`, which is the x64 layout the cross-build shim's
-``FWPS_INCOMING_METADATA_VALUES0`` assumes (typed from the documented member list, with
-natural alignment): it is UNVERIFIED until a WDK build compiles ``ci/wdk_assumptions.c``.
+:data:`METADATA_VALUES0_X64_OFFSETS` and :data:`METADATA_VALUES0_X64_SIZE`, the x64 layout
+of ``FWPS_INCOMING_METADATA_VALUES0`` the cross-build shim declares. They are written out
+here and verified against the layout clang computes from the WDK headers
+(``wdk_facts.json``, ``incoming_metadata_values0``): ``tests/test_wdk_facts.py`` fails if
+they differ. A generated project's ``ci/wdk_assumptions.c`` checks them again on Windows.
+
+:func:`compare_catalog` checks the catalog against ``wdk_facts.json``, the facts
+``scripts/extract_wdk_facts.py`` extracts from Microsoft's WDK headers (packaged beside the
+catalog, read with :func:`load_wdk_facts`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.resources import files
 from types import MappingProxyType
+from typing import Any
 
 from wfpgen.catalog import Catalog, Layer, load_catalog
 
 __all__ = [
+    "FACTS_FILE",
     "METADATA_VALUES0_X64_OFFSETS",
     "METADATA_VALUES0_X64_SIZE",
+    "FactComparison",
     "WdkFactError",
+    "compare_catalog",
     "condition_guid",
     "fwps_field_index",
     "fwps_layer_index",
     "guid_parts",
+    "load_wdk_facts",
     "metadata_flag_value",
     "metadata_offset",
 ]
@@ -41,7 +57,9 @@ class WdkFactError(LookupError):
 
 #: Offsets in FWPS_INCOMING_METADATA_VALUES0 on x64, as the cross-build shim declares them,
 #: for every member a generated driver may read (the catalog's metadata members whose type
-#: is a scalar or ``FWP_BYTE_BLOB *``).  Members in the WDK's order; UNVERIFIED.
+#: is a scalar or ``FWP_BYTE_BLOB *``).  Members in the WDK's order.  Verified against the
+#: WDK 10.0.22621 headers (wdk_facts.json): each member has this offset at every
+#: NTDDI_VERSION that declares it.
 METADATA_VALUES0_X64_OFFSETS: Mapping[str, int] = MappingProxyType(
     {
         "currentMetadataValues": 0,
@@ -69,8 +87,10 @@ METADATA_VALUES0_X64_OFFSETS: Mapping[str, int] = MappingProxyType(
     }
 )
 
-#: sizeof(FWPS_INCOMING_METADATA_VALUES0) on x64 with every member up to Windows 10
-#: (NTDDI_WINTHRESHOLD: subProcessTag, reserved1), as the shim declares it; UNVERIFIED.
+#: sizeof(FWPS_INCOMING_METADATA_VALUES0) on x64 with every member, as the shim declares it.
+#: Verified against the WDK headers: the last members (subProcessTag, reserved1) are declared
+#: from NTDDI_WIN8 on, and the size is 280 from there; older targets see 216 (Windows 7),
+#: 160 (Vista SP1) and 144 (Vista) bytes, with the same offsets for the members they have.
 METADATA_VALUES0_X64_SIZE = 280
 
 
@@ -111,7 +131,7 @@ def metadata_flag_value(name: str, catalog: Catalog | None = None) -> int:
 
 
 def metadata_offset(member: str) -> int:
-    """The x64 offset the cross-build shim assumes for ``FWPS_INCOMING_METADATA_VALUES0.member``."""
+    """The x64 offset of ``FWPS_INCOMING_METADATA_VALUES0.member`` (the shim's, verified against the WDK)."""
     try:
         return METADATA_VALUES0_X64_OFFSETS[member]
     except KeyError:
@@ -122,3 +142,190 @@ def guid_parts(text: str) -> tuple[int, int, int, tuple[int, ...]]:
     """``(Data1, Data2, Data3, Data4)`` of a GUID written ``xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx``."""
     value = uuid.UUID(text)
     return value.time_low, value.time_mid, value.time_hi_version, tuple(value.bytes[8:])
+
+
+# -- the catalog against Microsoft's headers ---------------------------------------------------
+
+#: The facts ``scripts/extract_wdk_facts.py`` extracted from the WDK headers, beside the catalog.
+FACTS_FILE = "wdk_facts.json"
+
+
+@functools.cache
+def load_wdk_facts() -> Mapping[str, Any]:
+    """The packaged ``wdk_facts.json`` (cached): names, values, GUIDs and gates read from the WDK headers."""
+    text = files("wfpgen.catalog").joinpath("data").joinpath(FACTS_FILE).read_text(encoding="utf-8")
+    facts = json.loads(text)
+    if not isinstance(facts, dict):
+        raise WdkFactError(f"{FACTS_FILE} is not a JSON object")
+    return facts
+
+
+@dataclass
+class FactComparison:
+    """How the catalog compares with the header facts: per check, how many agree, and every difference."""
+
+    counts: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # check -> [agreeing, compared]
+    differences: list[str] = dataclasses.field(default_factory=list)
+
+    def check(self, what: str, agrees: bool, difference: str) -> None:
+        """Count one comparison of kind ``what``; record ``difference`` when it does not agree."""
+        count = self.counts.setdefault(what, [0, 0])
+        count[1] += 1
+        if agrees:
+            count[0] += 1
+        else:
+            self.differences.append(f"{what}: {difference}")
+
+    def summary(self) -> list[str]:
+        """One line per kind of comparison."""
+        return [f"{what}: {agree} of {total} agree" + ("" if agree == total else f", {total - agree} differ")
+                for what, (agree, total) in self.counts.items()]
+
+
+def _later(catalog: Catalog, *gates: str | None) -> str | None:
+    """The newest of ``gates``; None when one of them is None (no catalog version has the name)."""
+    versions = []
+    for gate in gates:
+        version = catalog.version(gate) if gate is not None else None
+        if version is None:
+            return None
+        versions.append(version)
+    return max(versions, key=lambda version: version.rank).id if versions else None
+
+
+def _value(entry: Mapping[str, Any] | None) -> int | None:
+    """An entry's value when it is the same at every NTDDI that has it, else None."""
+    if entry is None or "value_changes" in entry:
+        return None
+    value = entry.get("value")
+    return value if isinstance(value, int) else None
+
+
+def _fields_enum(facts: Mapping[str, Any], typedef: str) -> Mapping[str, Any] | None:
+    for tag, entry in facts["fields_enums"].items():
+        if typedef in entry["typedefs"] or tag == typedef + "_":
+            return dict(entry)
+    return None
+
+
+def _member_gates(facts: Mapping[str, Any]) -> dict[str, str | None]:
+    """FWPS_INCOMING_METADATA_VALUES0 member -> the gate of the first layout having it."""
+    gates: dict[str, str | None] = {}
+    for layout in facts["incoming_metadata_values0"]["layouts"]:
+        for member in layout["members"]:
+            gates.setdefault(member["name"], layout["gate"])
+    return gates
+
+
+#: Identifier families the facts list completely (FWPM_LAYER_FLAG_* are flag bits, not layers).
+_FACT_FAMILIES = ("FWPS_LAYER_", "FWPS_FIELD_", "FWPS_FIELDS_", "FWPM_LAYER_", "FWPM_CONDITION_",
+                  "FWPS_METADATA_FIELD_", "FWP_CONDITION_FLAG_", "FWP_CALLOUT_FLAG_")
+_NOT_FACT_FAMILIES = ("FWPM_LAYER_FLAG_",)
+
+
+def _header_names(facts: Mapping[str, Any]) -> set[str]:
+    """Every name of those families the header has."""
+    names = {m["name"] for m in facts["builtin_layers"]["members"]}
+    for tag, enum in facts["fields_enums"].items():
+        names |= {tag, *enum["typedefs"], *(m["name"] for m in enum["members"]), *enum.get("aliases", {})}
+    for section in ("layer_guids", "condition_guids", "guid_aliases", "metadata_fields", "condition_flags",
+                    "callout_flags"):
+        names |= set(facts[section])
+    return names
+
+
+def compare_catalog(catalog: Catalog, facts: Mapping[str, Any]) -> FactComparison:
+    """Compare every layer id, layer GUID and gate, field (name, index, gate), alias, condition GUID,
+    metadata flag (value, member, gate), condition flag and offered WFP name of ``catalog`` with the
+    header ``facts``."""
+    result = FactComparison()
+    layers = {m["name"]: m for m in facts["builtin_layers"]["members"]}
+    layer_guids, condition_guids = facts["layer_guids"], facts["condition_guids"]
+    for layer in catalog.layers.values():
+        fwps = layers.get(layer.fwps_layer)
+        value = _value(fwps)
+        result.check("layer ids", value == layer.fwps_layer_index,
+                     f"{layer.fwps_layer}: catalog {layer.fwps_layer_index}, header "
+                     f"{'absent' if fwps is None else fwps.get('value_changes', value)}")
+        fwpm = layer_guids.get(layer.fwpm_layer)
+        result.check("layer GUIDs", fwpm is not None and fwpm["guid"] == layer.fwpm_layer_guid,
+                     f"{layer.fwpm_layer}: catalog {layer.fwpm_layer_guid}, header {fwpm and fwpm['guid']}")
+        gate = _later(catalog, fwps and fwps["gate"], fwpm and fwpm["gate"]) if fwps and fwpm else None
+        result.check("layer gates", gate == layer.min_windows,
+                     f"{layer.name}: catalog {layer.min_windows}, header {gate}")
+        _compare_fields(catalog, layer, facts, condition_guids, result)
+    _compare_metadata(catalog, facts, result)
+    known = _header_names(facts)
+    for name in catalog.wdk_names:
+        if name.startswith(_FACT_FAMILIES) and not name.startswith(_NOT_FACT_FAMILIES):
+            result.check("WFP names", name in known, f"{name} is offered and is not in the header")
+    flags = facts["condition_flags"]
+    for name, flag_value in catalog.condition_flags.values():
+        entry = flags.get(name)
+        result.check("condition flags", _value(entry) == flag_value,
+                     f"{name}: catalog {flag_value:#x}, header {'absent' if entry is None else _value(entry)}")
+    return result
+
+
+def _compare_fields(catalog: Catalog, layer: Layer, facts: Mapping[str, Any], condition_guids: Mapping[str, Any],
+                    result: FactComparison) -> None:
+    enum = _fields_enum(facts, layer.fields_enum)
+    if enum is None:
+        result.check("field enums", False, f"{layer.name}: no enum {layer.fields_enum} in the header")
+        return
+    members = [m for m in enum["members"] if not m["name"].endswith("_MAX")]
+    by_name = {m["name"]: m for m in members}
+    header_order = [m["name"] for m in members]
+    catalog_order = [f.member for f in sorted(layer.fields, key=lambda f: f.index)]
+    result.check("field enums", header_order == catalog_order,
+                 f"{layer.name}: catalog {len(catalog_order)} fields, header {len(header_order)}; only in the "
+                 f"catalog {sorted(set(catalog_order) - set(header_order))}, only in the header "
+                 f"{sorted(set(header_order) - set(catalog_order))}"
+                 + ("" if set(header_order) != set(catalog_order) else "; order differs"))
+    for name in sorted(set(header_order) - set(catalog_order)):
+        result.check("fields", False, f"{layer.name}: {name} (index {by_name[name].get('value')}) "
+                                      "is in the header, not in the catalog")
+    for item in layer.fields:
+        member = by_name.get(item.member)
+        if member is None:
+            result.check("fields", False, f"{layer.name}: {item.member} is not in the header")
+            continue
+        value = _value(member)
+        result.check("fields", value == item.index,
+                     f"{layer.name}: {item.member} index: catalog {item.index}, header "
+                     f"{member.get('value_changes', value)}")
+        result.check("field gates", member["gate"] == item.min_windows,
+                     f"{layer.name}: {item.member}: catalog {item.min_windows}, header {member['gate']} "
+                     f"({member['gate_ntddi']})")
+        if item.condition is not None:
+            target = facts["guid_aliases"].get(item.condition, {}).get("target", item.condition)
+            condition = condition_guids.get(target)
+            result.check("condition GUIDs", condition is not None and condition["guid"] == item.condition_guid,
+                         f"{layer.name}: {item.condition}: catalog {item.condition_guid}, header "
+                         f"{condition['guid'] if condition else 'absent'}")
+    prefix = layer.fields_enum.replace("FWPS_FIELDS_", "FWPS_FIELD_", 1) + "_"
+    header_aliases = {alias: entry["target"] for alias, entry in enum.get("aliases", {}).items()}
+    catalog_aliases = {prefix + alias.upper(): prefix + target.upper() for alias, target in layer.aliases.items()}
+    for alias in sorted(set(header_aliases) | set(catalog_aliases)):
+        result.check("aliases", header_aliases.get(alias) == catalog_aliases.get(alias),
+                     f"{layer.name}: {alias}: catalog {catalog_aliases.get(alias)}, header "
+                     f"{header_aliases.get(alias)}")
+
+
+def _compare_metadata(catalog: Catalog, facts: Mapping[str, Any], result: FactComparison) -> None:
+    flags = facts["metadata_fields"]
+    member_gates = _member_gates(facts)
+    for item in catalog.metadata.values():
+        entry = flags.get(item.flag)
+        if entry is None:
+            result.check("metadata flags", False, f"{item.flag} is not in the header")
+            continue
+        result.check("metadata flags", _value(entry) == item.flag_value,
+                     f"{item.flag}: catalog {item.flag_value:#x}, header {entry.get('value_changes', _value(entry))}")
+        if item.member is not None:
+            result.check("metadata members", item.member in member_gates,
+                         f"{item.flag}: member {item.member} is not in FWPS_INCOMING_METADATA_VALUES0")
+        gate = _later(catalog, entry["gate"], member_gates.get(item.member)) if item.member in member_gates \
+            else entry["gate"]
+        result.check("metadata gates", gate == item.min_windows,
+                     f"{item.flag}: catalog {item.min_windows}, header {gate}")

@@ -1,9 +1,11 @@
 """The WFP catalog: kernel run-time filtering layers, their fields and metadata.
 
 The data lives in ``wfpgen/catalog/data/*.json``, written by
-``scripts/build_catalog.py`` from the WFP reference.  This module only reads those
-packaged files (through :mod:`importlib.resources`), validates them and exposes
-them as frozen dataclasses.  Use :func:`load_catalog`.
+``scripts/build_catalog.py`` from the WFP reference and, where they disagree, from the
+facts ``scripts/extract_wdk_facts.py`` extracted from the WDK headers
+(``wdk_facts.json``).  This module only reads those packaged files (through
+:mod:`importlib.resources`), validates them and exposes them as frozen dataclasses.
+Use :func:`load_catalog`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from importlib.resources import files
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -25,6 +28,7 @@ __all__ = [
     "MetadataItem",
     "WindowsVersion",
     "load_catalog",
+    "load_catalog_from",
 ]
 
 PACKAGE = "wfpgen.catalog"
@@ -112,7 +116,7 @@ class Layer:
 
     name: str
     fwps_layer: str
-    fwps_layer_index: int  # value in FWPS_BUILTIN_LAYERS as the documentation renders it (unverified)
+    fwps_layer_index: int  # value in FWPS_BUILTIN_LAYERS, as the WDK header defines it (wdk_facts.json)
     fwpm_layer: str
     fwpm_layer_guid: str
     fields_enum: str
@@ -453,3 +457,15 @@ def _load(read: Callable[[str], str]) -> Catalog:
 def load_catalog() -> Catalog:
     """Load the packaged catalog (cached); raises CatalogError if the data is inconsistent."""
     return _load(_read_data_text)
+
+
+def load_catalog_from(directory: Path) -> Catalog:
+    """Load and validate the data files of ``directory`` instead of the packaged ones (not cached)."""
+
+    def read(name: str) -> str:
+        try:
+            return (directory / name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CatalogError(f"{name}: cannot read data file in {directory} ({exc})") from exc
+
+    return _load(read)
