@@ -66,7 +66,6 @@ def test_provider_key_override() -> None:
 @pytest.mark.parametrize(("target", "number", "nt_target"), [
     ("win10", 2, "0xA000000"),
     ("win10_1607", 2, "0xA000002"),
-    ("win10_1703", 2, "0xA000003"),  # FwpsCalloutRegister3 exists, FWPS_CALLOUT3 does not yet
     ("win10_1709", 3, "0xA000004"),
     ("win11_24h2", 3, "0xA000010"),
 ])

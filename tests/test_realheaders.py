@@ -161,6 +161,20 @@ def test_warnings_inside_the_headers_macros_are_the_headers(fake: tuple[WdkRoot,
     assert "-Wsizeof-array-div inside WIDEN" in result.header_summary()
 
 
+@needs_clang
+def test_release_constants_a_mixed_root_lacks_are_defined(fake: tuple[WdkRoot, Path], tmp_path: Path) -> None:
+    """km/ headers newer than shared/sdkddkver.h test NTDDI_* names it does not define (read as 0)."""
+    root, project = fake
+    (root.path / "shared" / "sdkddkver.h").write_text("#define NTDDI_WIN10 0x0A000000\n")
+    (root.path / "km" / "gated.h").write_text("#if NTDDI_VERSION >= NTDDI_WIN10_NI\ntypedef int NI_ONLY;\n#endif\n")
+    mixed = WdkRoot.prepare(root.path, tmp_path / "cache2")
+    assert ("NTDDI_WIN10_NI", "0x0A00000C") in mixed.missing_ntddi
+    assert not any(name == "NTDDI_WIN10" for name, _ in mixed.missing_ntddi)
+    (project / "driver" / "g.c").write_text("#include <gated.h>\nNI_ONLY x;\n")
+    result = compile_project(project, mixed, ["NTDDI_VERSION=0x0A000000"], scratch=tmp_path / "s")
+    assert any("NI_ONLY" in d.message for d in result.driver), "NTDDI_WIN10_NI must not read as 0"
+
+
 def test_tier_needs_the_target_ntddi(fake: tuple[WdkRoot, Path], tmp_path: Path) -> None:
     root, project = fake
     (project / "driver" / "x.c").write_text("int x;\n")

@@ -25,9 +25,11 @@ import pytest
 
 from wfpgen import wdkfacts
 from wfpgen.catalog import Catalog, load_catalog, load_catalog_from
-from wfpgen.model import api_version
+from wfpgen.model import ProjectModel, build_model
 from wfpgen.realheaders import CLANG_CANDIDATES
-from wfpgen.spec import Target
+from wfpgen.spec import Target, parse_spec
+from wfpgen.validate import resolve
+from wfpgen.yamlsource import load_yaml
 from wfpgen.wdkfacts import compare_catalog, load_wdk_facts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,28 +195,28 @@ def test_a_hand_edit_of_the_facts_is_caught(facts: Mapping[str, Any], edit: str)
 
 
 TARGETS: tuple[str, ...] = typing.get_args(Target)
-# The model selects FWPS_CALLOUT3 and its companions from Windows 8 on; the WDK headers declare
-# them from NTDDI_WIN10_RS3 (Windows 10, version 1709) and FwpsCalloutRegister3 from RS2.
-CALLOUT3_TOO_EARLY = {"win8", "win81", "win10", "win10_1703"}
 
 
-@pytest.mark.parametrize(
-    "target",
-    [pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="the model uses FWPS_CALLOUT3 before the "
-                                             "header declares it (NTDDI_WIN10_RS3)"))
-     if t in CALLOUT3_TOO_EARLY else t for t in TARGETS],
-)
+def _model(target: str) -> ProjectModel:
+    text = f"version: 1\ndriver: {{name: Demo, target: {target}}}\n"
+    source = load_yaml(text.encode(), "t.yaml")
+    catalog = load_catalog()
+    return build_model(resolve(parse_spec(source), source, catalog), catalog, "t.yaml", text.encode())
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_the_callout_api_a_target_selects_exists_there(facts: Mapping[str, Any], target: str) -> None:
+    """Every name the model picks for a target is declared by the headers at that target's NTDDI."""
     cat = load_catalog()
-    version, win8 = cat.version(target), cat.version("win8")
-    assert version is not None and win8 is not None
-    api = api_version(version.rank, win8.rank)
+    version = cat.version(target)
+    assert version is not None
+    model = _model(target)
+    api = model.api
     names = [api.callout_struct, api.classify_type, api.notify_type, api.filter_type, api.register_fn,
-             api.timestamp_fn, "FwpsCalloutUnregisterById0"]
+             api.timestamp_fn, "FwpsCalloutUnregisterById0", "ExAllocatePool2" if model.alloc_pool2 else
+             "ExAllocatePoolZero"]
     too_new = []
     for name in names:
-        if name == "KeQuerySystemTime":
-            continue  # every kit declares it; the facts do not list it
         gate = facts["apis"].get(name, {}).get("gate")
         found = cat.version(gate) if gate else None
         if found is None or found.rank > version.rank:

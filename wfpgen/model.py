@@ -183,9 +183,9 @@ class RecordItem:
     display: Display
     struct_format: str
     blob_index: int  # index among the record's blobs, -1 when not a blob
-    field_index: int = -1  # FWPS_FIELD_* value per the catalog (header order, unverified); -1 for metadata
+    field_index: int = -1  # FWPS_FIELD_* value (catalog, checked against the WDK headers); -1 for metadata
     meta_flag_value: int = 0  # FWPS_METADATA_FIELD_* value; 0 for fields
-    meta_offset: int | None = None  # x64 offset the cross-build shim assumes for meta_member (unverified)
+    meta_offset: int | None = None  # x64 offset of meta_member in FWPS_INCOMING_METADATA_VALUES0 (WDK headers)
 
     @property
     def is_blob(self) -> bool:
@@ -615,7 +615,7 @@ class LayerModel:
     upper: str
     camel: str
     fwps_layer: str
-    fwps_layer_index: int  # FWPS_BUILTIN_LAYERS value per the catalog (header order, unverified)
+    fwps_layer_index: int  # FWPS_BUILTIN_LAYERS value (catalog, checked against the WDK headers)
     fwpm_layer: str
     fwpm_layer_guid: str
     fields_enum: str

@@ -165,10 +165,18 @@ def find_wdk_root(given: Path | None = None) -> Path | None:
 
 @dataclass(frozen=True)
 class WdkRoot:
-    """A WDK include root and the case-insensitive overlay that lets clang read it."""
+    """A WDK include root and the case-insensitive overlay that lets clang read it.
+
+    ``missing_ntddi`` lists the ``NTDDI_*`` release constants wfpgen knows that the root's
+    ``sdkddkver.h`` does not define: a root assembled from a newer WDK's km/ and an older SDK's
+    shared/ has km headers testing ``NTDDI_VERSION >= NTDDI_WIN10_NI`` while nothing defines
+    ``NTDDI_WIN10_NI``, which the preprocessor then reads as 0 (true at every target). They are
+    defined with their sdkddkver.h values so the gates mean what they say.
+    """
 
     path: Path
     overlay: Path
+    missing_ntddi: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def prepare(cls, path: Path, cache: Path) -> WdkRoot:
@@ -182,7 +190,7 @@ class WdkRoot:
             partial = overlay.with_suffix(".tmp")
             partial.write_text(text, encoding="utf-8")
             partial.replace(overlay)
-        return cls(path, overlay)
+        return cls(path, overlay, _missing_ntddi(path))
 
     @property
     def include_dirs(self) -> tuple[Path, ...]:
@@ -190,11 +198,12 @@ class WdkRoot:
         return tuple(self.path / sub for sub in INCLUDE_SUBDIRS if (self.path / sub).is_dir())
 
     def flags(self) -> list[str]:
-        """The include flags: the overlay, then every include directory as a system directory."""
+        """The include flags (the overlay, every include directory as a system directory) and the
+        definitions of the release constants the root lacks."""
         out = ["-ivfsoverlay", str(self.overlay)]
         for directory in self.include_dirs:
             out += ["-isystem", str(directory)]
-        return out
+        return out + [f"-D{name}={value}" for name, value in self.missing_ntddi]
 
     def owns(self, path: str) -> bool:
         """Whether ``path`` (as clang printed it) is inside the root."""
@@ -203,6 +212,19 @@ class WdkRoot:
         except ValueError:
             return False
         return True
+
+
+def _missing_ntddi(root: Path) -> tuple[tuple[str, str], ...]:
+    """The catalog's NTDDI_* constants that ``shared/sdkddkver.h`` does not define."""
+    from wfpgen.catalog import load_catalog
+
+    shared = _lookup(root, "shared")
+    header = _lookup(shared, "sdkddkver.h") if shared else None
+    if header is None:
+        return ()
+    defined = set(re.findall(r"^\s*#\s*define\s+(NTDDI_\w+)", header.read_text(errors="replace"), re.MULTILINE))
+    known = {(v.ntddi, v.hex) for v in load_catalog().versions}
+    return tuple(sorted((name, value) for name, value in known if name not in defined))
 
 
 def _overlay_dir(directory: Path) -> dict[str, object]:

@@ -31,13 +31,24 @@ DRIVER_VERSION = re.compile(r"^\d{1,5}(\.\d{1,5}){3}$")
 MAX_NAME = 32
 MAX_TEXT = 200
 
-Target = Literal["win10", "win10_1607", "win10_1703", "win10_1709", "win10_1809", "win10_2004", "win11",
-                 "win11_22h2", "win11_24h2"]
+Target = Literal["win10", "win10_1607", "win10_1709", "win10_1809", "win10_2004", "win11", "win11_22h2",
+                 "win11_24h2"]
 TARGETS: tuple[str, ...] = get_args(Target)
-#: Targets the WDK a generated project builds with (10.0.26100, pinned in packages.config) does
-#: not support: Microsoft builds Windows 7, 8 and 8.1 drivers only with the Windows 10 2004 WDK
-#: and Visual Studio 2019, whose TargetVersion values the current WDK rejects.
-UNBUILDABLE_TARGETS = {"win7": "Windows 7", "win8": "Windows 8", "win81": "Windows 8.1"}
+_OLD_WDK = ("the WDK the project uses (10.0.26100) builds drivers for Windows 10 and later only, and wfpgen "
+            "generates for no older WDK")
+#: Releases a generated project cannot be built for, and why.
+UNBUILDABLE_TARGETS = {
+    # Microsoft builds Windows 7, 8 and 8.1 drivers only with the Windows 10 2004 WDK and Visual
+    # Studio 2019; the current WDK rejects their TargetVersion values.
+    "win7": f"Windows 7: {_OLD_WDK}",
+    "win8": f"Windows 8: {_OLD_WDK}",
+    "win81": f"Windows 8.1: {_OLD_WDK}",
+    # At NTDDI_WIN10_RS2 the WDK's fwpsk.h declares FwpsCalloutRegister3 with a parameter of type
+    # FWPS_CALLOUT3, which it declares only from NTDDI_WIN10_RS3: the header itself does not compile.
+    "win10_1703": ("Windows 10, version 1703: at its NTDDI_VERSION (NTDDI_WIN10_RS2) the WDK's own fwpsk.h "
+                   "does not compile (FwpsCalloutRegister3 takes an FWPS_CALLOUT3, declared only from "
+                   "version 1709); target win10_1607 to load on 1703 too, or win10_1709"),
+}
 MatchKind = Literal[
     "equal",
     "not_equal",
@@ -107,10 +118,8 @@ class DriverSpec(_Strict):
     @classmethod
     def _buildable_target(cls, value: object) -> object:
         if isinstance(value, str) and value in UNBUILDABLE_TARGETS:
-            raise ValueError(
-                f"target '{value}' ({UNBUILDABLE_TARGETS[value]}) cannot be built: the WDK the project uses "
-                "(10.0.26100) builds drivers for Windows 10 and later only, and wfpgen generates for no older "
-                f"WDK; allowed: {', '.join(TARGETS)}")
+            raise ValueError(f"target '{value}' cannot be built ({UNBUILDABLE_TARGETS[value]}); "
+                             f"allowed: {', '.join(TARGETS)}")
         return value
 
     @field_validator("version")

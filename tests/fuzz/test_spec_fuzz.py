@@ -41,7 +41,7 @@ from wfpgen.validate import (
 CATALOG = load_catalog()
 RANK = {v.id: v.rank for v in CATALOG.versions}
 TARGETS = [v.id for v in CATALOG.versions if v.id in {
-    "win10", "win10_1607", "win10_1703", "win10_1709", "win10_1809", "win10_2004", "win11",
+    "win10", "win10_1607", "win10_1709", "win10_1809", "win10_2004", "win11",
     "win11_22h2", "win11_24h2"}]
 GCC = shutil.which("gcc")
 runner = CliRunner()

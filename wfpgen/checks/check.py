@@ -99,6 +99,10 @@ def _real_header_step(project: Path, model: ProjectModel, out: Path, wdk: Path |
         except (realheaders.RealHeaderError, OSError) as exc:
             raise WfpgenError(str(exc)) from None
         summary = real_header_summary(result, project, model)
+        if root.missing_ntddi:
+            names = ", ".join(f"{n}={v}" for n, v in root.missing_ntddi)
+            summary += (f"; note: this root's sdkddkver.h lacks {names} (its km/ and shared/ come from different "
+                        "kits), defined with their values")
         if not result.ok:
             raise WfpgenError(summary)
         return summary
