@@ -29,8 +29,8 @@ from wfpgen.model import ProjectModel, build_model
 from wfpgen.realheaders import CLANG_CANDIDATES
 from wfpgen.spec import Target, parse_spec
 from wfpgen.validate import resolve
-from wfpgen.yamlsource import load_yaml
 from wfpgen.wdkfacts import compare_catalog, load_wdk_facts
+from wfpgen.yamlsource import load_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "wfpgen" / "catalog" / "data"
