@@ -228,15 +228,15 @@ def render_fwpm_guids(catalog: Catalog) -> str:
     lines = header(
         FWPM_GUIDS,
         [
-            "Included by the fwpmk.h shim, once per translation unit: DEFINE_GUID declares",
-            "each GUID, or defines it when <initguid.h> came first.",
+            "Included by the fwpmk.h shim at every inclusion: like the WDK's GUID block in",
+            "fwpmk.h, it stands outside any include guard.  DEFINE_GUID declares each GUID, or",
+            "defines it when INITGUID is defined by then, so fwpmk.h included again after",
+            "<initguid.h> defines every GUID twice and fails to compile, as with the WDK.",
         ],
     )
-    lines += ["#ifndef WFPGEN_CROSSBUILD_FWPM_GUIDS_H", "#define WFPGEN_CROSSBUILD_FWPM_GUIDS_H", ""]
     for table in (layer_guids, condition_guids):
         lines += [f"DEFINE_GUID({name}, {table[name]});" for name in sorted(table)]
         lines.append("")
-    lines.append("#endif /* WFPGEN_CROSSBUILD_FWPM_GUIDS_H */")
     return "\n".join(lines) + "\n"
 
 
