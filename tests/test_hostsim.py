@@ -37,6 +37,7 @@ import pytest
 import yaml
 from conftest import load_script
 
+from wfpgen.errors import FWPM_REINCLUDED
 from wfpgen.hostsim.binding import (
     DATA_TYPES,
     FWP_ACTION_BLOCK,
@@ -53,7 +54,6 @@ from wfpgen.hostsim.binding import (
     ntstatus,
     status_text,
 )
-from wfpgen.errors import FWPM_REINCLUDED
 from wfpgen.hostsim.build import BuildError, Variant, build_shared, sanitizer_env
 from wfpgen.pipeline import model_for
 from wfpgen.protocol import (

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from wfpgen.errors import fwpm_redefinition_hint
 from wfpgen.crossbuild.pe import ALLOWED_IMPORTS, PeError, check_pe, pe_checksum, read_pe
+from wfpgen.errors import fwpm_redefinition_hint
 
 __all__ = [
     "ALLOWED_IMPORTS",
