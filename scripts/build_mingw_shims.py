@@ -42,6 +42,11 @@ INCLUDE_DIR = REPO_ROOT / "wfpgen" / "crossbuild" / "include"
 FWPS_TABLES = "wfpgen_fwps_tables.h"
 FWPM_GUIDS = "wfpgen_fwpm_guids.h"
 
+#: FWPS_INCOMING_METADATA_VALUES0 members (of METADATA_VALUES0_X64_OFFSETS) the WDK declares only
+#: from Windows 8 on, as the fwpsk.h shim does; the full size holds from then on too.
+METADATA_MEMBERS_FROM_WIN8 = frozenset({"redirectRecords", "subProcessTag"})
+NTDDI_WIN8 = "0x06020000"
+
 _C_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
@@ -163,16 +168,18 @@ def metadata_offsets(catalog: Catalog) -> list[str]:
     if missing:
         raise fail(f"wdkfacts.METADATA_VALUES0_X64_OFFSETS lacks readable metadata members {missing}")
     lines = []
+    later: list[str] = []
     for member, offset in sorted(METADATA_VALUES0_X64_OFFSETS.items(), key=lambda kv: kv[1]):
-        lines.append(
+        line = (
             f"_Static_assert(__builtin_offsetof(FWPS_INCOMING_METADATA_VALUES0, {member}) == {offset}, "
             f'"shim layout: {member} at {offset}");'
         )
-    lines.append(
+        (later if member in METADATA_MEMBERS_FROM_WIN8 else lines).append(line)
+    later.append(
         f"_Static_assert(sizeof(FWPS_INCOMING_METADATA_VALUES0) == {METADATA_VALUES0_X64_SIZE}, "
         f'"shim layout: {METADATA_VALUES0_X64_SIZE} bytes");'
     )
-    return lines
+    return [*lines, f"#if NTDDI_VERSION >= {NTDDI_WIN8}", *later, "#endif"]
 
 
 def render_fwps_tables(catalog: Catalog) -> str:
@@ -228,15 +235,15 @@ def render_fwpm_guids(catalog: Catalog) -> str:
     lines = header(
         FWPM_GUIDS,
         [
-            "Included by the fwpmk.h shim, once per translation unit: DEFINE_GUID declares",
-            "each GUID, or defines it when <initguid.h> came first.",
+            "Included by the fwpmk.h shim at every inclusion: like the WDK's GUID block in",
+            "fwpmk.h, it stands outside any include guard.  DEFINE_GUID declares each GUID, or",
+            "defines it when INITGUID is defined by then, so fwpmk.h included again after",
+            "<initguid.h> defines every GUID twice and fails to compile, as with the WDK.",
         ],
     )
-    lines += ["#ifndef WFPGEN_CROSSBUILD_FWPM_GUIDS_H", "#define WFPGEN_CROSSBUILD_FWPM_GUIDS_H", ""]
     for table in (layer_guids, condition_guids):
         lines += [f"DEFINE_GUID({name}, {table[name]});" for name in sorted(table)]
         lines.append("")
-    lines.append("#endif /* WFPGEN_CROSSBUILD_FWPM_GUIDS_H */")
     return "\n".join(lines) + "\n"
 
 

@@ -44,6 +44,7 @@ from wfpgen.crossbuild import (
     read_pe,
 )
 from wfpgen.crossbuild.analyze import run_clang_tidy, run_fanalyzer
+from wfpgen.errors import FWPM_REINCLUDED
 from wfpgen.model import ProjectModel
 from wfpgen.pipeline import model_for
 from wfpgen.render import environment, project_files, render_file
@@ -251,6 +252,27 @@ def test_keys_without_initguid_fail_the_link(projects: dict[str, Project], tmp_p
         cross_build(planted.root, tmp_path / "out", planted.defines)
     message = str(failure.value)
     assert "linking" in message and re.search(r"undefined reference to .\w+_PROVIDER_KEY", message), message
+
+
+#: The layout generated drivers used before keys.h: fwpmk.h again, after <initguid.h>.
+FWPMK_AGAIN = "#include <initguid.h>\n#include <fwpmk.h>\n"
+
+
+def include_fwpmk_again(text: str) -> str:
+    """``callouts.c`` with fwpmk.h included after <initguid.h>, before driver.h includes it."""
+    assert text.count('#include "driver.h"\n') == 1
+    return text.replace('#include "driver.h"\n', FWPMK_AGAIN + '#include "driver.h"\n')
+
+
+@needs_mingw
+def test_fwpmk_included_again_after_initguid_is_named(projects: dict[str, Project], tmp_path: Path) -> None:
+    """fwpmk.h's GUID block is outside its guard, as in the WDK: a second inclusion redefines every GUID."""
+    planted = planted_copy(projects[NAMES[0]], tmp_path / "planted", "callouts.c", include_fwpmk_again)
+    with pytest.raises(CrossBuildError) as failure:
+        cross_build(planted.root, tmp_path / "out", planted.defines)
+    message = str(failure.value)
+    assert re.search(r"redefinition of .FWPM_LAYER_\w+", message), message
+    assert FWPM_REINCLUDED in message.splitlines(), message
 
 
 @needs_mingw

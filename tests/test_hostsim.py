@@ -37,6 +37,7 @@ import pytest
 import yaml
 from conftest import load_script
 
+from wfpgen.errors import FWPM_REINCLUDED
 from wfpgen.hostsim.binding import (
     DATA_TYPES,
     FWP_ACTION_BLOCK,
@@ -53,7 +54,7 @@ from wfpgen.hostsim.binding import (
     ntstatus,
     status_text,
 )
-from wfpgen.hostsim.build import Variant, build_shared, sanitizer_env
+from wfpgen.hostsim.build import BuildError, Variant, build_shared, sanitizer_env
 from wfpgen.pipeline import model_for
 from wfpgen.protocol import (
     BATCH_HEADER_FORMAT,
@@ -683,6 +684,25 @@ def test_every_driver_entry_call_can_fail_cleanly(
             assert status != STATUS_SUCCESS, f"{api} #{nth} failed but DriverEntry succeeded"
             assert driver.counters().nonzero() == {}, (api, nth, driver.counters().nonzero())
             assert driver.violations() == [], (api, nth)
+
+
+def test_fwpmk_included_again_after_initguid_is_named(projects: dict[str, Project], tmp_path: Path) -> None:
+    """As in the WDK, fwpmk.h's GUID block is outside its guard: included again after <initguid.h>,
+    it defines every FWPM GUID twice, and the build error says what happened."""
+    root = tmp_path / "planted"
+    shutil.copytree(projects["transport"].root, root)
+    callouts = root / "driver" / "callouts.c"
+    text = callouts.read_text(encoding="utf-8")
+    assert text.count('#include "driver.h"\n') == 1
+    callouts.write_text(
+        text.replace('#include "driver.h"\n', '#include <initguid.h>\n#include <fwpmk.h>\n#include "driver.h"\n'),
+        encoding="utf-8",
+    )
+    with pytest.raises(BuildError) as failure:
+        build_shared(root, tmp_path / "planted.so", "plain", projects["transport"].model.preprocessor_defines)
+    message = str(failure.value)
+    assert re.search(r"redefinition of .FWPM_LAYER_\w+", message), message
+    assert FWPM_REINCLUDED in message.splitlines(), message
 
 
 def test_unregistering_callouts_before_closing_the_session_is_reported(libraries: dict[str, Path]) -> None:

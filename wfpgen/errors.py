@@ -6,6 +6,7 @@ Stages raise; only the CLI maps an error to an exit code and prints it.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -75,3 +76,18 @@ def join_names(names: Iterable[str], limit: int = 12) -> str:
     if len(items) <= limit:
         return ", ".join(items)
     return ", ".join(items[:limit]) + f", ... ({len(items) - limit} more)"
+
+
+#: What a build failure means when the compiler reports FWPM GUIDs defined twice.
+FWPM_REINCLUDED = (
+    "fwpmk.h was included a second time after <initguid.h>: its GUID block is outside its include guard "
+    "(as in the WDK), so every FWPM GUID is defined twice; include fwpmk.h once and take the FWPM GUIDs "
+    "from fwpkclnt.lib/uuid.lib"
+)
+
+_FWPM_REDEFINITION = re.compile(r"redefinition of .FWPM_(?:LAYER|CONDITION)_\w+")
+
+
+def fwpm_redefinition_hint(output: str) -> str:
+    """``FWPM_REINCLUDED`` on a line of its own when ``output`` redefines an FWPM GUID, else ``""``."""
+    return f"\n{FWPM_REINCLUDED}" if _FWPM_REDEFINITION.search(output) else ""

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from wfpgen.crossbuild.pe import ALLOWED_IMPORTS, PeError, check_pe, pe_checksum, read_pe
+from wfpgen.errors import fwpm_redefinition_hint
 
 __all__ = [
     "ALLOWED_IMPORTS",
@@ -158,7 +159,9 @@ def _run(command: Sequence[str], what: str, cwd: Path | None = None) -> None:
     result = subprocess.run(list(command), capture_output=True, text=True, check=False, cwd=cwd)
     if result.returncode != 0:
         output = result.stdout + result.stderr
-        raise CrossBuildError(f"{what} failed (exit {result.returncode}):\n  {' '.join(command)}\n{output}")
+        raise CrossBuildError(
+            f"{what} failed (exit {result.returncode}):\n  {' '.join(command)}\n{output}{fwpm_redefinition_hint(output)}"
+        )
 
 
 def _driver_name(project_dir: Path) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from wfpgen.errors import fwpm_redefinition_hint
 from wfpgen.hostsim import INCLUDE_DIR, RUNTIME_DIR
 
 Variant = Literal["plain", "asan", "tsan", "release"]
@@ -111,9 +112,10 @@ def build_shared(
     command = build_command(project_dir, out, variant, defines)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
+        output = result.stdout + result.stderr
         raise BuildError(
             f"building {out.name} ({variant}) failed with exit code {result.returncode}:\n"
-            f"$ {' '.join(command)}\n{result.stdout}{result.stderr}"
+            f"$ {' '.join(command)}\n{output}{fwpm_redefinition_hint(output)}"
         )
     return out
 

@@ -6,9 +6,12 @@
  * NTSTATUS, so it is not used.  Types come from MinGW's fwpmtypes.h (wfpgen_fwpmtypes.h).
  *
  * The FWPM_LAYER_* and FWPM_CONDITION_* GUIDs are in the generated wfpgen_fwpm_guids.h,
- * from wfpgen's catalog.  As with the WDK, the first inclusion of this header decides:
- * after <initguid.h> the GUIDs are defined, otherwise only declared.  The Windows CI of a
- * generated project checks every GUID the driver uses against the WDK (ci/wdk_assumptions.c).
+ * from wfpgen's catalog.  As in the WDK, that GUID block stands OUTSIDE the include guard:
+ * every inclusion declares the GUIDs again, or defines them when INITGUID is defined by
+ * then, so fwpmk.h included a second time after <initguid.h> defines every GUID twice and
+ * fails to compile.  A driver includes fwpmk.h once, without INITGUID, and links the GUIDs
+ * (fwpkclnt.lib and uuid.lib; link/fwpm_guids.c here).  The Windows CI of a generated
+ * project checks every GUID the driver uses against the WDK (ci/wdk_assumptions.c).
  */
 
 #ifndef WFPGEN_CROSSBUILD_FWPMK_H
@@ -55,7 +58,8 @@ NTSTATUS NTAPI FwpmFilterAdd0(HANDLE engineHandle, const FWPM_FILTER0 *filter, P
 NTSTATUS NTAPI FwpmFilterDeleteById0(HANDLE engineHandle, UINT64 id);
 NTSTATUS NTAPI FwpmFilterDeleteByKey0(HANDLE engineHandle, const GUID *key);
 
-/* FWPM_LAYER_* and FWPM_CONDITION_*: declared, or defined after <initguid.h>. */
-#include "wfpgen_fwpm_guids.h"
-
 #endif /* WFPGEN_CROSSBUILD_FWPMK_H */
+
+/* FWPM_LAYER_* and FWPM_CONDITION_*, outside the guard as in the WDK: declared, or defined
+ * when INITGUID is defined. */
+#include "wfpgen_fwpm_guids.h"

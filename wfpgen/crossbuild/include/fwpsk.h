@@ -94,6 +94,7 @@ typedef struct FWPS_INCOMING_METADATA_VALUES0_
     UINT32 icmpIdAndSequence;
     DWORD localRedirectTargetPID;
     void *wfpgenUnreadOriginalDestination;
+#if NTDDI_VERSION >= 0x06020000 /* NTDDI_WIN8: the members below */
     HANDLE redirectRecords;
     UINT32 wfpgenUnreadCurrentL2MetadataValues;
     UINT32 wfpgenUnreadL2Flags;
@@ -105,6 +106,7 @@ typedef struct FWPS_INCOMING_METADATA_VALUES0_
     HANDLE wfpgenUnreadVSwitchPacketContext;
     PVOID subProcessTag;
     UINT64 wfpgenUnreadReserved1;
+#endif
 } FWPS_INCOMING_METADATA_VALUES0;
 
 #define FWPS_IS_METADATA_FIELD_PRESENT(metadataValues, metadataField)                                    \
@@ -114,8 +116,12 @@ typedef struct FWPS_INCOMING_METADATA_VALUES0_
 
 typedef struct FWPS_FILTER0_ FWPS_FILTER0;
 typedef struct FWPS_FILTER1_ FWPS_FILTER1;
+#if NTDDI_VERSION >= 0x06020000 /* NTDDI_WIN8 */
 typedef struct FWPS_FILTER2_ FWPS_FILTER2;
+#endif
+#if NTDDI_VERSION >= 0x0A000004 /* NTDDI_WIN10_RS3 */
 typedef struct FWPS_FILTER3_ FWPS_FILTER3;
+#endif
 
 /* ---- callouts -------------------------------------------------------------------------- */
 
@@ -135,6 +141,7 @@ typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN1)(const FWPS_INCOMING_VALUES0 *inFi
                                                UINT64 flowContext,
                                                FWPS_CLASSIFY_OUT0 *classifyOut);
 
+#if NTDDI_VERSION >= 0x06020000 /* NTDDI_WIN8 */
 typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN2)(const FWPS_INCOMING_VALUES0 *inFixedValues,
                                                const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                                void *layerData,
@@ -142,7 +149,9 @@ typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN2)(const FWPS_INCOMING_VALUES0 *inFi
                                                const FWPS_FILTER2 *filter,
                                                UINT64 flowContext,
                                                FWPS_CLASSIFY_OUT0 *classifyOut);
+#endif
 
+#if NTDDI_VERSION >= 0x0A000004 /* NTDDI_WIN10_RS3 */
 typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN3)(const FWPS_INCOMING_VALUES0 *inFixedValues,
                                                const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                                void *layerData,
@@ -150,18 +159,23 @@ typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN3)(const FWPS_INCOMING_VALUES0 *inFi
                                                const FWPS_FILTER3 *filter,
                                                UINT64 flowContext,
                                                FWPS_CLASSIFY_OUT0 *classifyOut);
+#endif
 
 typedef NTSTATUS(NTAPI *FWPS_CALLOUT_NOTIFY_FN1)(FWPS_CALLOUT_NOTIFY_TYPE notifyType,
                                                  const GUID *filterKey,
                                                  FWPS_FILTER1 *filter);
 
+#if NTDDI_VERSION >= 0x06020000 /* NTDDI_WIN8 */
 typedef NTSTATUS(NTAPI *FWPS_CALLOUT_NOTIFY_FN2)(FWPS_CALLOUT_NOTIFY_TYPE notifyType,
                                                  const GUID *filterKey,
                                                  FWPS_FILTER2 *filter);
+#endif
 
+#if NTDDI_VERSION >= 0x0A000004 /* NTDDI_WIN10_RS3 */
 typedef NTSTATUS(NTAPI *FWPS_CALLOUT_NOTIFY_FN3)(FWPS_CALLOUT_NOTIFY_TYPE notifyType,
                                                  const GUID *filterKey,
                                                  FWPS_FILTER3 *filter);
+#endif
 
 typedef void(NTAPI *FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0)(UINT16 layerId, UINT32 calloutId, UINT64 flowContext);
 
@@ -174,6 +188,7 @@ typedef struct FWPS_CALLOUT1_
     FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 flowDeleteFn;
 } FWPS_CALLOUT1;
 
+#if NTDDI_VERSION >= 0x06020000 /* NTDDI_WIN8 */
 typedef struct FWPS_CALLOUT2_
 {
     GUID calloutKey;
@@ -182,7 +197,9 @@ typedef struct FWPS_CALLOUT2_
     FWPS_CALLOUT_NOTIFY_FN2 notifyFn;
     FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 flowDeleteFn;
 } FWPS_CALLOUT2;
+#endif
 
+#if NTDDI_VERSION >= 0x0A000004 /* NTDDI_WIN10_RS3 */
 typedef struct FWPS_CALLOUT3_
 {
     GUID calloutKey;
@@ -191,11 +208,16 @@ typedef struct FWPS_CALLOUT3_
     FWPS_CALLOUT_NOTIFY_FN3 notifyFn;
     FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 flowDeleteFn;
 } FWPS_CALLOUT3;
+#endif
 
 /* Exported by fwpkclnt.sys; the imports come from fwpkclnt.def. */
 NTSTATUS NTAPI FwpsCalloutRegister1(void *deviceObject, const FWPS_CALLOUT1 *callout, UINT32 *calloutId);
+#if NTDDI_VERSION >= 0x06020000 /* NTDDI_WIN8 */
 NTSTATUS NTAPI FwpsCalloutRegister2(void *deviceObject, const FWPS_CALLOUT2 *callout, UINT32 *calloutId);
+#endif
+#if NTDDI_VERSION >= 0x0A000004 /* NTDDI_WIN10_RS3 */
 NTSTATUS NTAPI FwpsCalloutRegister3(void *deviceObject, const FWPS_CALLOUT3 *callout, UINT32 *calloutId);
+#endif
 NTSTATUS NTAPI FwpsCalloutUnregisterById0(const UINT32 calloutId);
 NTSTATUS NTAPI FwpsCalloutUnregisterByKey0(const GUID *calloutKey);
 
@@ -204,7 +226,10 @@ NTSTATUS NTAPI FwpsCalloutUnregisterByKey0(const GUID *calloutKey);
 _Static_assert(sizeof(FWPS_INCOMING_VALUE0) == 16, "FWPS_INCOMING_VALUE0 is 16 bytes on x64");
 _Static_assert(sizeof(FWPS_INCOMING_VALUES0) == 16, "FWPS_INCOMING_VALUES0 is 16 bytes on x64");
 _Static_assert(sizeof(FWPS_CLASSIFY_OUT0) == 40, "FWPS_CLASSIFY_OUT0 is 40 bytes on x64");
-_Static_assert(sizeof(FWPS_CALLOUT1) == 48 && sizeof(FWPS_CALLOUT3) == 48, "FWPS_CALLOUTn is 48 bytes on x64");
+_Static_assert(sizeof(FWPS_CALLOUT1) == 48, "FWPS_CALLOUT1 is 48 bytes on x64");
+#if NTDDI_VERSION >= 0x0A000004
+_Static_assert(sizeof(FWPS_CALLOUT3) == 48, "FWPS_CALLOUT3 is 48 bytes on x64");
+#endif
 
 /* FWPS_BUILTIN_LAYERS, FWPS_FIELDS_*, FWPS_METADATA_FIELD_* and the metadata offsets. */
 #include "wfpgen_fwps_tables.h"

@@ -22,6 +22,14 @@
 #ifndef WFPGEN_CROSSBUILD_NTDDK_H
 #define WFPGEN_CROSSBUILD_NTDDK_H
 
+/* Declarations the WDK offers only from some Windows version on sit under the same
+ * NTDDI_VERSION test here (scripts/compare_shims.py checks each one).  Without one, the
+ * newest version these shims describe (Windows 11 22H2), as the WDK assumes its own newest;
+ * MinGW-w64 would assume Windows 10 RTM. */
+#ifndef NTDDI_VERSION
+#define NTDDI_VERSION 0x0A00000C
+#endif
+
 #include_next <ntddk.h>
 #include <ntifs.h>
 
@@ -77,6 +85,14 @@ NTSYSAPI ULONG __cdecl DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, 
 
 /* ---- Pool: ExAllocatePool2 and POOL_FLAG_* (wdm.h, Windows 10 2004 and later) ----------- */
 
+/* The allocator attributes: gcc pairs the pool allocators with ExFreePoolWithTag; clang (which
+ * reads these shims in scripts/compare_shims.py) knows only the plain forms. */
+#if defined(__clang__)
+#define WFPGEN_POOL_ALLOCATOR __attribute__((malloc, alloc_size(2)))
+#else
+#define WFPGEN_POOL_ALLOCATOR __attribute__((malloc, malloc(ExFreePoolWithTag, 1), alloc_size(2)))
+#endif
+
 #ifndef POOL_FLAG_NON_PAGED
 typedef ULONG64 POOL_FLAGS;
 
@@ -94,15 +110,18 @@ typedef ULONG64 POOL_FLAGS;
 #define POOL_FLAG_RESERVED3         0x0000000000000400ULL
 #define POOL_FLAG_REQUIRED_END      0x0000000080000000ULL
 
+#endif
+
 /* Exported by ntoskrnl.exe (Windows 10 2004+); the import comes from ntoskrnl_extra.def. */
+#if NTDDI_VERSION >= 0x0A000008 /* NTDDI_WIN10_VB */
 NTKERNELAPI PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
-    __attribute__((malloc, malloc(ExFreePoolWithTag, 1), alloc_size(2)));
+    WFPGEN_POOL_ALLOCATOR;
 #endif
 
 /* MinGW's declaration again, now paired with its deallocator so that gcc's
  * -Wuse-after-free / -Wmismatched-dealloc (and -fanalyzer) follow pool memory. */
 NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
-    __attribute__((malloc, malloc(ExFreePoolWithTag, 1), alloc_size(2)));
+    WFPGEN_POOL_ALLOCATOR;
 
 /* ExInitializeDriverRuntime and DrvRtPoolNxOptIn (wdm.h, Windows 8).  In the WDK this is
  * an inline routine that, with POOL_NX_OPTIN, makes NonPagedPool requests use
@@ -137,6 +156,8 @@ static __inline__ PVOID ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBy
 /* ---- Time ------------------------------------------------------------------------------ */
 
 /* Exported by ntoskrnl.exe (Windows 8+); the import comes from ntoskrnl_extra.def. */
+#if NTDDI_VERSION >= 0x06020000 /* NTDDI_WIN8 */
 NTKERNELAPI VOID NTAPI KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime);
+#endif
 
 #endif /* WFPGEN_CROSSBUILD_NTDDK_H */

@@ -29,7 +29,7 @@
 #define __RPCNDR_H__
 #endif
 #ifndef __RPCNDR_H_VERSION__
-#define __RPCNDR_H_VERSION__ 475
+#define __RPCNDR_H_VERSION__ 500 /* the version the WDK's rpcndr.h declares */
 #endif
 #ifndef __wtypes_h__
 #define __wtypes_h__

@@ -1014,8 +1014,10 @@ _Static_assert(__builtin_offsetof(FWPS_INCOMING_METADATA_VALUES0, frameLength) =
 _Static_assert(__builtin_offsetof(FWPS_INCOMING_METADATA_VALUES0, parentEndpointHandle) == 192, "shim layout: parentEndpointHandle at 192");
 _Static_assert(__builtin_offsetof(FWPS_INCOMING_METADATA_VALUES0, icmpIdAndSequence) == 200, "shim layout: icmpIdAndSequence at 200");
 _Static_assert(__builtin_offsetof(FWPS_INCOMING_METADATA_VALUES0, localRedirectTargetPID) == 204, "shim layout: localRedirectTargetPID at 204");
+#if NTDDI_VERSION >= 0x06020000
 _Static_assert(__builtin_offsetof(FWPS_INCOMING_METADATA_VALUES0, redirectRecords) == 216, "shim layout: redirectRecords at 216");
 _Static_assert(__builtin_offsetof(FWPS_INCOMING_METADATA_VALUES0, subProcessTag) == 264, "shim layout: subProcessTag at 264");
 _Static_assert(sizeof(FWPS_INCOMING_METADATA_VALUES0) == 280, "shim layout: 280 bytes");
+#endif
 
 #endif /* WFPGEN_CROSSBUILD_FWPS_TABLES_H */

@@ -42,6 +42,23 @@
 #include <string.h> /* memset/memcpy behind RtlZeroMemory/RtlCopyMemory, as in the WDK */
 
 /* ---------------------------------------------------------------------------------------
+ * Target version (sdkddkver.h).  Declarations the WDK offers only from some Windows version
+ * on sit under the same NTDDI_VERSION test here (scripts/compare_shims.py checks each one).
+ * Without an NTDDI_VERSION the newest version these headers describe is assumed, as the
+ * WDK assumes its own newest.
+ * ------------------------------------------------------------------------------------- */
+
+#define NTDDI_WIN7      0x06010000
+#define NTDDI_WIN8      0x06020000
+#define NTDDI_WIN10     0x0A000000
+#define NTDDI_WIN10_RS3 0x0A000004
+#define NTDDI_WIN10_VB  0x0A000008
+
+#ifndef NTDDI_VERSION
+#define NTDDI_VERSION 0x0A00000C /* NTDDI_WIN10_NI: Windows 11 22H2 */
+#endif
+
+/* ---------------------------------------------------------------------------------------
  * Calling conventions, storage classes, compiler glue (ntdef.h, winnt.h, guiddef.h)
  * ------------------------------------------------------------------------------------- */
 
@@ -286,7 +303,7 @@ typedef struct _GUID
 
 typedef GUID *LPGUID;
 typedef const GUID *LPCGUID;
-typedef const GUID *REFGUID;
+#define REFGUID const GUID *const /* guiddef.h (C): a macro */
 
 #define HOSTWDK_PASTE_(a, b) a##b
 #define HOSTWDK_PASTE(a, b) HOSTWDK_PASTE_(a, b)
@@ -454,7 +471,7 @@ typedef PVOID PSECURITY_DESCRIPTOR;
 #define IRP_MJ_CLEANUP          0x12
 #define IRP_MJ_MAXIMUM_FUNCTION 0x1b
 
-typedef ULONG DEVICE_TYPE;
+#define DEVICE_TYPE ULONG /* devioctl.h: a macro, not a typedef */
 #define FILE_DEVICE_NETWORK 0x00000012
 #define FILE_DEVICE_SECURE_OPEN 0x00000100
 
@@ -463,7 +480,7 @@ typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
 typedef struct _FILE_OBJECT FILE_OBJECT, *PFILE_OBJECT;
 typedef struct _MDL MDL, *PMDL;
 typedef struct _KEVENT KEVENT, *PKEVENT;
-typedef struct _ETHREAD *PETHREAD;
+typedef struct _KTHREAD *PETHREAD; /* ntdef.h: PETHREAD points to the kernel thread object */
 /* IRP and IO_STACK_LOCATION are completed (as subsets) below. */
 typedef struct _IRP IRP, *PIRP;
 typedef struct _IO_STACK_LOCATION IO_STACK_LOCATION, *PIO_STACK_LOCATION;
@@ -575,7 +592,7 @@ struct _IRP
     union
     {
         struct _IRP *MasterIrp;
-        volatile LONG IrpCount;
+        LONG IrpCount;
         PVOID SystemBuffer;
     } AssociatedIrp;
     LIST_ENTRY ThreadListEntry;
@@ -783,7 +800,9 @@ static FORCEINLINE LONG64 InterlockedIncrement64(_Inout_ _Interlocked_operand_ L
     return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
 }
 
+#if NTDDI_VERSION >= NTDDI_WIN8
 _IRQL_requires_max_(HIGH_LEVEL) NTKERNELAPI VOID KeQuerySystemTimePrecise(_Out_ PLARGE_INTEGER CurrentTime);
+#endif
 /* On x64 KeQuerySystemTime is a macro over KUSER_SHARED_DATA; the host declares the routine. */
 _IRQL_requires_max_(HIGH_LEVEL) NTKERNELAPI VOID KeQuerySystemTime(_Out_ PLARGE_INTEGER CurrentTime);
 
@@ -848,12 +867,14 @@ typedef ULONG64 POOL_FLAGS;
 _IRQL_requires_max_(DISPATCH_LEVEL) NTKERNELAPI VOID ExFreePoolWithTag(_Pre_notnull_ __drv_freesMem(Mem) PVOID P,
                                                                         _In_ ULONG Tag);
 
+#if NTDDI_VERSION >= NTDDI_WIN10_VB
 _IRQL_requires_max_(DISPATCH_LEVEL) NTKERNELAPI DECLSPEC_RESTRICT PVOID ExAllocatePool2(
     _In_ POOL_FLAGS Flags, _In_ SIZE_T NumberOfBytes, _In_ ULONG Tag)
 #if !defined(__clang__) && __GNUC__ >= 11
     __attribute__((malloc, malloc(ExFreePoolWithTag, 1)));
 #else
     __attribute__((malloc)); /* the deallocator form needs gcc 11 */
+#endif
 #endif
 
 /* The allocator before ExAllocatePool2; ExAllocatePoolZero wraps it. */
@@ -1218,8 +1239,10 @@ typedef struct FWPS_INCOMING_VALUES0_
 #define FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE            0x08000000
 #define FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID       0x10000000
 #define FWPS_METADATA_FIELD_ORIGINAL_DESTINATION            0x20000000
+#if NTDDI_VERSION >= NTDDI_WIN8
 #define FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE          0x40000000
 #define FWPS_METADATA_FIELD_SUB_PROCESS_TAG                 0x80000000
+#endif
 
 /*
  * FWPS_INCOMING_METADATA_VALUES0 - SUBSET, for type checking only.
@@ -1253,8 +1276,10 @@ typedef struct FWPS_INCOMING_METADATA_VALUES0_
     UINT64 parentEndpointHandle;
     UINT32 icmpIdAndSequence;
     DWORD localRedirectTargetPID;
+#if NTDDI_VERSION >= NTDDI_WIN8
     HANDLE redirectRecords;
     PVOID subProcessTag;
+#endif
 } FWPS_INCOMING_METADATA_VALUES0;
 
 #define FWPS_IS_METADATA_FIELD_PRESENT(metadataValues, metadataField)                                    \
@@ -1262,8 +1287,12 @@ typedef struct FWPS_INCOMING_METADATA_VALUES0_
 
 /* The filter structures are passed through only: incomplete on purpose. */
 typedef struct FWPS_FILTER1_ FWPS_FILTER1;
+#if NTDDI_VERSION >= NTDDI_WIN8
 typedef struct FWPS_FILTER2_ FWPS_FILTER2;
+#endif
+#if NTDDI_VERSION >= NTDDI_WIN10_RS3
 typedef struct FWPS_FILTER3_ FWPS_FILTER3;
+#endif
 
 typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN1)(_In_ const FWPS_INCOMING_VALUES0 *inFixedValues,
                                                _In_ const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
@@ -1273,6 +1302,7 @@ typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN1)(_In_ const FWPS_INCOMING_VALUES0 
                                                _In_ UINT64 flowContext,
                                                _Inout_ FWPS_CLASSIFY_OUT0 *classifyOut);
 
+#if NTDDI_VERSION >= NTDDI_WIN8
 typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN2)(_In_ const FWPS_INCOMING_VALUES0 *inFixedValues,
                                                _In_ const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                                _Inout_opt_ void *layerData,
@@ -1280,7 +1310,9 @@ typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN2)(_In_ const FWPS_INCOMING_VALUES0 
                                                _In_ const FWPS_FILTER2 *filter,
                                                _In_ UINT64 flowContext,
                                                _Inout_ FWPS_CLASSIFY_OUT0 *classifyOut);
+#endif
 
+#if NTDDI_VERSION >= NTDDI_WIN10_RS3
 typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN3)(_In_ const FWPS_INCOMING_VALUES0 *inFixedValues,
                                                _In_ const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                                                _Inout_opt_ void *layerData,
@@ -1288,18 +1320,23 @@ typedef void(NTAPI *FWPS_CALLOUT_CLASSIFY_FN3)(_In_ const FWPS_INCOMING_VALUES0 
                                                _In_ const FWPS_FILTER3 *filter,
                                                _In_ UINT64 flowContext,
                                                _Inout_ FWPS_CLASSIFY_OUT0 *classifyOut);
+#endif
 
 typedef NTSTATUS(NTAPI *FWPS_CALLOUT_NOTIFY_FN1)(_In_ FWPS_CALLOUT_NOTIFY_TYPE notifyType,
                                                  _In_ const GUID *filterKey,
                                                  _Inout_ FWPS_FILTER1 *filter);
 
+#if NTDDI_VERSION >= NTDDI_WIN8
 typedef NTSTATUS(NTAPI *FWPS_CALLOUT_NOTIFY_FN2)(_In_ FWPS_CALLOUT_NOTIFY_TYPE notifyType,
                                                  _In_ const GUID *filterKey,
                                                  _Inout_ FWPS_FILTER2 *filter);
+#endif
 
+#if NTDDI_VERSION >= NTDDI_WIN10_RS3
 typedef NTSTATUS(NTAPI *FWPS_CALLOUT_NOTIFY_FN3)(_In_ FWPS_CALLOUT_NOTIFY_TYPE notifyType,
                                                  _In_ const GUID *filterKey,
                                                  _Inout_ FWPS_FILTER3 *filter);
+#endif
 
 typedef void(NTAPI *FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0)(_In_ UINT16 layerId,
                                                          _In_ UINT32 calloutId,
@@ -1314,6 +1351,7 @@ typedef struct FWPS_CALLOUT1_
     FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 flowDeleteFn;
 } FWPS_CALLOUT1;
 
+#if NTDDI_VERSION >= NTDDI_WIN8
 typedef struct FWPS_CALLOUT2_
 {
     GUID calloutKey;
@@ -1322,7 +1360,9 @@ typedef struct FWPS_CALLOUT2_
     FWPS_CALLOUT_NOTIFY_FN2 notifyFn;
     FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 flowDeleteFn;
 } FWPS_CALLOUT2;
+#endif
 
+#if NTDDI_VERSION >= NTDDI_WIN10_RS3
 typedef struct FWPS_CALLOUT3_
 {
     GUID calloutKey;
@@ -1331,15 +1371,20 @@ typedef struct FWPS_CALLOUT3_
     FWPS_CALLOUT_NOTIFY_FN3 notifyFn;
     FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 flowDeleteFn;
 } FWPS_CALLOUT3;
+#endif
 
 _IRQL_requires_(PASSIVE_LEVEL) _Must_inspect_result_ NTSTATUS FwpsCalloutRegister1(
     _Inout_ void *deviceObject, _In_ const FWPS_CALLOUT1 *callout, _Out_opt_ UINT32 *calloutId);
 
+#if NTDDI_VERSION >= NTDDI_WIN8
 _IRQL_requires_(PASSIVE_LEVEL) _Must_inspect_result_ NTSTATUS FwpsCalloutRegister2(
     _Inout_ void *deviceObject, _In_ const FWPS_CALLOUT2 *callout, _Out_opt_ UINT32 *calloutId);
+#endif
 
+#if NTDDI_VERSION >= NTDDI_WIN10_RS3
 _IRQL_requires_(PASSIVE_LEVEL) _Must_inspect_result_ NTSTATUS FwpsCalloutRegister3(
     _Inout_ void *deviceObject, _In_ const FWPS_CALLOUT3 *callout, _Out_opt_ UINT32 *calloutId);
+#endif
 
 _IRQL_requires_(PASSIVE_LEVEL) NTSTATUS FwpsCalloutUnregisterById0(_In_ const UINT32 calloutId);
 
@@ -1389,7 +1434,7 @@ _IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmFilterDeleteById0(_In_ HANDLE en
 
 _IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmFilterDeleteByKey0(_In_ HANDLE engineHandle, _In_ const GUID *key);
 
-_IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmCalloutDeleteById0(_In_ HANDLE engineHandle, _In_ const UINT32 id);
+_IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmCalloutDeleteById0(_In_ HANDLE engineHandle, _In_ UINT32 id);
 
 _IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS FwpmCalloutDeleteByKey0(_In_ HANDLE engineHandle, _In_ const GUID *key);
 

@@ -5,8 +5,11 @@
  *
  * Included by fwpsk.h (HOSTWDK_WANT_FWPS_LAYERS: FWPS_BUILTIN_LAYERS, FWPS_FIELDS_*)
  * and by fwpmk.h (HOSTWDK_WANT_FWPM_GUIDS: FWPM_LAYER_*, FWPM_CONDITION_* GUIDs).
- * Each part is emitted once per translation unit; the GUIDs are declarations or,
- * after <initguid.h>, definitions (see DEFINE_GUID in hostwdk.h).
+ * The FWPS part is emitted once per translation unit.  The GUID part, like the WDK's
+ * GUID block in fwpmk.h, has no include guard: it is emitted at every inclusion of
+ * fwpmk.h, as declarations or, once INITGUID is defined, as definitions (see
+ * DEFINE_GUID in hostwdk.h), so fwpmk.h included again after <initguid.h> defines
+ * every GUID twice.
  * Enum members carry no explicit values, as in the WDK; the comment gives the value
  * the catalog's index implies (reserved members included).
  */
@@ -998,8 +1001,7 @@ typedef enum FWPS_FIELDS_STREAM_V6_
 
 #endif /* HOSTWDK_WANT_FWPS_LAYERS */
 
-#if defined(HOSTWDK_WANT_FWPM_GUIDS) && !defined(HOSTWDK_WFP_LAYERS_FWPM)
-#define HOSTWDK_WFP_LAYERS_FWPM
+#if defined(HOSTWDK_WANT_FWPM_GUIDS) /* no include guard, as in the WDK */
 
 DEFINE_GUID(FWPM_LAYER_ALE_AUTH_CONNECT_V4, 0xc38d57d1, 0x05a7, 0x4c33, 0x90, 0x4f, 0x7f, 0xbc, 0xee, 0xe6, 0x0e, 0x82);
 DEFINE_GUID(FWPM_LAYER_ALE_AUTH_CONNECT_V4_DISCARD, 0xd632a801, 0xf5ba, 0x4ad6, 0x96, 0xe3, 0x60, 0x70, 0x17, 0xd9, 0x83, 0x6a);
