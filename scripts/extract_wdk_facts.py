@@ -41,6 +41,7 @@ evaluate, an enum without members) stops the script with ``SystemExit``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import re
@@ -64,6 +65,7 @@ from wfpgen.realheaders import (
     clang_command,
     find_clang,
     find_wdk_root,
+    ntddi_defines,
     parse_diagnostics,
 )
 
@@ -142,8 +144,8 @@ class Clang:
 
     def command(self, source: Path, ntddi: int, extra: Sequence[str], defines: Sequence[str] = ()) -> list[str]:
         """clang_command for ``source`` at ``ntddi`` with ``extra`` flags before the source."""
-        base = clang_command(self.exe, self.root, source, PLATFORM, CONFIGURATION, f"0x{ntddi:08X}",
-                             [*PROJECT_DEFINES, *defines])
+        base = clang_command(self.exe, self.root, source, PLATFORM, CONFIGURATION,
+                             [*ntddi_defines(ntddi), *PROJECT_DEFINES, *defines])
         return [*base[:-1], *extra, base[-1]]
 
     def run(self, source: Path, ntddi: int, extra: Sequence[str], defines: Sequence[str] = ()) -> tuple[str, str]:
@@ -621,7 +623,9 @@ class Assembler:
 
 def extract(root: Path, versions_path: Path, scratch: Path) -> JsonObj:
     """Every fact, as the JSON object written to the facts file."""
-    clang = Clang(find_clang(), WdkRoot.prepare(root, scratch / "cache"), scratch)
+    # The release constants a mixed root lacks are supplied here (and recorded), not by WdkRoot.
+    prepared = dataclasses.replace(WdkRoot.prepare(root, scratch / "cache"), missing_ntddi=())
+    clang = Clang(find_clang(), prepared, scratch)
     versions = read_versions(versions_path)
     extractor = Extractor(clang, versions)
     sampled, identity = extractor.discover()

@@ -19,6 +19,7 @@ from wfpgen import __version__
 from wfpgen.catalog import Catalog, Field, MetadataItem
 from wfpgen.format import STYLE_FILE
 from wfpgen.protocol import RECORD_HEADER_FORMAT, Channel, channel
+from wfpgen.realheaders import ntddi_defines
 from wfpgen.validate import (
     BLOB_METADATA_TYPES,
     CURRENT_PROCESS_ID,
@@ -808,8 +809,7 @@ class ProjectModel:
     @property
     def target_defines(self) -> tuple[str, ...]:
         """What the WDK's MSBuild derives from _NT_TARGET_VERSION: the target's NTDDI and WINNT values."""
-        winnt = f"0x{int(self.ntddi_hex, 16) >> 16:04X}"
-        return (f"NTDDI_VERSION={self.ntddi_hex}", f"_WIN32_WINNT={winnt}", f"WINVER={winnt}")
+        return ntddi_defines(int(self.ntddi_hex, 16))
 
     @property
     def build_defines(self) -> tuple[str, ...]:

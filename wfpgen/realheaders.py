@@ -49,6 +49,7 @@ __all__ = [
     "find_clang",
     "find_wdk_root",
     "hints",
+    "ntddi_defines",
     "parse_diagnostics",
 ]
 
@@ -376,6 +377,12 @@ class TierResult:
     def ok(self) -> bool:
         """No diagnostic of the driver's own (a compile that failed silently counts as one)."""
         return not self.driver
+
+
+def ntddi_defines(ntddi: int) -> tuple[str, ...]:
+    """What the WDK's MSBuild derives from ``_NT_TARGET_VERSION``: NTDDI_VERSION, _WIN32_WINNT, WINVER."""
+    winnt = f"0x{ntddi >> 16:04X}"
+    return (f"NTDDI_VERSION=0x{ntddi:08X}", f"_WIN32_WINNT={winnt}", f"WINVER={winnt}")
 
 
 def clang_command(clang: str, root: WdkRoot, source: Path, platform: Platform, configuration: str,
