@@ -261,7 +261,7 @@ def test_a_second_fwpmk_inclusion_is_named(wdk_root: WdkRoot, tmp_path: Path) ->
     result = compile_project(project, wdk_root, model.build_defines, scratch=tmp_path / "scratch")
     assert not result.ok
     assert any("redefinition of 'FWPM_LAYER_" in d.message for d in result.driver)
-    assert any("fwpmk.h was read a second time" in hint for hint in realheaders.hints(result.driver))
+    assert any("fwpmk.h was included a second time" in hint for hint in realheaders.hints(result.driver))
 
 
 @needs_clang

@@ -36,6 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wfpgen.errors import FWPM_REINCLUDED
+
 __all__ = [
     "CLANG_CANDIDATES",
     "CONFIGURATIONS",
@@ -405,10 +407,7 @@ def _run(command: Sequence[str]) -> tuple[int, str]:
 
 #: Diagnostics whose cause the message alone does not say, and what it is.
 HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"redefinition of '(FWPM_LAYER|FWPM_CONDITION)_"),
-     ("fwpmk.h was read a second time after <initguid.h>: its DEFINE_GUID block stands outside its include "
-      "guard, so every FWPM GUID is defined twice; include fwpmk.h once, without INITGUID (the FWPM GUIDs "
-      "come from fwpkclnt.lib and uuid.lib)")),
+    (re.compile(r"redefinition of '(FWPM_LAYER|FWPM_CONDITION)_"), FWPM_REINCLUDED),
     (re.compile(r"(unknown type name|undeclared identifier|undeclared function) '"),
      ("a name the headers do not declare at the target's NTDDI_VERSION: if the WDK declares it only for a "
       "newer Windows (a #if NTDDI_VERSION >= ... gate), raise driver.target or use the older API")),

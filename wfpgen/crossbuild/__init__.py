@@ -7,12 +7,15 @@ the way of), and links a native-subsystem PE whose entry point is ``DriverEntry`
 :func:`check_pe` then inspects the image (see :mod:`wfpgen.crossbuild.pe`).
 
 This catches what a host build cannot: Windows type sizes (``long`` is 32 bits, so a wrong
-``DbgPrintEx`` format is an error), header-order and ``INITGUID`` mistakes (an undefined GUID
-fails the link), and imports from anything but kernel modules.
+``DbgPrintEx`` format is an error), a driver key left undefined (keys.h not included after
+``<initguid.h>``: the link fails), and imports from anything but kernel modules. Like the
+host build, it fails on a second inclusion of fwpmk.h after ``<initguid.h>``, because the
+shim's GUID block stands outside its guard as in the WDK. What the shims get wrong about the
+WDK, only the real-header tier (:mod:`wfpgen.realheaders`) can show.
 
 The result is a CHECK ARTEFACT and never a shippable driver: ``link/wdmsec_stub.c`` stands in
-for the WDK's static ``wdmsec.lib`` and ignores the device's SDDL, the shims' WFP numbers are
-unverified on Linux, and nothing is signed.  A ``NOTICE.txt`` saying so is written next to
+for the WDK's static ``wdmsec.lib`` and ignores the device's SDDL, ``link/fwpm_guids.c`` for
+fwpkclnt.lib/uuid.lib, and nothing is signed.  A ``NOTICE.txt`` saying so is written next to
 every output.
 """
 
