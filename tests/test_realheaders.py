@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SPECS
+from conftest import SPECS, load_script
 from typer.testing import CliRunner
 
 from wfpgen import realheaders
@@ -208,24 +208,13 @@ def test_check_fails_on_a_root_that_is_not_one(tmp_path: Path) -> None:
 def _project(spec: Path, target: str | None, tmp_path: Path) -> Path:
     text = spec.read_text(encoding="utf-8")
     if target is not None:
-        text = _retarget(text, target)
+        text = load_script("realheader_matrix").retarget(text, target)
     copy = tmp_path / f"{spec.stem}-{target}.yaml"
     copy.write_text(text, encoding="utf-8")
     _, files = generate(copy)
     out = tmp_path / f"{spec.stem}-{target}"
     write(out, files)
     return out
-
-
-def _retarget(text: str, target: str) -> str:
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip().startswith("target:"):
-            lines[i] = line[: line.index("target:")] + f"target: {target}"
-            return "\n".join(lines) + "\n"
-    i = lines.index("driver:")
-    lines.insert(i + 1, f"  target: {target}")
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="module")
