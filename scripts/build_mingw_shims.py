@@ -7,19 +7,28 @@ Usage::
 
 Two headers hold every number the shims take from ``wfpgen/catalog/data``:
 
-* ``wfpgen_fwps_tables.h`` (included by the ``fwpsk.h`` shim): the ``FWPS_BUILTIN_LAYERS``
-  members the catalog knows, each with its explicit value (the catalog's ``fwps_layer_index``);
-  one ``FWPS_FIELDS_*`` enum per field enum, members with explicit values (the catalog's
-  ``index``) plus the ``_MAX`` sentinel, and the alias macros; every ``FWPS_METADATA_FIELD_*``
-  (the catalog's ``flag_value``); and static assertions that the shim's
-  ``FWPS_INCOMING_METADATA_VALUES0`` puts each readable member at the offset
-  ``wfpgen.wdkfacts.METADATA_VALUES0_X64_OFFSETS`` records;
+* ``wfpgen_fwps_tables.h`` (included by the ``fwpsk.h`` shim): every ``FWPS_BUILTIN_LAYERS``
+  member of the WDK's, in its order; one ``FWPS_FIELDS_*`` enum per field enum of the
+  catalog, members with explicit values (the catalog's ``index``) plus the ``_MAX``
+  sentinel, and the alias macros; every ``FWPS_METADATA_FIELD_*`` (the catalog's
+  ``flag_value``); and static assertions that the shim's ``FWPS_INCOMING_METADATA_VALUES0``
+  puts each readable member at the offset ``wfpgen.wdkfacts.METADATA_VALUES0_X64_OFFSETS``
+  records;
 * ``wfpgen_fwpm_guids.h`` (included by the ``fwpmk.h`` shim): ``DEFINE_GUID`` for every
-  ``FWPM_LAYER_*`` and ``FWPM_CONDITION_*`` in the catalog.
+  ``FWPM_LAYER_*`` and ``FWPM_CONDITION_*`` in the catalog, and the ``FWPM_CONDITION_*``
+  aliases the WDK defines as macros over them (``FWPM_CONDITION_ICMP_TYPE`` ...).
 
-The rest of the shims is written by hand.  Only the project's own catalog is read.  Output
-is deterministic; ``--check`` exits 1 if a committed file differs from a fresh rendering.
-Anything inconsistent in the catalog stops the script with ``SystemExit``.
+Every name sits under the ``NTDDI_VERSION`` test the WDK puts around it, from
+``wfpgen/catalog/data/wdk_facts.json`` (the facts ``scripts/extract_wdk_facts.py`` extracted
+from Microsoft's headers) at its finest ``NTDDI_*``. A value the same at every
+``NTDDI_VERSION`` is written explicitly; the ones that move with it (the ``_MAX``
+sentinels, and the ``FWPS_BUILTIN_LAYERS`` members after a gated one) are left implicit, as
+in the WDK, so that they follow the target. The catalog's numbers, GUIDs and aliases are
+checked against the facts here.
+
+The rest of the shims is written by hand.  Only the project's own catalog and facts are
+read.  Output is deterministic; ``--check`` exits 1 if a committed file differs from a fresh
+rendering.  Anything inconsistent in the catalog stops the script with ``SystemExit``.
 """
 
 from __future__ import annotations
@@ -27,8 +36,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -36,7 +46,16 @@ if str(REPO_ROOT) not in sys.path:
 
 from wfpgen.catalog import Catalog, Layer, load_catalog
 from wfpgen.validate import BLOB_METADATA_TYPES, SCALAR_METADATA_TYPES
-from wfpgen.wdkfacts import METADATA_VALUES0_X64_OFFSETS, METADATA_VALUES0_X64_SIZE, guid_parts
+from wfpgen.wdkfacts import (
+    METADATA_VALUES0_X64_OFFSETS,
+    METADATA_VALUES0_X64_SIZE,
+    NtddiGate,
+    fields_enum_facts,
+    gated_lines,
+    guid_parts,
+    load_wdk_facts,
+    ntddi_gate,
+)
 
 INCLUDE_DIR = REPO_ROOT / "wfpgen" / "crossbuild" / "include"
 FWPS_TABLES = "wfpgen_fwps_tables.h"
@@ -47,7 +66,12 @@ FWPM_GUIDS = "wfpgen_fwpm_guids.h"
 METADATA_MEMBERS_FROM_WIN8 = frozenset({"redirectRecords", "subProcessTag"})
 NTDDI_WIN8 = "0x06020000"
 
+#: The last member of FWPS_BUILTIN_LAYERS: the count, not a layer.
+BUILTIN_SENTINEL = "FWPS_BUILTIN_LAYER_MAX"
+
 _C_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+Facts = Mapping[str, Any]
 
 
 def fail(message: str) -> SystemExit:
@@ -86,25 +110,59 @@ def header(name: str, purpose: Sequence[str]) -> list[str]:
     ]
 
 
-def builtin_layers(layers: Sequence[Layer]) -> list[str]:
-    """The catalog's FWPS_BUILTIN_LAYERS members with explicit values, by value."""
-    by_value: dict[int, str] = {}
+def gate_of(entry: Mapping[str, Any], facts: Facts, outer: NtddiGate | None = None) -> NtddiGate | None:
+    """The gate to write around the name of facts ``entry``: None when no test is needed
+    (declared at every NTDDI_VERSION, or wherever the enclosing ``outer`` gate holds)."""
+    gate = ntddi_gate(entry, facts)
+    return None if gate.always or gate == outer else gate
+
+
+def fixed_value(entry: Mapping[str, Any]) -> object:
+    """A facts entry's value when the headers declare it, with that value, at every NTDDI_VERSION
+    from its gate on; else None."""
+    return None if "value_changes" in entry or "present" in entry else entry.get("value")
+
+
+def wrap(gate: NtddiGate | None, lines: Sequence[str]) -> list[str]:
+    """``lines`` under ``gate`` (unwrapped for None)."""
+    return gated_lines((gate, line) for line in lines)
+
+
+def builtin_layers(layers: Sequence[Layer], facts: Facts) -> list[str]:
+    """FWPS_BUILTIN_LAYERS: the headers' members in their order, each under its gate.
+
+    A member's value is explicit when it is the same at every NTDDI_VERSION, else implicit
+    (it follows the gated members before it, as in the WDK).
+    """
+    members: list[Mapping[str, Any]] = list(facts["builtin_layers"]["members"])
+    names = [c_name(m.get("name"), "FWPS_BUILTIN_LAYERS member") for m in members]
+    if len(set(names)) != len(names) or names[-1] != BUILTIN_SENTINEL:
+        raise fail(f"FWPS_BUILTIN_LAYERS repeats a name or does not end with {BUILTIN_SENTINEL}")
+    by_name = dict(zip(names, members))
     for layer in layers:
         name = c_name(layer.fwps_layer, "fwps_layer")
-        if not name.startswith("FWPS_LAYER_"):
-            raise fail(f"fwps_layer {name} does not start with FWPS_LAYER_")
-        other = by_value.setdefault(layer.fwps_layer_index, name)
-        if other != name:
-            raise fail(f"{name} and {other} both have FWPS_BUILTIN_LAYERS value {layer.fwps_layer_index}")
-    width = max(len(n) for n in by_value.values())
-    lines = ["typedef enum FWPS_BUILTIN_LAYERS_", "{"]
-    lines += [f"    {by_value[v]:<{width}} = {v}," for v in sorted(by_value)]
-    lines.append("} FWPS_BUILTIN_LAYERS;")
-    return lines
+        member = by_name.get(name)
+        if member is None:
+            raise fail(f"catalog layer {name} is not a member of FWPS_BUILTIN_LAYERS")
+        if fixed_value(member) != layer.fwps_layer_index:
+            raise fail(f"catalog layer {name} has index {layer.fwps_layer_index}; the headers give "
+                       f"{member.get('value_changes', member.get('value'))}")
+    outer = ntddi_gate(facts["builtin_layers"], facts)
+    width = max(len(n) for n in names)
+    body = []
+    for name, member in zip(names, members):
+        if "value_changes" in member:
+            line = f"    {name + ',':<{width + 1}} /* implicit: moves with NTDDI_VERSION */"
+        else:
+            line = f"    {name:<{width}} = {member['value']},"
+        body.append((gate_of(member, facts, outer), line))
+    return wrap(gate_of(facts["builtin_layers"], facts),
+                ["typedef enum FWPS_BUILTIN_LAYERS_", "{", *gated_lines(body), "} FWPS_BUILTIN_LAYERS;"])
 
 
-def field_enums(layers: Sequence[Layer]) -> list[str]:
-    """One FWPS_FIELDS_* enum per field enum, explicit values, then the alias macros."""
+def field_enums(layers: Sequence[Layer], facts: Facts) -> list[str]:
+    """One FWPS_FIELDS_* enum per field enum, explicit values but for _MAX, then the alias
+    macros; each name under its gate."""
     by_enum: dict[str, Layer] = {}
     for layer in layers:
         enum = c_name(layer.fields_enum, "fields_enum")
@@ -127,33 +185,57 @@ def field_enums(layers: Sequence[Layer]) -> list[str]:
         if len(set(members)) != len(members) or any(not m.startswith(prefix) for m in members):
             raise fail(f"{enum}: members repeat or do not start with {prefix}")
         sentinel = prefix + "MAX"
+        header = fields_enum_facts(facts, enum)
+        if header is None:
+            raise fail(f"{enum} is not in the header facts")
+        header_members: list[Mapping[str, Any]] = list(header["members"])
+        if [m["name"] for m in header_members] != [*members, sentinel]:
+            raise fail(f"{enum}: the catalog's members are not the headers'")
+        for field, member_facts in zip(fields, header_members):
+            if fixed_value(member_facts) != field.index:
+                raise fail(f"{enum}: {field.member} is not member {field.index} at every NTDDI_VERSION")
+        outer = ntddi_gate(header, facts)
         width = max(len(m) for m in members + [sentinel])
-        out += [f"typedef enum {enum}_", "{"]
-        for field, member in zip(fields, members):
+        body: list[tuple[NtddiGate | None, str]] = []
+        for field, member, member_facts in zip(fields, members, header_members):
             note = "  /* reserved */" if field.reserved else ""
-            out.append(f"    {member:<{width}} = {field.index},{note}")
-        out.append(f"    {sentinel:<{width}} = {len(fields)}")
-        out.append(f"}} {enum};")
+            line = f"    {member:<{width}} = {field.index},{note}"
+            body.append((gate_of(member_facts, facts, outer), line))
+        body.append((gate_of(header_members[-1], facts, outer),
+                     f"    {sentinel:<{width}} /* implicit: one past the last member declared */"))
+        lines = [f"typedef enum {enum}_", "{", *gated_lines(body), f"}} {enum};"]
         by_name = {f.name: m for f, m in zip(fields, members)}
+        header_aliases: Mapping[str, Any] = header.get("aliases", {})
+        aliases: list[tuple[NtddiGate | None, str]] = []
         for alias in sorted(layer.aliases):
             target = by_name.get(layer.aliases[alias])
             if target is None:
                 raise fail(f"{enum}: alias {alias} names an unknown field")
-            out.append(f"#define {prefix}{c_name(alias.upper(), 'alias')} {target}")
+            name = prefix + c_name(alias.upper(), "alias")
+            alias_facts = header_aliases.get(name)
+            if alias_facts is None or alias_facts.get("target") != target:
+                raise fail(f"{enum}: alias {name} is not the headers' alias of {target}")
+            aliases.append((gate_of(alias_facts, facts, outer), f"#define {name} {target}"))
+        out += wrap(gate_of(header, facts), [*lines, *gated_lines(aliases)])
         out.append("")
     return out[:-1]
 
 
-def metadata_flags(catalog: Catalog) -> list[str]:
-    """Every FWPS_METADATA_FIELD_* with its value."""
+def metadata_flags(catalog: Catalog, facts: Facts) -> list[str]:
+    """Every FWPS_METADATA_FIELD_* with its value, each under its gate."""
     items = sorted(catalog.metadata.values(), key=lambda item: item.flag_value)
     values = [item.flag_value for item in items]
     if len(set(values)) != len(values):
         raise fail("two FWPS_METADATA_FIELD_* flags share a value")
     width = max(len(item.flag) for item in items)
-    return [
-        f"#define {c_name(item.flag, 'metadata flag'):<{width}} 0x{item.flag_value:08x}u" for item in items
-    ]
+    lines = []
+    for item in items:
+        entry = facts["metadata_fields"].get(item.flag)
+        if entry is None or "value_changes" in entry or entry.get("value") != item.flag_value:
+            raise fail(f"{item.flag}: the catalog's value is not the headers'")
+        lines.append((gate_of(entry, facts),
+                      f"#define {c_name(item.flag, 'metadata flag'):<{width}} 0x{item.flag_value:08x}u"))
+    return gated_lines(lines)
 
 
 def metadata_offsets(catalog: Catalog) -> list[str]:
@@ -179,29 +261,32 @@ def metadata_offsets(catalog: Catalog) -> list[str]:
         f"_Static_assert(sizeof(FWPS_INCOMING_METADATA_VALUES0) == {METADATA_VALUES0_X64_SIZE}, "
         f'"shim layout: {METADATA_VALUES0_X64_SIZE} bytes");'
     )
-    return [*lines, f"#if NTDDI_VERSION >= {NTDDI_WIN8}", *later, "#endif"]
+    return [*lines, f"#if (NTDDI_VERSION >= {NTDDI_WIN8}) /* NTDDI_WIN8 */", *later, "#endif"]
 
 
-def render_fwps_tables(catalog: Catalog) -> str:
+def render_fwps_tables(catalog: Catalog, facts: Facts) -> str:
     layers = sorted(catalog.layers.values(), key=lambda layer: layer.fwps_layer_index)
     lines = header(
         FWPS_TABLES,
         [
-            "Included by the fwpsk.h shim.  Every value is the catalog's, written explicitly;",
-            "FWPS_BUILTIN_LAYERS lists only the layers the catalog knows.  The generated",
-            "project's ci/wdk_assumptions.c asserts the values a driver uses against the WDK.",
+            "Included by the fwpsk.h shim.  Every name sits under the NTDDI_VERSION test the",
+            "WDK puts around it (hex values: the NTDDI_* name is in the comment).  Values that",
+            "are the same at every NTDDI_VERSION are the catalog's, written explicitly; the",
+            "_MAX sentinels and the FWPS_BUILTIN_LAYERS members after a gated one are implicit,",
+            "as in the WDK, so they follow the target.  The generated project's",
+            "ci/wdk_assumptions.c asserts the values a driver uses against the WDK.",
         ],
     )
     lines += [
         "#ifndef WFPGEN_CROSSBUILD_FWPS_TABLES_H",
         "#define WFPGEN_CROSSBUILD_FWPS_TABLES_H",
         "",
-        *builtin_layers(layers),
+        *builtin_layers(layers, facts),
         "",
-        *field_enums(layers),
+        *field_enums(layers, facts),
         "",
         "/* Bits of FWPS_INCOMING_METADATA_VALUES0.currentMetadataValues. */",
-        *metadata_flags(catalog),
+        *metadata_flags(catalog, facts),
         "",
         "/* The offsets wfpgen.wdkfacts records for the readable metadata members (UNVERIFIED). */",
         *metadata_offsets(catalog),
@@ -211,7 +296,7 @@ def render_fwps_tables(catalog: Catalog) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_fwpm_guids(catalog: Catalog) -> str:
+def render_fwpm_guids(catalog: Catalog, facts: Facts) -> str:
     layer_guids: dict[str, str] = {}
     condition_guids: dict[str, str] = {}
 
@@ -232,6 +317,15 @@ def render_fwpm_guids(catalog: Catalog) -> str:
                 raise fail(f"condition {condition} does not start with FWPM_CONDITION_")
             put(condition_guids, condition, guid_initializer(field.condition_guid, condition))
 
+    aliases: Mapping[str, Any] = facts["guid_aliases"]
+    declared = {name: guid for name, guid in condition_guids.items() if name not in aliases}
+    for name, guid in condition_guids.items():
+        # The WDK defines these as macros over another condition's GUID: the catalog's GUID
+        # must be that one's, and that one must be declared here.
+        if name in aliases and declared.get(aliases[name]["target"]) != guid:
+            target = aliases[name]["target"]
+            raise fail(f"{name} stands for {target}: the catalog gives it another GUID or none")
+
     lines = header(
         FWPM_GUIDS,
         [
@@ -239,18 +333,32 @@ def render_fwpm_guids(catalog: Catalog) -> str:
             "fwpmk.h, it stands outside any include guard.  DEFINE_GUID declares each GUID, or",
             "defines it when INITGUID is defined by then, so fwpmk.h included again after",
             "<initguid.h> defines every GUID twice and fails to compile, as with the WDK.",
+            "Every name sits under the NTDDI_VERSION test the WDK puts around it; the",
+            "FWPM_CONDITION_* names the WDK defines as macros over another condition are",
+            "macros here too.",
         ],
     )
-    for table in (layer_guids, condition_guids):
-        lines += [f"DEFINE_GUID({name}, {table[name]});" for name in sorted(table)]
-        lines.append("")
+    for table, family in ((layer_guids, "layer_guids"), (declared, "condition_guids")):
+        gated = []
+        for name in sorted(table):
+            entry = facts[family].get(name)
+            if entry is None or guid_initializer(entry.get("guid"), name) != table[name]:
+                raise fail(f"{name}: the catalog's GUID is not the headers'")
+            gated.append((gate_of(entry, facts), f"DEFINE_GUID({name}, {table[name]});"))
+        lines += [*gated_lines(gated), ""]
+    lines += gated_lines(
+        (gate_of(entry, facts), f"#define {c_name(alias, 'GUID alias')} {entry['target']}")
+        for alias, entry in sorted(aliases.items())
+        if entry["target"] in declared
+    )
     return "\n".join(lines) + "\n"
 
 
-def render_all(catalog: Catalog | None = None) -> dict[str, str]:
+def render_all(catalog: Catalog | None = None, facts: Facts | None = None) -> dict[str, str]:
     """``{file name: text}`` of every generated shim header."""
     catalog = catalog or load_catalog()
-    return {FWPS_TABLES: render_fwps_tables(catalog), FWPM_GUIDS: render_fwpm_guids(catalog)}
+    facts = facts if facts is not None else load_wdk_facts()
+    return {FWPS_TABLES: render_fwps_tables(catalog, facts), FWPM_GUIDS: render_fwpm_guids(catalog, facts)}
 
 
 def main(argv: Iterable[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 
 Usage::
 
-    python scripts/compare_shims.py [--wdk DIR] [--allow-catalog] [--ntddi 0x0A000000 ...]
+    python scripts/compare_shims.py [--wdk DIR] [--ntddi 0x0A000000 ...]
 
 ``DIR`` is a WDK include root (``km/``, ``shared/``; default ``$WFPGEN_WDK``). Two tiers of
 this repository compile generated drivers against headers written here: the host
@@ -44,10 +44,10 @@ target (:data:`DATA_MODELS`): ``ULONG`` is ``unsigned long`` for MSVC and MinGW 
 ``u16`` everywhere (the host build uses ``-fshort-wchar``). Structures, unions and enums
 are named by their tag (anonymous ones by position); members are compared one by one.
 
-Differences go to three groups: *unexplained* (exit status 1), *deliberate* (listed with
-the reason in ``scripts/shim_simplifications.json``) and *catalog-derived*: numbers in the
-generated tables (``wfp_layers.h``, ``wfpgen_fwps_tables.h``, ``wfpgen_fwpm_guids.h``) that
-come from ``wfpgen/catalog/data``. Those count as unexplained unless ``--allow-catalog``.
+Differences go to two groups: *deliberate* (listed with the reason in
+``scripts/shim_simplifications.json``) and *unexplained* (exit status 1). The generated
+tables (``wfp_layers.h``, ``wfpgen_fwps_tables.h``, ``wfpgen_fwpm_guids.h``, written from the
+catalog and ``wdk_facts.json``) are compared like the hand-written headers.
 
 Nothing from the WDK is written anywhere but a scratch directory (``--work``, else a
 temporary one).
@@ -104,10 +104,6 @@ NTDDI_VALUES: tuple[str, ...] = (
     "0x0A00000C",  # Windows 11 22H2
     "0x0A000010",
 )
-
-#: Files whose numbers come from the catalog (scripts/build_hostsim_headers.py and
-#: scripts/build_mingw_shims.py write them).
-CATALOG_FILES = frozenset({"wfp_layers.h", "wfpgen_fwps_tables.h", "wfpgen_fwpm_guids.h"})
 
 _COMMON_BUILTINS = {
     "void": "void",
@@ -730,7 +726,7 @@ def load_simplifications(path: Path = SIMPLIFICATIONS) -> list[Simplification]:
 
 @dataclass
 class Report:
-    """Every difference, with the NTDDI_VERSION values it shows at, in three groups."""
+    """Every difference, with the NTDDI_VERSION values it shows at, in two groups."""
 
     ntddi: tuple[str, ...]
     seen: dict[Difference, list[str]] = field(default_factory=dict)
@@ -813,9 +809,7 @@ def compare(root: Path, work: Path, ntddi_values: Sequence[str], clang: str) -> 
 
 
 def group_of(difference: Difference, simplifications: Sequence[Simplification]) -> tuple[str, str | None]:
-    """``(group, reason)``: catalog-derived, deliberate or unexplained."""
-    if Path(difference.header.split(" ")[0]).name in CATALOG_FILES:
-        return "catalog-derived (fixed by the catalog update)", None
+    """``(group, reason)``: deliberate or unexplained."""
     for simplification in simplifications:
         if simplification.covers(difference):
             return "deliberate", simplification.reason
@@ -835,7 +829,7 @@ def render(report: Report, simplifications: Sequence[Simplification]) -> tuple[s
             used.update(s for s in simplifications if s.covers(difference))
         groups[group][f"{difference.tier}: {difference.header}"].append(line)
     lines: list[str] = []
-    for group in ("unexplained", "catalog-derived (fixed by the catalog update)", "deliberate"):
+    for group in ("unexplained", "deliberate"):
         if group not in groups:
             continue
         lines.append(f"=== {group}")
@@ -857,16 +851,13 @@ def render(report: Report, simplifications: Sequence[Simplification]) -> tuple[s
         lines.append("")
     total = sum(counts.values())
     lines.append(f"summary: {total} difference(s): " + ", ".join(
-        f"{counts.get(g, 0)} {g}" for g in ("unexplained", "catalog-derived (fixed by the catalog update)",
-                                            "deliberate")))
+        f"{counts.get(g, 0)} {g}" for g in ("unexplained", "deliberate")))
     return "\n".join(lines), dict(counts)
 
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--wdk", type=Path, default=None, help="WDK include root (default: $WFPGEN_WDK)")
-    parser.add_argument("--allow-catalog", action="store_true",
-                        help="do not fail on catalog-derived differences (until the catalog update lands)")
     parser.add_argument("--ntddi", nargs="+", default=list(NTDDI_VALUES), help="NTDDI_VERSION values to compare at")
     parser.add_argument("--work", type=Path, default=None, help="scratch directory (default: a temporary one)")
     parser.add_argument("--simplifications", type=Path, default=SIMPLIFICATIONS)
@@ -887,8 +878,6 @@ def main(argv: Iterable[str] | None = None) -> int:
     text, counts = render(report, simplifications)
     print(text)
     failing = counts.get("unexplained", 0)
-    if not args.allow_catalog:
-        failing += counts.get("catalog-derived (fixed by the catalog update)", 0)
     return 1 if failing else 0
 
 

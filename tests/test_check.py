@@ -319,11 +319,13 @@ PLANTS = {
         "plain", ("after FwpmTransactionBegin0 #1 failed", "left behind", "'engines': 1")),
     "get-info-without-length-check": Plant(
         "sink_ring.c", (("if (buffer == NULL || outputLength < sizeof(WFPGEN_INFO))", "if (buffer == NULL)"),),
-        "plain", ("GET_INFO into an 8-byte buffer succeeded", "IoStatus.Information", "exceeds OutputBufferLength")),
+        "plain", ("GET_INFO into an 8-byte buffer succeeded", "IoStatus.Information", "exceeds OutputBufferLength",
+                  "past the end of the 8-byte system buffer")),
     "stats-without-length-check": Plant(
         "sink_ring.c",
         (("if (buffer == NULL || outputLength < sizeof(MONITORNETWORK_STATS))", "if (buffer == NULL)"),),
-        "plain", ("STATS into an 8-byte buffer succeeded", "IoStatus.Information", "exceeds OutputBufferLength")),
+        "plain", ("STATS into an 8-byte buffer succeeded", "IoStatus.Information", "exceeds OutputBufferLength",
+                  "past the end of the 8-byte system buffer")),
     # classify reads an incoming value without checking its index against valueCount.
     "value-read-past-value-count": Plant(
         "classify.c", (("if (Values->incomingValue == NULL || Index >= Values->valueCount)",

@@ -31,6 +31,7 @@ import yaml
 from conftest import load_script
 
 from wfpgen import crossbuild, wdkfacts
+from wfpgen.catalog import load_catalog
 from wfpgen.crossbuild import (
     CC,
     DDK_INCLUDE_DIR,
@@ -45,6 +46,7 @@ from wfpgen.crossbuild import (
 )
 from wfpgen.crossbuild.analyze import run_clang_tidy, run_fanalyzer
 from wfpgen.errors import FWPM_REINCLUDED
+from wfpgen.hostsim import INCLUDE_DIR as HOST_INCLUDE_DIR
 from wfpgen.model import ProjectModel
 from wfpgen.pipeline import model_for
 from wfpgen.render import environment, project_files, render_file
@@ -252,6 +254,107 @@ def test_keys_without_initguid_fail_the_link(projects: dict[str, Project], tmp_p
         cross_build(planted.root, tmp_path / "out", planted.defines)
     message = str(failure.value)
     assert "linking" in message and re.search(r"undefined reference to .\w+_PROVIDER_KEY", message), message
+
+
+#: A spec for Windows 10 RTM (NTDDI_WIN10) whose classify.c reads the protocol.
+GATES_SPEC: dict[str, Any] = {
+    "version": 1,
+    "driver": {"name": "GateCheck", "description": "Reads two ale_auth_connect_v4 fields", "target": "win10"},
+    "layers": ["ale_auth_connect_v4"],
+    "fields": ["ip_protocol", "ip_remote_port"],
+    "metadata": [],
+}
+#: Declared by fwpsk.h from NTDDI_WIN10_RS2 (1703) on, so not for GATES_SPEC's target.
+GATED_FIELD = "FWPS_FIELD_ALE_AUTH_CONNECT_V4_COMPARTMENT_ID"
+
+
+def _gates_project(root: Path, target: str) -> Project:
+    data = dict(GATES_SPEC, driver={**GATES_SPEC["driver"], "target": target})
+    root.mkdir(parents=True)
+    spec = root / f"{target}.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return write_project(spec, root / "project", target)
+
+
+@needs_mingw
+def test_cross_build_refuses_a_field_the_target_lacks(tmp_path: Path) -> None:
+    """The shim tables gate each FWPS_FIELD_* as the WDK does: classify.c reading a field declared
+    after its target fails to compile, naming the field; the same sources build for Windows 10
+    1709, where the headers declare it."""
+    project = _gates_project(tmp_path / "win10", "win10")
+    assert "NTDDI_VERSION=0x0A000000" in project.defines
+    cross_build(project.root, tmp_path / "out-clean", project.defines)  # as generated: it builds
+
+    def read_gated_field(text: str) -> str:
+        return text.replace("FWPS_FIELD_ALE_AUTH_CONNECT_V4_IP_PROTOCOL,", f"{GATED_FIELD},", 1)
+
+    planted = planted_copy(project, tmp_path / "planted", "classify.c", read_gated_field)
+    with pytest.raises(CrossBuildError) as failure:
+        cross_build(planted.root, tmp_path / "out", planted.defines)
+    message = str(failure.value)
+    assert "compiling classify.c" in message, message
+    assert re.search(rf"error: \W{GATED_FIELD}\W undeclared", message), message
+
+    later = _gates_project(tmp_path / "win10_1709", "win10_1709")
+    assert "NTDDI_VERSION=0x0A000004" in later.defines
+    image = cross_build(planted.root, tmp_path / "out-1709", later.defines)
+    assert check_pe(image) == []
+
+
+def _value_at(entry: dict[str, Any], ntddi: int, samples: dict[str, int]) -> int:
+    """The value of a facts entry at ``ntddi``: the last of its ``value_changes`` from there on."""
+    value = entry["value"]
+    for change in entry.get("value_changes", []):
+        if samples[change["from"]] <= ntddi:
+            value = change["value"]
+    return int(value)
+
+
+def gate_probe(ntddi: int) -> str:
+    """C asserting, at ``ntddi``, the value the WDK gives every FWPS_BUILTIN_LAYERS member and
+    every member of the catalog's FWPS_FIELDS_* enums declared there (facts: wdk_facts.json)."""
+    facts = wdkfacts.load_wdk_facts()
+    samples = {s.name: s.value for s in wdkfacts.sampled_ntddis(facts)}
+    entries = list(facts["builtin_layers"]["members"])
+    for enum in sorted({layer.fields_enum for layer in load_catalog().layers.values()}):
+        found = wdkfacts.fields_enum_facts(facts, enum)
+        assert found is not None, enum
+        entries += found["members"]
+    lines = ["#include <ntddk.h>", "#include <ndis.h>", "#include <fwpsk.h>", "#include <fwpmk.h>"]
+    for entry in entries:
+        if wdkfacts.ntddi_gate(entry, facts).holds(ntddi):
+            value = _value_at(entry, ntddi, samples)
+            lines.append(f'_Static_assert({entry["name"]} == {value}, "{entry["name"]} is {value}");')
+    return "\n".join(lines) + "\n"
+
+
+#: Every NTDDI_VERSION the facts were sampled at from Windows 7 on (the oldest target a spec names).
+GATE_NTDDIS = [s for s in wdkfacts.sampled_ntddis() if s.value >= 0x06010000]
+
+
+@pytest.mark.parametrize("tier", ["hostsim", "cross"])
+def test_enum_values_follow_ntddi_version_as_in_the_wdk(tier: str, tmp_path: Path) -> None:
+    """Without a WDK: at each sampled NTDDI_VERSION, the _MAX sentinels and the FWPS_BUILTIN_LAYERS
+    members after a gated one have the WDK's value in both shim tiers (the gates are right)."""
+    if tier == "cross" and (MINGW is None or not (DDK_INCLUDE_DIR / "ntddk.h").is_file()):
+        pytest.skip(f"{CC} or the MinGW-w64 ddk headers are not installed")
+    if tier == "hostsim" and HOST_GCC is None:
+        pytest.skip("gcc is not installed")
+    defines = ["NDIS630", "NDIS_SUPPORT_NDIS6", "POOL_NX_OPTIN=1"]
+    failures = []
+    for ntddi in GATE_NTDDIS:
+        source = tmp_path / f"probe-{ntddi.hex}.c"
+        source.write_text(gate_probe(ntddi.value), encoding="utf-8")
+        ntddi_define = f"NTDDI_VERSION={ntddi.hex}"
+        if tier == "cross":
+            command = compile_command(source, tmp_path / f"{source.stem}.o", [*defines, ntddi_define])
+        else:
+            command = [str(HOST_GCC), "-std=c11", "-fshort-wchar", "-fsyntax-only", f"-I{HOST_INCLUDE_DIR}",
+                       *(f"-D{d}" for d in [*defines, ntddi_define]), str(source)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            failures.append(f"{ntddi.name}: {result.stderr[:2000]}")
+    assert not failures, "\n".join(failures)
 
 
 #: The layout generated drivers used before keys.h: fwpmk.h again, after <initguid.h>.

@@ -37,6 +37,7 @@ import pytest
 import yaml
 from conftest import load_script
 
+from wfpgen import wdkfacts
 from wfpgen.errors import FWPM_REINCLUDED
 from wfpgen.hostsim.binding import (
     DATA_TYPES,
@@ -1323,3 +1324,102 @@ def test_wfp_catalog_matches_a_fresh_run() -> None:
     fresh = script.render_catalog(script.load_layers())
     committed = (REPO / "wfpgen" / "hostsim" / "runtime" / "wfp_catalog.c").read_text(encoding="utf-8")
     assert committed == fresh, "wfp_catalog.c is stale: run python scripts/build_hostsim_headers.py"
+
+
+def test_every_runtime_file_sees_the_newest_headers() -> None:
+    """Each runtime source sets NTDDI_VERSION to the newest value the facts know before it
+    includes anything (itself, or first thing in hostwdk_internal.h, its first include)."""
+    newest = wdkfacts.newest_ntddi()
+    override = f"#undef NTDDI_VERSION\n#define NTDDI_VERSION {newest.hex} /* {newest.name} */\n"
+    runtime = REPO / "wfpgen" / "hostsim" / "runtime"
+
+    def sets_it_first(text: str) -> bool:
+        return override in text and text.index(override) < text.index("#include")
+
+    sources = sorted(runtime.glob("*.c"))
+    assert {s.name for s in sources} >= {"core.c", "fwp.c", "io.c", "fwpm_guids.c", "wfp_catalog.c"}
+    for source in sources:
+        text = source.read_text(encoding="utf-8")
+        first = re.search(r'^#include [<"](.+)[>"]', text, re.MULTILINE)
+        assert first is not None, source.name
+        if first[1] == "hostwdk_internal.h":
+            text = (runtime / first[1]).read_text(encoding="utf-8")
+        assert sets_it_first(text), f"{source.name} is compiled at the driver's NTDDI_VERSION"
+
+
+# -- NTDDI gates: a driver sees its target's headers, the runtime the newest's --------------------
+
+#: A spec for Windows 10 RTM (NTDDI_WIN10).
+WIN10_SPEC: dict[str, Any] = {
+    "version": 1,
+    "driver": {"name": "GateCheck", "description": "Reads two ale_auth_connect_v4 fields", "target": "win10"},
+    "layers": ["ale_auth_connect_v4"],
+    "fields": ["ip_protocol", "ip_remote_port"],
+    "metadata": [],
+}
+#: Declared by fwpsk.h from NTDDI_WIN10_RS2 (1703) on, so not for WIN10_SPEC's target.
+GATED_FIELD = "FWPS_FIELD_ALE_AUTH_CONNECT_V4_COMPARTMENT_ID"
+
+
+def read_gated_field(text: str) -> str:
+    """classify.c reading GATED_FIELD where it read the protocol."""
+    return text.replace("FWPS_FIELD_ALE_AUTH_CONNECT_V4_IP_PROTOCOL,", f"{GATED_FIELD},", 1)
+
+
+@pytest.fixture(scope="module")
+def win10_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return write_project(WIN10_SPEC, tmp_path_factory.mktemp("gates") / "win10", "win10")
+
+
+def test_the_runtime_plays_the_newest_system_for_an_older_target(win10_project: Project,
+                                                                 tmp_path: Path) -> None:
+    """Built with a Windows 10 driver's defines, the runtime still knows every layer and field of
+    the newest headers: it hands the driver all 41 ale_auth_connect_v4 values where the driver's
+    own headers count 36."""
+    model = win10_project.model
+    assert "NTDDI_VERSION=0x0A000000" in model.build_defines
+    facts = wdkfacts.load_wdk_facts()
+    enum = wdkfacts.fields_enum_facts(facts, "FWPS_FIELDS_ALE_AUTH_CONNECT_V4")
+    assert enum is not None
+    newest_count = enum["members"][-1]["value"]
+    win10_count = next(c["value"] for c in enum["members"][-1]["value_changes"] if c["from"] == "NTDDI_WIN10")
+    assert newest_count > win10_count
+    policy = next(m for m in facts["builtin_layers"]["members"]
+                  if m["name"] == "FWPS_LAYER_OUTBOUND_NETWORK_CONNECTION_POLICY_V4")
+    assert not wdkfacts.ntddi_gate(policy, facts).holds(0x0A000000)
+
+    library = build_shared(win10_project.root, tmp_path / "win10.so", "plain", model.build_defines)
+    driver = host(library)
+    assert driver.layer_id(policy["name"]) == policy["value"]
+    assert driver.load() == STATUS_SUCCESS
+    layer = model.layers[0]
+    layer_id = driver.layer_id(layer.fwps_layer)
+    values: list[Value | None] = [None] * newest_count
+    values[wdkfacts.fwps_field_index("ale_auth_connect_v4", "ip_protocol")] = Value.uint8(6)
+    verdict = driver.classify(layer_id, values)
+    assert verdict.callouts_invoked == 1, verdict
+    with pytest.raises(RuntimeError):
+        driver.classify(layer_id, [*values, None])  # one more than the layer has
+    assert driver.unload() == 0, driver.violations()
+    assert_clean(driver)
+
+
+def test_host_build_refuses_a_field_the_target_lacks(win10_project: Project, tmp_path: Path) -> None:
+    """classify.c reading a field gated after the target fails to compile, naming the field; the
+    same sources build for Windows 10 1709, where the headers declare it."""
+    root = tmp_path / "planted"
+    shutil.copytree(win10_project.root, root)
+    classify = root / "driver" / "classify.c"
+    text = classify.read_text(encoding="utf-8")
+    assert read_gated_field(text) != text
+    classify.write_text(read_gated_field(text), encoding="utf-8")
+    with pytest.raises(BuildError) as failure:
+        build_shared(root, tmp_path / "win10.so", "plain", win10_project.model.build_defines)
+    assert re.search(rf"error: \W{GATED_FIELD}\W undeclared", str(failure.value)), str(failure.value)
+
+    later = dict(WIN10_SPEC, driver={**WIN10_SPEC["driver"], "target": "win10_1709"})
+    spec = tmp_path / "win10_1709.yaml"
+    spec.write_text(yaml.safe_dump(later, sort_keys=False), encoding="utf-8")
+    defines = model_for(spec).build_defines
+    assert "NTDDI_VERSION=0x0A000004" in defines
+    build_shared(root, tmp_path / "win10_1709.so", "plain", defines)

@@ -18,6 +18,12 @@ they differ. A generated project's ``ci/wdk_assumptions.c`` checks them again on
 :func:`compare_catalog` checks the catalog against ``wdk_facts.json``, the facts
 ``scripts/extract_wdk_facts.py`` extracts from Microsoft's WDK headers (packaged beside the
 catalog, read with :func:`load_wdk_facts`).
+
+:func:`ntddi_gate` turns a fact's ``gate_ntddi`` (or its ``present`` runs) into the
+``#if NTDDI_VERSION`` test the headers put around the name; the scripts that generate the
+shims' WFP tables (``scripts/build_hostsim_headers.py``, ``scripts/build_mingw_shims.py``)
+emit those tests with :func:`gated_lines`, so the shims declare each name at the same
+``NTDDI_VERSION`` values as the WDK.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import dataclasses
 import functools
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from types import MappingProxyType
@@ -39,15 +45,22 @@ __all__ = [
     "METADATA_VALUES0_X64_OFFSETS",
     "METADATA_VALUES0_X64_SIZE",
     "FactComparison",
+    "Ntddi",
+    "NtddiGate",
     "WdkFactError",
     "compare_catalog",
     "condition_guid",
+    "fields_enum_facts",
     "fwps_field_index",
     "fwps_layer_index",
+    "gated_lines",
     "guid_parts",
     "load_wdk_facts",
     "metadata_flag_value",
     "metadata_offset",
+    "newest_ntddi",
+    "ntddi_gate",
+    "sampled_ntddis",
 ]
 
 
@@ -160,6 +173,121 @@ def load_wdk_facts() -> Mapping[str, Any]:
     return facts
 
 
+# -- NTDDI gates: at which NTDDI_VERSION the headers declare a name ------------------------------
+
+
+@dataclass(frozen=True)
+class Ntddi:
+    """One ``NTDDI_VERSION`` the facts were sampled at: its ``NTDDI_*`` name and value."""
+
+    name: str
+    value: int
+
+    @property
+    def hex(self) -> str:
+        """The value as a C literal (``0x0A000003``)."""
+        return f"0x{self.value:08X}"
+
+
+@dataclass(frozen=True)
+class NtddiGate:
+    """The ``NTDDI_VERSION`` values at which the headers declare a name.
+
+    ``runs`` are half-open ranges ``[since, until)``: ``since`` None from the oldest sampled
+    NTDDI on (no test needed), ``until`` None through the newest. A name the headers declare
+    at every sampled NTDDI has the single run ``(None, None)``: :attr:`always`.
+    """
+
+    runs: tuple[tuple[Ntddi | None, Ntddi | None], ...]
+
+    @property
+    def always(self) -> bool:
+        return self.runs == ((None, None),)
+
+    def holds(self, ntddi: int) -> bool:
+        """Whether the headers declare the name at ``NTDDI_VERSION`` ``ntddi``."""
+        return any((since is None or ntddi >= since.value) and (until is None or ntddi < until.value)
+                   for since, until in self.runs)
+
+    def condition(self) -> str:
+        """The ``#if`` condition, with hex literals (not every shim defines the ``NTDDI_*`` names)
+        and the names in a trailing comment."""
+        tests: list[str] = []
+        names: list[str] = []
+        for since, until in self.runs:
+            parts = [f"(NTDDI_VERSION >= {since.hex})"] if since is not None else []
+            words = [since.name] if since is not None else []
+            if until is not None:
+                parts.append(f"(NTDDI_VERSION < {until.hex})")
+                words.append(f"not from {until.name}")
+            tests.append(" && ".join(parts) or "1")
+            names.append(", ".join(words) or "always")
+        if len(tests) == 1:
+            return f"{tests[0]} /* {names[0]} */"
+        return " || ".join(f"({test})" for test in tests) + f" /* {'; '.join(names)} */"
+
+    def directive(self) -> str:
+        """``#if <condition>``."""
+        return f"#if {self.condition()}"
+
+
+def sampled_ntddis(facts: Mapping[str, Any] | None = None) -> list[Ntddi]:
+    """Every ``NTDDI_VERSION`` the facts were extracted at, oldest first."""
+    facts = facts if facts is not None else load_wdk_facts()
+    return [Ntddi(sample["ntddi"], int(sample["value"], 16)) for sample in facts["sampled"]]
+
+
+def newest_ntddi(facts: Mapping[str, Any] | None = None) -> Ntddi:
+    """The newest ``NTDDI_VERSION`` the facts know."""
+    return sampled_ntddis(facts)[-1]
+
+
+def ntddi_gate(entry: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> NtddiGate:
+    """The gate of a facts ``entry`` (a member, alias, GUID, flag or enum): from its ``gate_ntddi``
+    on, or, when it disappears again, over its ``present`` runs of sampled NTDDIs. A run ends
+    before the next sampled NTDDI, the first the headers no longer declare the name at."""
+    samples = sampled_ntddis(facts)
+    position = {sample.name: i for i, sample in enumerate(samples)}
+    runs = entry.get("present") or [[entry.get("gate_ntddi"), samples[-1].name]]
+    out: list[tuple[Ntddi | None, Ntddi | None]] = []
+    for first, last in runs:
+        if first not in position or last not in position:
+            raise WdkFactError(f"gate {first!r}..{last!r} names an NTDDI the facts were not sampled at")
+        start, end = position[first], position[last]
+        since = samples[start] if start > 0 else None
+        until = samples[end + 1] if end + 1 < len(samples) else None
+        out.append((since, until))
+    return NtddiGate(tuple(out))
+
+
+def gated_lines(lines: Iterable[tuple[NtddiGate | None, str]]) -> list[str]:
+    """``lines`` with each run of consecutive lines under one gate wrapped in ``#if`` ... ``#endif``
+    (no wrapping for a None or :attr:`NtddiGate.always` gate)."""
+    out: list[str] = []
+    current: NtddiGate | None = None
+    for gate, line in lines:
+        if gate is not None and gate.always:
+            gate = None
+        if gate != current:
+            if current is not None:
+                out.append("#endif")
+            if gate is not None:
+                out.append(gate.directive())
+            current = gate
+        out.append(line)
+    if current is not None:
+        out.append("#endif")
+    return out
+
+
+def fields_enum_facts(facts: Mapping[str, Any], typedef: str) -> Mapping[str, Any] | None:
+    """The facts of the ``FWPS_FIELDS_*`` enum named ``typedef`` (tag or typedef name), if any."""
+    for tag, entry in facts["fields_enums"].items():
+        if typedef in entry["typedefs"] or tag == typedef + "_":
+            return dict(entry)
+    return None
+
+
 @dataclass
 class FactComparison:
     """How the catalog compares with the header facts: per check, how many agree, and every difference."""
@@ -199,13 +327,6 @@ def _value(entry: Mapping[str, Any] | None) -> int | None:
         return None
     value = entry.get("value")
     return value if isinstance(value, int) else None
-
-
-def _fields_enum(facts: Mapping[str, Any], typedef: str) -> Mapping[str, Any] | None:
-    for tag, entry in facts["fields_enums"].items():
-        if typedef in entry["typedefs"] or tag == typedef + "_":
-            return dict(entry)
-    return None
 
 
 def _member_gates(facts: Mapping[str, Any]) -> dict[str, str | None]:
@@ -269,7 +390,7 @@ def compare_catalog(catalog: Catalog, facts: Mapping[str, Any]) -> FactCompariso
 
 def _compare_fields(catalog: Catalog, layer: Layer, facts: Mapping[str, Any], condition_guids: Mapping[str, Any],
                     result: FactComparison) -> None:
-    enum = _fields_enum(facts, layer.fields_enum)
+    enum = fields_enum_facts(facts, layer.fields_enum)
     if enum is None:
         result.check("field enums", False, f"{layer.name}: no enum {layer.fields_enum} in the header")
         return

@@ -17,6 +17,21 @@
 
 #pragma once
 
+/*
+ * The runtime is compiled with the driver's defines, so NTDDI_VERSION arrives as the target
+ * of the driver, but the runtime plays the running system: it offers every routine (the
+ * FwpsCalloutRegister3 of Windows 10 1709 as well) and fills every structure up to its last
+ * member whatever a driver targets.  Each runtime file therefore sees the newest headers;
+ * this comes before anything is included (core.c, fwp.c and io.c include this header
+ * first).  Nothing a driver and the runtime share differs in a harmful way: the only
+ * structure whose layout grows with NTDDI_VERSION, FWPS_INCOMING_METADATA_VALUES0, is the
+ * runtime's own, and a driver for an older target reads a prefix of it.  The value is the
+ * newest NTDDI_VERSION of wfp_catalog.c (generated from wdk_facts.json); the tests check
+ * that every runtime file agrees.
+ */
+#undef NTDDI_VERSION
+#define NTDDI_VERSION 0x0A000010 /* NTDDI_WIN11_GE */
+
 #include <ntddk.h>
 #include <ndis.h>
 #include <fwpsk.h>

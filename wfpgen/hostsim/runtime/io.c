@@ -53,6 +53,22 @@ typedef struct _HW_LINK
     struct _HW_LINK *Next;
 } HW_LINK;
 
+/* Bytes after each METHOD_BUFFERED system buffer, filled with HW_FILL and checked when the IRP
+ * completes: a driver writing past the buffer is reported instead of corrupting the heap of
+ * a plain build (and dying at some later, unrelated step).  Under AddressSanitizer the buffer
+ * has exactly its size, so that ASan itself reports the overrun where it happens. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HW_SYSTEM_BUFFER_GUARD 0u
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HW_SYSTEM_BUFFER_GUARD 0u
+#endif
+#endif
+#ifndef HW_SYSTEM_BUFFER_GUARD
+#define HW_SYSTEM_BUFFER_GUARD 4096u
+#endif
+#define HW_FILL 0xCD
+
 /* An IRP and its one stack location, as the I/O manager would allocate them. */
 typedef struct _HW_IRP
 {
@@ -63,6 +79,7 @@ typedef struct _HW_IRP
     UCHAR Major;
     void *UserOutput;          /* the caller's output buffer (METHOD_BUFFERED copy-back) */
     uint32_t OutputLength;
+    size_t SystemBufferLength; /* max(input, output): the guard zone follows it */
     BOOLEAN Completed;         /* the fields below: under g_io_mutex */
     BOOLEAN DispatchReturned;
     NTSTATUS Status;
@@ -584,6 +601,23 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         hw_violation("IoCompleteRequest(%s #%lld) with IoStatus.Status == STATUS_PENDING", hw_major_name(w->Major),
                      (long long)w->Id);
     }
+    if (w->Major == IRP_MJ_DEVICE_CONTROL && w->Irp.AssociatedIrp.SystemBuffer != NULL)
+    {
+        const UCHAR *guard = (const UCHAR *)w->Irp.AssociatedIrp.SystemBuffer + w->SystemBufferLength;
+        size_t past = HW_SYSTEM_BUFFER_GUARD;
+
+        while (past > 0 && guard[past - 1] == HW_FILL)
+        {
+            past--;
+        }
+        if (past > 0)
+        {
+            hw_violation("IoCompleteRequest(IOCTL 0x%08X #%lld): the driver wrote up to %zu bytes past the end of "
+                         "the %zu-byte system buffer",
+                         (unsigned)w->Stack.Parameters.DeviceIoControl.IoControlCode, (long long)w->Id, past,
+                         w->SystemBufferLength);
+        }
+    }
     if (w->Major == IRP_MJ_DEVICE_CONTROL && NT_SUCCESS(status) && information > w->OutputLength)
     {
         hw_violation("IoCompleteRequest(IOCTL 0x%08X #%lld): IoStatus.Information %llu exceeds OutputBufferLength %u",
@@ -1065,7 +1099,8 @@ int32_t HostWdk_DeviceIoControl(int64_t handle, uint32_t code, const void *input
     }
     if (size > 0)
     {
-        w->Irp.AssociatedIrp.SystemBuffer = malloc(size); /* exactly max(in, out): ASan sees overruns */
+        /* max(in, out), then the guard zone (none under ASan, which sees overruns itself) */
+        w->Irp.AssociatedIrp.SystemBuffer = malloc(size + HW_SYSTEM_BUFFER_GUARD);
         if (w->Irp.AssociatedIrp.SystemBuffer == NULL)
         {
             free(w);
@@ -1074,7 +1109,8 @@ int32_t HostWdk_DeviceIoControl(int64_t handle, uint32_t code, const void *input
             pthread_mutex_unlock(&g_io_mutex);
             return STATUS_INSUFFICIENT_RESOURCES;
         }
-        memset(w->Irp.AssociatedIrp.SystemBuffer, 0xCD, size);
+        memset(w->Irp.AssociatedIrp.SystemBuffer, HW_FILL, size + HW_SYSTEM_BUFFER_GUARD);
+        w->SystemBufferLength = size;
         if (input_length > 0)
         {
             memcpy(w->Irp.AssociatedIrp.SystemBuffer, input, input_length);
