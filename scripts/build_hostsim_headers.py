@@ -52,7 +52,7 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,11 @@ from wfpgen.wdkfacts import (
     FACTS_FILE,
     NtddiGate,
     fields_enum_facts,
+    fixed_value,
     gated_lines,
     newest_ntddi,
     ntddi_gate,
+    wrap,
 )
 
 CATALOG_DIR = REPO_ROOT / "wfpgen" / "catalog" / "data"
@@ -182,17 +184,6 @@ def builtin_members(layers: Sequence[JsonObj], facts: JsonObj) -> list[JsonObj]:
             raise fail(f"catalog layer {name} has index {layer.get('fwps_layer_index')}; the headers give "
                        f"{member.get('value_changes', member.get('value'))}")
     return members
-
-
-def fixed_value(entry: Mapping[str, Any]) -> object:
-    """A facts entry's value when the headers declare it, with that value, at every NTDDI_VERSION
-    from its gate on; else None."""
-    return None if "value_changes" in entry or "present" in entry else entry.get("value")
-
-
-def wrap(gate: NtddiGate | None, lines: Sequence[str]) -> list[str]:
-    """``lines`` under ``gate`` (unwrapped for None)."""
-    return gated_lines((gate, line) for line in lines)
 
 
 def builtin_layers_enum(layers: Sequence[JsonObj], facts: JsonObj) -> list[str]:

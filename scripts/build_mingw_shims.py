@@ -51,10 +51,12 @@ from wfpgen.wdkfacts import (
     METADATA_VALUES0_X64_SIZE,
     NtddiGate,
     fields_enum_facts,
+    fixed_value,
     gated_lines,
     guid_parts,
     load_wdk_facts,
     ntddi_gate,
+    wrap,
 )
 
 INCLUDE_DIR = REPO_ROOT / "wfpgen" / "crossbuild" / "include"
@@ -115,17 +117,6 @@ def gate_of(entry: Mapping[str, Any], facts: Facts, outer: NtddiGate | None = No
     (declared at every NTDDI_VERSION, or wherever the enclosing ``outer`` gate holds)."""
     gate = ntddi_gate(entry, facts)
     return None if gate.always or gate == outer else gate
-
-
-def fixed_value(entry: Mapping[str, Any]) -> object:
-    """A facts entry's value when the headers declare it, with that value, at every NTDDI_VERSION
-    from its gate on; else None."""
-    return None if "value_changes" in entry or "present" in entry else entry.get("value")
-
-
-def wrap(gate: NtddiGate | None, lines: Sequence[str]) -> list[str]:
-    """``lines`` under ``gate`` (unwrapped for None)."""
-    return gated_lines((gate, line) for line in lines)
 
 
 def builtin_layers(layers: Sequence[Layer], facts: Facts) -> list[str]:

@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -43,6 +44,18 @@ def load_script(name: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+#: A spec for Windows 10 RTM (NTDDI_WIN10): the NTDDI gate tests plant GATED_FIELD into its classify.c.
+WIN10_SPEC: dict[str, Any] = {
+    "version": 1,
+    "driver": {"name": "GateCheck", "description": "Reads two ale_auth_connect_v4 fields", "target": "win10"},
+    "layers": ["ale_auth_connect_v4"],
+    "fields": ["ip_protocol", "ip_remote_port"],
+    "metadata": [],
+}
+#: Declared by fwpsk.h from NTDDI_WIN10_RS2 (1703) on, so not for WIN10_SPEC's target.
+GATED_FIELD = "FWPS_FIELD_ALE_AUTH_CONNECT_V4_COMPARTMENT_ID"
 
 
 SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture,

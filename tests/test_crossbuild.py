@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import load_script
+from conftest import GATED_FIELD, WIN10_SPEC, load_script
 
 from wfpgen import crossbuild, wdkfacts
 from wfpgen.catalog import load_catalog
@@ -256,20 +256,8 @@ def test_keys_without_initguid_fail_the_link(projects: dict[str, Project], tmp_p
     assert "linking" in message and re.search(r"undefined reference to .\w+_PROVIDER_KEY", message), message
 
 
-#: A spec for Windows 10 RTM (NTDDI_WIN10) whose classify.c reads the protocol.
-GATES_SPEC: dict[str, Any] = {
-    "version": 1,
-    "driver": {"name": "GateCheck", "description": "Reads two ale_auth_connect_v4 fields", "target": "win10"},
-    "layers": ["ale_auth_connect_v4"],
-    "fields": ["ip_protocol", "ip_remote_port"],
-    "metadata": [],
-}
-#: Declared by fwpsk.h from NTDDI_WIN10_RS2 (1703) on, so not for GATES_SPEC's target.
-GATED_FIELD = "FWPS_FIELD_ALE_AUTH_CONNECT_V4_COMPARTMENT_ID"
-
-
 def _gates_project(root: Path, target: str) -> Project:
-    data = dict(GATES_SPEC, driver={**GATES_SPEC["driver"], "target": target})
+    data = dict(WIN10_SPEC, driver={**WIN10_SPEC["driver"], "target": target})
     root.mkdir(parents=True)
     spec = root / f"{target}.yaml"
     spec.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

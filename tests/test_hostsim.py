@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import load_script
+from conftest import GATED_FIELD, WIN10_SPEC, load_script
 
 from wfpgen import wdkfacts
 from wfpgen.errors import FWPM_REINCLUDED
@@ -1349,16 +1349,6 @@ def test_every_runtime_file_sees_the_newest_headers() -> None:
 
 # -- NTDDI gates: a driver sees its target's headers, the runtime the newest's --------------------
 
-#: A spec for Windows 10 RTM (NTDDI_WIN10).
-WIN10_SPEC: dict[str, Any] = {
-    "version": 1,
-    "driver": {"name": "GateCheck", "description": "Reads two ale_auth_connect_v4 fields", "target": "win10"},
-    "layers": ["ale_auth_connect_v4"],
-    "fields": ["ip_protocol", "ip_remote_port"],
-    "metadata": [],
-}
-#: Declared by fwpsk.h from NTDDI_WIN10_RS2 (1703) on, so not for WIN10_SPEC's target.
-GATED_FIELD = "FWPS_FIELD_ALE_AUTH_CONNECT_V4_COMPARTMENT_ID"
 
 
 def read_gated_field(text: str) -> str:

@@ -32,7 +32,7 @@ import dataclasses
 import functools
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from types import MappingProxyType
@@ -51,6 +51,7 @@ __all__ = [
     "compare_catalog",
     "condition_guid",
     "fields_enum_facts",
+    "fixed_value",
     "fwps_field_index",
     "fwps_layer_index",
     "gated_lines",
@@ -61,6 +62,7 @@ __all__ = [
     "newest_ntddi",
     "ntddi_gate",
     "sampled_ntddis",
+    "wrap",
 ]
 
 
@@ -278,6 +280,17 @@ def gated_lines(lines: Iterable[tuple[NtddiGate | None, str]]) -> list[str]:
     if current is not None:
         out.append("#endif")
     return out
+
+
+def fixed_value(entry: Mapping[str, Any]) -> object:
+    """A facts entry's value when the headers declare it, with that value, at every NTDDI_VERSION
+    from its gate on; else None."""
+    return None if "value_changes" in entry or "present" in entry else entry.get("value")
+
+
+def wrap(gate: NtddiGate | None, lines: Sequence[str]) -> list[str]:
+    """``lines`` under ``gate`` (unwrapped for None)."""
+    return gated_lines((gate, line) for line in lines)
 
 
 def fields_enum_facts(facts: Mapping[str, Any], typedef: str) -> Mapping[str, Any] | None:
