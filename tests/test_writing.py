@@ -9,10 +9,14 @@ short ``error:`` from the CLI and either the old project exactly as it was or th
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -314,3 +318,180 @@ def test_a_manifest_naming_paths_outside_the_project_is_refused(
     before = _snapshot(root)
     _assert_clean_error(_new(changed, root, "--force"), "outside the project")
     assert victim.read_text() == "outside" and _snapshot(root) == before
+
+
+# -- the manifest is read before it is trusted --------------------------------------------------
+
+def _document(root: Path) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads((root / MANIFEST).read_text(encoding="utf-8")))
+
+
+def _put_manifest(root: Path, document: dict[str, Any] | bytes) -> None:
+    data = document if isinstance(document, bytes) else json.dumps(document, indent=2, sort_keys=True).encode()
+    manifest = root / MANIFEST
+    manifest.unlink()
+    manifest.write_bytes(data)
+
+
+def _duplicated(document: dict[str, Any]) -> bytes:
+    text = json.dumps(document, indent=2, sort_keys=True)
+    entry = f'"README.md": "{document["files"]["README.md"]}",'
+    return text.replace(entry, entry + "\n    " + entry).encode()
+
+
+def _with_files(**listed: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def change(document: dict[str, Any]) -> dict[str, Any]:
+        document["files"].update(listed)
+        return document
+    return change
+
+
+def _without(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def change(document: dict[str, Any]) -> dict[str, Any]:
+        del document[key]
+        return document
+    return change
+
+
+HASH = "a" * 64
+MALFORMED: dict[str, Callable[[dict[str, Any]], dict[str, Any] | bytes]] = {
+    "truncated": lambda d: json.dumps(d).encode()[:200],
+    "not-utf8": lambda d: b"\xff\xfe" + json.dumps(d).encode(),
+    "empty": lambda d: b"",
+    "nested-too-deeply": lambda d: b"[" * 200_000 + b"]" * 200_000,
+    "a-list": lambda d: b"[]",
+    "a-string": lambda d: b'"wfpgen"',
+    "no-files": _without("files"),
+    "files-a-list": lambda d: {**d, "files": sorted(d["files"])},
+    "no-generator": _without("generator"),
+    "other-generator": lambda d: {**d, "generator": "other"},
+    "version-a-number": lambda d: {**d, "generator_version": 1},
+    "spec-hash-not-hex": lambda d: {**d, "spec_sha256": "z" * 64},
+    "hash-a-number": _with_files(**{"README.md": 12}),
+    "hash-null": _with_files(**{"README.md": None}),
+    "hash-a-list": _with_files(**{"README.md": [HASH]}),
+    "hash-uppercase": _with_files(**{"README.md": HASH.upper()}),
+    "hash-short": _with_files(**{"README.md": HASH[:40]}),
+    "hash-nan": lambda d: json.dumps(d).replace(f'"{d["files"]["README.md"]}"', "NaN").encode(),
+    "absolute": _with_files(**{"/etc/hostname": HASH}),
+    "dotdot": _with_files(**{"../outside": HASH}),
+    "dotdot-inside": _with_files(**{"driver/../../outside": HASH}),
+    "dot": _with_files(**{"./README.md": HASH}),
+    "empty-part": _with_files(**{"driver//driver.c": HASH}),
+    "empty-path": _with_files(**{"": HASH}),
+    "backslash": _with_files(**{"driver\\..\\..\\outside": HASH}),
+    "drive": _with_files(**{"C:/Windows/win.ini": HASH}),
+    "control-character": _with_files(**{"a\nb": HASH}),
+    "duplicate": _duplicated,
+    "case-twins": lambda d: _with_files(**{"readme.md": d["files"]["README.md"]})(d),
+}
+
+
+@pytest.mark.parametrize("make", MALFORMED.values(), ids=MALFORMED.keys())
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "force"])
+def test_a_malformed_manifest_is_one_clear_error(
+        old_project: tuple[Path, Path, dict[str, bytes | str]], tmp_path: Path,
+        make: Callable[[dict[str, Any]], dict[str, Any] | bytes], force: bool) -> None:
+    root, changed, _ = old_project
+    _put_manifest(root, make(_document(root)))
+    before = _snapshot(root)
+    _assert_clean_error(_new(changed, root, *(["--force"] if force else [])), "not a usable manifest",
+                        str(root / MANIFEST), "nothing was written")
+    assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize("where", ["copy", "dev-zero", "dangling"])
+def test_a_symlinked_manifest_is_never_read(old_project: tuple[Path, Path, dict[str, bytes | str]],
+                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    root, changed, _ = old_project
+    target = {"copy": tmp_path / "copy.json", "dev-zero": Path(os.devnull).with_name("zero"),
+              "dangling": tmp_path / "nowhere.json"}[where]
+    if where == "copy":
+        shutil.copy(root / MANIFEST, target)
+    elif where == "dev-zero" and not target.exists():
+        pytest.skip(f"no {target}")
+    (root / MANIFEST).unlink()
+    (root / MANIFEST).symlink_to(target)
+    before = _snapshot(root)
+    read = output._read_regular
+    opened: list[Path] = []
+
+    def spy(path: Path, limit: int) -> bytes | None:
+        opened.append(path)
+        return read(path, limit)
+
+    monkeypatch.setattr(output, "_read_regular", spy)
+    with pytest.raises(OutputError, match="not a usable manifest: it is a symbolic link"):
+        output.read_manifest(root)
+    _assert_clean_error(_new(changed, root), "symbolic link")
+    _assert_clean_error(_new(changed, root, "--force"), "symbolic link")
+    assert _snapshot(root) == before
+    assert not (tmp_path / "nowhere.json").exists()
+
+
+def test_a_manifest_that_is_a_directory(old_project: tuple[Path, Path, dict[str, bytes | str]]) -> None:
+    root, changed, _ = old_project
+    (root / MANIFEST).unlink()
+    (root / MANIFEST).mkdir()
+    _assert_clean_error(_new(changed, root), "not a usable manifest: it is a directory")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_manifest_does_not_hang(old_project: tuple[Path, Path, dict[str, bytes | str]]) -> None:
+    """Run in a child process with a deadline: opening a FIFO for reading would wait for a writer forever."""
+    root, changed, _ = old_project
+    (root / MANIFEST).unlink()
+    os.mkfifo(root / MANIFEST)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "wfpgen", "new", str(changed), "-o", str(root)],
+                            check=False, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert "not a usable manifest: it is a FIFO" in result.stderr
+
+
+def test_a_huge_manifest_is_refused_unread(old_project: tuple[Path, Path, dict[str, bytes | str]],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    root, changed, _ = old_project
+    with open(root / MANIFEST, "r+b") as handle:  # sparse: 8 GiB on the books, nothing on the disk
+        handle.truncate(8 << 30)
+    inode = (root / MANIFEST).stat().st_ino
+    reads: list[int] = []
+    real = os.read
+
+    def counting(fd: int, size: int) -> bytes:
+        data = real(fd, size)
+        if os.fstat(fd).st_ino == inode:
+            reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", counting)
+    _assert_clean_error(_new(changed, root), "not a usable manifest", f"more than the {output.MANIFEST_LIMIT}")
+    assert sum(reads) == 0
+
+
+def test_a_manifest_one_byte_over_the_limit(old_project: tuple[Path, Path, dict[str, bytes | str]]) -> None:
+    """Padded with white space (still valid JSON): accepted at the limit, refused one byte past it."""
+    root, changed, _ = old_project
+    data = (root / MANIFEST).read_bytes()
+    _put_manifest(root, data + b" " * (output.MANIFEST_LIMIT + 1 - len(data)))
+    _assert_clean_error(_new(changed, root), "not a usable manifest", "more than")
+    _put_manifest(root, data + b" " * (output.MANIFEST_LIMIT - len(data)))
+    result = _new(changed, root)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_manifest_growing_while_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size checked first is not trusted: at most the limit plus one byte is ever read."""
+    manifest = tmp_path / MANIFEST
+    manifest.write_bytes(b" " * 10)
+    real = os.read
+
+    def growing(fd: int, size: int) -> bytes:
+        with open(manifest, "ab") as handle:
+            handle.write(b" " * (1 << 16))
+        return real(fd, size)
+
+    monkeypatch.setattr(os, "read", growing)
+    with pytest.raises(OutputError, match="grew past"):
+        output.read_manifest(tmp_path)

@@ -5,14 +5,21 @@ the hash of every file as generated. On a re-run each file is ``create`` (new),
 ``identical`` (same bytes), ``update`` (changed by the generator, untouched by the user),
 ``conflict`` (the user edited it since: refused unless forced) or ``delete`` (no longer
 generated and unedited).
+
+The manifest is project data like any other file, so it is read with the same suspicion: never
+through a symbolic link, only if it is a regular file of bounded size, and only if it has the
+exact shape the generator writes.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +31,15 @@ MANIFEST = "wfpgen-manifest.json"
 SPEC_COPY = "wfpgen.yaml"  # the spec the project was generated from, byte for byte
 Action = Literal["create", "identical", "update", "conflict", "delete", "overwrite"]
 
+#: The largest manifest read, in bytes (a real one lists a few dozen files in a few KiB).
+MANIFEST_LIMIT = 1 << 20
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0))
+_MANIFEST_ADVICE = ("restore it, or delete it and run again (without a manifest every file that differs "
+                    "from the new output is a conflict until --force)")
+
 
 @dataclass(frozen=True)
 class PlannedFile:
@@ -31,6 +47,16 @@ class PlannedFile:
 
     path: str
     action: Action
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A previous generation as its manifest records it."""
+
+    generator_version: str
+    spec: str
+    spec_sha256: str
+    files: dict[str, str]
 
 
 def sha256(data: bytes) -> str:
@@ -50,40 +76,156 @@ def manifest_bytes(files: dict[str, bytes], generator_version: str, spec_name: s
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _old_manifest(root: Path) -> dict[str, str]:
-    path = root / MANIFEST
-    if not path.is_file():
-        return {}
+# -- reading project files without trusting them ------------------------------------------------
+
+class _Unusable(Exception):
+    """A project file (or the manifest's content) that cannot be used; the message says why."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _open_regular(path: Path) -> tuple[int, os.stat_result] | None:
+    """An open descriptor of the regular file ``path`` and its status; None if there is nothing there.
+
+    The type is checked before opening (no symbolic link is followed, no FIFO waited on, no
+    device read) and again on the descriptor, which must be the file that was checked.
+    """
     try:
-        files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+        before = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise _Unusable(f"cannot be examined: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(before.st_mode):
+        raise _Unusable(f"is {_kind(before.st_mode)}")
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _Unusable("is a symbolic link") from None
+        raise _Unusable(f"cannot be read: {exc.strerror or exc}") from None
+    after = os.fstat(fd)
+    if not stat.S_ISREG(after.st_mode) or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+        os.close(fd)
+        raise _Unusable("changed while it was being read")
+    return fd, after
 
 
-def plan(root: Path, files: dict[str, bytes], force: bool) -> list[PlannedFile]:
-    """Compare ``files`` with what is on disk under ``root`` and the previous manifest."""
-    previous = _old_manifest(root)
-    result: list[PlannedFile] = []
-    for path in sorted(files):
-        target = root / path
-        if not target.exists():
-            result.append(PlannedFile(path, "create"))
-            continue
-        if not target.is_file():
-            raise OutputError(f"{target}: exists and is not a regular file")
-        current = sha256(target.read_bytes())
-        if current == sha256(files[path]):
-            result.append(PlannedFile(path, "identical"))
-        elif path == MANIFEST or previous.get(path) == current:
-            result.append(PlannedFile(path, "update"))
-        else:
-            result.append(PlannedFile(path, "overwrite" if force else "conflict"))
-    for path in sorted(set(previous) - set(files)):
-        target = root / path
-        if target.is_file() and (force or sha256(target.read_bytes()) == previous[path]):
-            result.append(PlannedFile(path, "delete"))
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of the regular file ``path`` (at most ``limit``); None if absent."""
+    opened = _open_regular(path)
+    if opened is None:
+        return None
+    fd, status = opened
+    try:
+        if status.st_size > limit:
+            raise _Unusable(f"is {status.st_size} bytes, more than the {limit} a real one can be")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise _Unusable(f"grew past {limit} bytes while it was being read")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _hash_regular(path: Path) -> str | None:
+    """The SHA-256 of the regular file ``path``, read in chunks; None if absent."""
+    opened = _open_regular(path)
+    if opened is None:
+        return None
+    fd, _ = opened
+    digest = hashlib.sha256()
+    try:
+        while chunk := os.read(fd, 1 << 16):
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+# -- the manifest -------------------------------------------------------------------------------
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Unusable(f"names {key!r} twice")
+        result[key] = value
     return result
+
+
+def _string(document: dict[str, object], key: str) -> str:
+    value = document.get(key)
+    if not isinstance(value, str):
+        raise _Unusable(f"has no string {key!r}")
+    return value
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    """The manifest in ``data``, if it has exactly the shape :func:`manifest_bytes` writes."""
+    try:
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except UnicodeDecodeError:
+        raise _Unusable("is not UTF-8 text") from None
+    except RecursionError:
+        raise _Unusable("nests too deeply to be one") from None
+    except json.JSONDecodeError as exc:
+        raise _Unusable(f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(document, dict):
+        raise _Unusable("is not a JSON object")
+    if document.get("generator") != "wfpgen":
+        raise _Unusable('does not say "generator": "wfpgen"')
+    version, spec, spec_hash = (_string(document, key) for key in ("generator_version", "spec", "spec_sha256"))
+    if not _HEX64.fullmatch(spec_hash):
+        raise _Unusable(f"has a spec_sha256 that is not a SHA-256: {spec_hash!r}")
+    listed = document.get("files")
+    if not isinstance(listed, dict):
+        raise _Unusable('has no "files" object')
+    files: dict[str, str] = {}
+    folded: dict[str, str] = {}
+    for path, digest in listed.items():
+        try:
+            _check_relative(path)
+        except OutputError:
+            raise _Unusable(f"lists {path!r}, a path outside the project") from None
+        if not path.isprintable():
+            raise _Unusable(f"lists {path!r}, a name with control characters")
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            raise _Unusable(f"gives {path!r} a hash that is not a SHA-256: {digest!r}")
+        twin = folded.setdefault(path.casefold(), path)
+        if twin != path:
+            raise _Unusable(f"lists {twin!r} and {path!r}, one file where names ignore case")
+        files[path] = digest
+    return Manifest(version, spec, spec_hash, files)
+
+
+def read_manifest(root: Path) -> Manifest | None:
+    """The project's manifest; None if it has none. Anything else than a real one is an error."""
+    path = root / MANIFEST
+    try:
+        data = _read_regular(path, MANIFEST_LIMIT)
+        return None if data is None else parse_manifest(data)
+    except _Unusable as exc:
+        raise OutputError(f"{path}: not a usable manifest: it {exc}; nothing was written ({_MANIFEST_ADVICE})") from None
 
 
 def _check_relative(path: str) -> None:
@@ -94,17 +236,60 @@ def _check_relative(path: str) -> None:
         raise OutputError(f"{path!r}: not a relative path inside the project; refusing to write it")
 
 
+def _symlink_on_path(root: Path, path: str) -> Path | None:
+    """The first symbolic link between ``root`` and ``path`` (``path`` included), if any."""
+    current = root
+    for part in path.split("/"):
+        current = current / part
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return current
+        except OSError:  # nothing there (or not a directory on the way): nothing to follow
+            return None
+    return None
+
+
 def _refuse_symlinks(root: Path, paths: list[str]) -> None:
     """Refuse to follow a symbolic link anywhere between ``root`` and each of ``paths``."""
     for path in paths:
-        current = root
-        for part in path.split("/"):
-            current = current / part
-            if current.is_symlink():
-                raise OutputError(f"{current}: is a symbolic link; refusing to follow it out of the project")
-            if not current.exists():
-                break
+        link = _symlink_on_path(root, path)
+        if link is not None:
+            raise OutputError(f"{link}: is a symbolic link; refusing to follow it out of the project")
 
+
+def plan(root: Path, files: dict[str, bytes], force: bool) -> list[PlannedFile]:
+    """Compare ``files`` with what is on disk under ``root`` and the previous manifest."""
+    previous = read_manifest(root)
+    recorded = previous.files if previous is not None else {}
+    result: list[PlannedFile] = []
+    for path in sorted(files):
+        target = root / path
+        try:
+            current = _hash_regular(target)
+        except _Unusable as exc:
+            raise OutputError(f"{target}: {exc}; refusing to replace it with a generated file") from None
+        if current is None:
+            result.append(PlannedFile(path, "create"))
+        elif current == sha256(files[path]):
+            result.append(PlannedFile(path, "identical"))
+        elif path == MANIFEST or recorded.get(path) == current:
+            result.append(PlannedFile(path, "update"))
+        else:
+            result.append(PlannedFile(path, "overwrite" if force else "conflict"))
+    for path in sorted(set(recorded) - set(files)):
+        target = root / path
+        if _symlink_on_path(root, path) is not None:
+            continue
+        try:
+            current = _hash_regular(target)
+        except _Unusable:
+            continue
+        if current is not None and (force or current == recorded[path]):
+            result.append(PlannedFile(path, "delete"))
+    return result
+
+
+# -- writing ------------------------------------------------------------------------------------
 
 def _write_file(target: Path, data: bytes) -> None:
     """Write ``data`` to a new file ``target`` (every write of the project goes through here)."""
@@ -231,34 +416,42 @@ def _update_tree(root: Path, files: dict[str, bytes], planned: list[PlannedFile]
             change.backup.unlink(missing_ok=True)
 
 
+def _check_root(root: Path) -> bool:
+    """Whether the project ``root`` exists; refuse a symbolic link or a non-directory."""
+    try:
+        mode = os.lstat(root).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise OutputError(f"{root}: cannot examine it: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(mode):
+        raise OutputError(f"{root}: is a symbolic link; refusing to follow it (give the real directory)")
+    if not stat.S_ISDIR(mode):
+        raise OutputError(f"{root}: exists and is not a directory")
+    return True
+
+
 def write(root: Path, files: dict[str, bytes], force: bool = False) -> list[PlannedFile]:
     """Write ``files`` under ``root`` as planned: all of them or, on any failure, none.
 
     Nothing is written if any file conflicts, if ``root`` or any path inside it is a symbolic
-    link, or if a path would leave ``root``.
+    link, if a path would leave ``root``, or if the manifest is not one the generator wrote.
     """
     for path in files:
         _check_relative(path)
-    if root.is_symlink():
-        raise OutputError(f"{root}: is a symbolic link; refusing to follow it (give the real directory)")
-    if root.exists() and not root.is_dir():
-        raise OutputError(f"{root}: exists and is not a directory")
-    if not root.exists():
+    if not _check_root(root):
         try:
             _write_new_tree(root, files)
         except OSError as exc:
             raise OutputError(f"{root}: cannot write the project: {exc.strerror or exc}; "
                               "nothing was written") from None
         return [PlannedFile(path, "create") for path in sorted(files)]
-    previous = _old_manifest(root)
-    for path in previous:
-        if path not in files:
-            try:
-                _check_relative(path)
-            except OutputError:
-                raise OutputError(f"{root / MANIFEST}: lists {path!r}, a path outside the project; "
-                                  "nothing was written") from None
-    _refuse_symlinks(root, sorted(set(files) | set(previous)))
+    return _update(root, files, force)
+
+
+def _update(root: Path, files: dict[str, bytes], force: bool) -> list[PlannedFile]:
+    """Update the existing project ``root`` to ``files``."""
+    _refuse_symlinks(root, sorted(files))
     planned = plan(root, files, force)
     conflicts = [p.path for p in planned if p.action == "conflict"]
     if conflicts:
