@@ -62,9 +62,13 @@ def new(
         typer.echo("error: interrupted; nothing was written (an existing project is left as it was)", err=True)
         raise typer.Exit(1) from None
     for item in planned:
-        typer.echo(f"{item.action:>10}  {item.path}")
-    changed = sum(1 for p in planned if p.action != "identical")
+        typer.echo(f"{item.action:>10}  {item.path}" + (f"  ({item.reason})" if item.reason else ""))
+    changed = sum(1 for p in planned if p.action not in ("identical", "keep"))
+    kept = sum(1 for p in planned if p.action == "keep")
     typer.echo(f"{model.name}: {len(files)} files in {root} ({changed} changed)")
+    if kept:
+        typer.echo(f"kept {kept} file(s) the previous manifest lists but this generation does not: wfpgen deletes "
+                   "only its own unedited output; delete them yourself if they are stale")
 
 
 @app.command()

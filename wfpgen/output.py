@@ -3,12 +3,15 @@
 The manifest (``wfpgen-manifest.json``) records the generator version, the spec's hash and
 the hash of every file as generated. On a re-run each file is ``create`` (new),
 ``identical`` (same bytes), ``update`` (changed by the generator, untouched by the user),
-``conflict`` (the user edited it since: refused unless forced) or ``delete`` (no longer
-generated and unedited).
+``conflict`` (the user edited it since: refused unless forced), ``delete`` (no longer
+generated, and proven to be generator output) or ``keep`` (listed by the manifest, no longer
+generated, but not proven to be generator output: left alone, with the reason).
 
 The manifest is project data like any other file, so it is read with the same suspicion: never
 through a symbolic link, only if it is a regular file of bounded size, and only if it has the
-exact shape the generator writes.
+exact shape the generator writes. It never decides a deletion on its own word: a file leaves
+the project only if it is byte for byte what this generator makes from the project's recorded
+spec copy (``wfpgen.yaml``), the previous generation.
 """
 
 from __future__ import annotations
@@ -25,14 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from wfpgen.errors import OutputError
+from wfpgen import __version__
+from wfpgen.errors import OutputError, WfpgenError
 
 MANIFEST = "wfpgen-manifest.json"
 SPEC_COPY = "wfpgen.yaml"  # the spec the project was generated from, byte for byte
-Action = Literal["create", "identical", "update", "conflict", "delete", "overwrite"]
+Action = Literal["create", "identical", "update", "conflict", "delete", "overwrite", "keep"]
 
 #: The largest manifest read, in bytes (a real one lists a few dozen files in a few KiB).
 MANIFEST_LIMIT = 1 << 20
+#: The largest spec copy read to reproduce the previous generation (the spec loader's own limit is lower).
+SPEC_COPY_LIMIT = 1 << 20
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -43,10 +49,11 @@ _MANIFEST_ADVICE = ("restore it, or delete it and run again (without a manifest 
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """What writing one path will do."""
+    """What writing one path will do (``reason``: why a file is kept)."""
 
     path: str
     action: Action
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -228,6 +235,35 @@ def read_manifest(root: Path) -> Manifest | None:
         raise OutputError(f"{path}: not a usable manifest: it {exc}; nothing was written ({_MANIFEST_ADVICE})") from None
 
 
+# -- what the previous generation was -----------------------------------------------------------
+
+def _previous_output(root: Path, manifest: Manifest) -> tuple[dict[str, bytes] | None, str]:
+    """What this generator makes from the project's spec copy: the previous generation, or why unknown."""
+    recorded = manifest.files.get(SPEC_COPY)
+    try:
+        spec = _read_regular(root / SPEC_COPY, SPEC_COPY_LIMIT)
+    except _Unusable as exc:
+        return None, f"the project's spec copy ({SPEC_COPY}) {exc}"
+    if spec is None or recorded is None:
+        return None, f"the project has no recorded spec copy ({SPEC_COPY})"
+    if sha256(spec) != recorded or recorded != manifest.spec_sha256:
+        return None, f"the project's spec copy ({SPEC_COPY}) was changed since it was generated"
+    name = manifest.spec
+    if not name or name in (".", "..") or any(ch in name for ch in "/\\:\0") or not name.isprintable():
+        return None, f"the manifest's spec name {name!r} is not a file name"
+    from wfpgen.pipeline import generate  # the pipeline imports this module
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="wfpgen-previous-") as scratch:
+            copy = Path(scratch) / name
+            copy.write_bytes(spec)
+            _, files = generate(copy, SPEC_COPY)
+    except Exception as exc:  # noqa: BLE001 - whatever stops it, the previous generation is unknown: nothing is deleted
+        why = str(exc).splitlines()[0] if isinstance(exc, WfpgenError) and str(exc) else type(exc).__name__
+        return None, f"the project's spec copy ({SPEC_COPY}) does not generate with this wfpgen ({why})"
+    return files, ""
+
+
 def _check_relative(path: str) -> None:
     """Refuse a project path that could leave the project: absolute, with ``..``, a drive or a backslash."""
     parts = path.split("/")
@@ -276,15 +312,47 @@ def plan(root: Path, files: dict[str, bytes], force: bool) -> list[PlannedFile]:
             result.append(PlannedFile(path, "update"))
         else:
             result.append(PlannedFile(path, "overwrite" if force else "conflict"))
-    for path in sorted(set(recorded) - set(files)):
-        target = root / path
-        if _symlink_on_path(root, path) is not None:
+    if previous is not None:
+        result += _plan_stale(root, previous, sorted(set(recorded) - set(files)))
+    return result
+
+
+def _plan_stale(root: Path, previous: Manifest, stale: list[str]) -> list[PlannedFile]:
+    """``delete`` or ``keep`` each file the previous manifest lists and this generation does not.
+
+    The manifest's word is not enough (a doctored or copied manifest could name any file of the
+    user's with its real hash): a file is deleted only if it is byte for byte what this generator
+    makes from the project's unedited spec copy. ``--force`` does not change that.
+    """
+    result: list[PlannedFile] = []
+    generated: dict[str, bytes] | None = None
+    unknown = ""
+    for path in stale:
+        link = _symlink_on_path(root, path)
+        if link is not None:
+            result.append(PlannedFile(path, "keep", f"{link.relative_to(root).as_posix()} is a symbolic link, "
+                                                    "never followed"))
             continue
         try:
-            current = _hash_regular(target)
-        except _Unusable:
+            current = _hash_regular(root / path)
+        except _Unusable as exc:
+            result.append(PlannedFile(path, "keep", f"it {exc}"))
             continue
-        if current is not None and (force or current == recorded[path]):
+        if current is None:
+            continue  # already gone
+        if current != previous.files[path]:
+            result.append(PlannedFile(path, "keep", "edited since it was generated"))
+            continue
+        if generated is None and not unknown:
+            generated, unknown = _previous_output(root, previous)
+        if generated is None:
+            result.append(PlannedFile(path, "keep", f"not proven to be generated output: {unknown}"))
+        elif path not in generated or sha256(generated[path]) != current:
+            other = (f"; the project was generated by wfpgen {previous.generator_version}, this is {__version__}"
+                     if previous.generator_version != __version__ else "")
+            result.append(PlannedFile(path, "keep", f"listed by the manifest, but not what this wfpgen generates "
+                                                    f"from {SPEC_COPY}, the project's spec{other}"))
+        else:
             result.append(PlannedFile(path, "delete"))
     return result
 
@@ -414,6 +482,15 @@ def _update_tree(root: Path, files: dict[str, bytes], planned: list[PlannedFile]
     for change in changes:
         if change.backup is not None:
             change.backup.unlink(missing_ok=True)
+    for item in planned:
+        if item.action == "delete":  # a directory only generated files were in goes with them
+            directory = (root / item.path).parent
+            while directory != root:
+                try:
+                    directory.rmdir()
+                except OSError:
+                    break
+                directory = directory.parent
 
 
 def _check_root(root: Path) -> bool:
