@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import errno
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,6 +30,7 @@ from typer.testing import CliRunner
 from wfpgen import output
 from wfpgen.cli import app
 from wfpgen.errors import OutputError, SpecError
+from wfpgen.model import ProjectModel
 from wfpgen.output import MANIFEST, write
 from wfpgen.pipeline import generate, resolve_spec
 
@@ -398,6 +403,7 @@ def test_a_malformed_manifest_is_one_clear_error(
     _assert_clean_error(_new(changed, root, *(["--force"] if force else [])), "not a usable manifest",
                         str(root / MANIFEST), "nothing was written")
     assert _snapshot(root) == before
+    assert list(tmp_path.glob("*.wfpgen-lock")) == []
 
 
 @pytest.mark.parametrize("where", ["copy", "dev-zero", "dangling"])
@@ -623,3 +629,218 @@ def test_a_stale_path_through_a_symlink_is_kept(old_project: tuple[Path, Path, d
     assert result.exit_code == 0, result.stderr
     assert "keep  extra/x.c  (extra is a symbolic link, never followed)" in result.stdout
     assert (outside / "x.c").read_bytes() == b"outside\n"
+
+
+# -- one run at a time per project --------------------------------------------------------------
+
+def _race_worker(specs: tuple[str, str], which: int, root: str, rounds: int, barrier: Any, failures: Any) -> None:
+    """Run ``wfpgen new`` of ``specs[which]`` into ``root`` once per round, all rounds in step with the others.
+
+    The spec is rendered once (``new`` gets it from a cache), so that the runs overlap on writing."""
+    from typer.testing import CliRunner
+
+    from wfpgen import pipeline
+    from wfpgen.cli import app
+
+    real = pipeline.generate
+    rendered = real(Path(specs[which]), specs[which])
+
+    def cached(path: Path, display: str | None = None) -> tuple[ProjectModel, dict[str, bytes]]:
+        return rendered if str(path) == specs[which] else real(path, display)
+
+    pipeline.generate = cached
+    invoke = CliRunner().invoke
+    for number in range(rounds):
+        barrier.wait(timeout=120)
+        result = invoke(app, ["new", specs[which], "-o", root])
+        if result.exit_code != 0:
+            failures.put((number, which, result.exit_code, result.output))
+        barrier.wait(timeout=120)
+
+
+def _exactly_one_output(root: Path, outputs: dict[bytes, dict[str, bytes]]) -> dict[str, bytes]:
+    """The files of the one spec ``root`` holds, checked to be exactly that spec's output."""
+    files = outputs[(root / "wfpgen.yaml").read_bytes()]
+    on_disk = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert on_disk == files
+    assert all(any(d.iterdir()) for d in root.rglob("*") if d.is_dir())  # no directory left empty
+    assert [p.name for p in root.parent.iterdir()] == [root.name]  # no lock file, no staging
+    return files
+
+
+def test_concurrent_runs_never_leave_a_torn_tree(tmp_path: Path) -> None:
+    """Two processes write two specs (ring and dbgprint: different file sets) into one project, round after
+    round, both waiting for the same start. Before each round the project is either removed (both create
+    it) or set to a third spec's output (both update it), so that neither run is a no-op."""
+    ring = _spec(tmp_path / "a", "First spec")
+    dbg = _dbgprint(_spec(tmp_path / "b", "Second spec"), tmp_path / "c")
+    third = _spec(tmp_path / "d", "Third spec")
+    outputs = {spec.read_bytes(): generate(spec, str(spec))[1] for spec in (ring, dbg)}
+    reset = generate(third)[1]
+    root = tmp_path / "out" / "project"
+    root.parent.mkdir()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    rounds = 40
+    barrier = context.Barrier(3)
+    failures = context.Queue()
+    workers = [context.Process(target=_race_worker, args=((str(ring), str(dbg)), which, str(root), rounds,
+                                                          barrier, failures))
+               for which in (0, 1)]
+    for worker in workers:
+        worker.start()
+    try:
+        for number in range(rounds):
+            if number % 2 == 0:
+                shutil.rmtree(root, ignore_errors=True)
+            else:
+                write(root, reset, force=True)
+            barrier.wait(timeout=120)
+            barrier.wait(timeout=120)
+            assert failures.empty(), failures.get()
+            files = _exactly_one_output(root, outputs)
+            assert {p.action for p in write(root, files)} == {"identical"}, number
+    except BaseException:
+        barrier.abort()
+        raise
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.kill()
+    assert [worker.exitcode for worker in workers] == [0, 0]
+
+
+@contextmanager
+def _held(root: Path) -> Iterator[Path]:
+    """The project's lock, held as another run would hold it."""
+    lock = output.lock_path(root)
+    fd = output._open_lock(lock, root)
+    assert output._try_lock(fd)
+    try:
+        yield lock
+    finally:
+        output._release(fd, lock)
+
+
+def test_a_second_run_waits_then_gives_up_naming_the_lock(
+        old_project: tuple[Path, Path, dict[str, bytes | str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    root, changed, before = old_project
+    monkeypatch.setattr(output, "LOCK_TIMEOUT", 0.5)
+    with _held(root) as lock:
+        started = time.monotonic()
+        result = _new(changed, root)
+        waited = time.monotonic() - started
+    waiting, error = result.stderr.splitlines()
+    assert waiting == f"waiting for another wfpgen run writing {root} (it holds {lock})"
+    assert result.exit_code == 1 and error.startswith("error: ") and "Traceback" not in result.output
+    assert f"another wfpgen run is still writing this project after 0.5 s (it holds {lock}); nothing was written" in error
+    assert 0.5 <= waited < 30 and _snapshot(root) == before
+    assert not lock.exists()
+
+
+def test_a_second_run_proceeds_once_the_first_is_done(
+        old_project: tuple[Path, Path, dict[str, bytes | str]]) -> None:
+    root, changed, _ = old_project
+    _, files = generate(changed)
+    heard: list[str] = []
+    done: list[list[output.PlannedFile]] = []
+    with _held(root):
+        thread = threading.Thread(target=lambda: done.append(write(root, files, on_wait=heard.append)))
+        thread.start()
+        time.sleep(0.5)
+        assert not done and len(heard) == 1
+    thread.join(timeout=60)
+    assert done and {p.path: root.joinpath(p.path).read_bytes() for p in done[0]} == files
+    assert len(heard) == 1 and not output.lock_path(root).exists()
+
+
+@pytest.mark.parametrize("kind", ["link-to-file", "dangling-link", "directory", "fifo"])
+def test_a_lock_file_that_is_not_a_regular_file_is_refused(
+        old_project: tuple[Path, Path, dict[str, bytes | str]], tmp_path: Path, kind: str) -> None:
+    root, changed, before = old_project
+    lock = output.lock_path(root)
+    victim = tmp_path / "victim"
+    if kind == "link-to-file":
+        victim.write_bytes(b"mine")
+        lock.symlink_to(victim)
+    elif kind == "dangling-link":
+        lock.symlink_to(victim)
+    elif kind == "directory":
+        lock.mkdir()
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(lock)
+    else:
+        pytest.skip("no FIFOs here")
+    expected = {"link-to-file": "a symbolic link", "dangling-link": "a symbolic link", "directory": "a directory",
+                "fifo": "a FIFO"}[kind]
+    _assert_clean_error(_new(changed, root), f"the lock file of {root} is {expected}", str(lock))
+    assert _snapshot(root) == before
+    assert (victim.read_bytes() == b"mine") if kind == "link-to-file" else not victim.exists()
+
+
+def test_a_stale_lock_file_is_no_obstacle(old_project: tuple[Path, Path, dict[str, bytes | str]]) -> None:
+    """A run killed mid-way leaves its lock file, but not its lock: the next run takes it and removes it."""
+    root, changed, _ = old_project
+    lock = output.lock_path(root)
+    lock.write_bytes(b"")
+    result = _new(changed, root)
+    assert result.exit_code == 0, result.stderr
+    assert not lock.exists()
+
+
+def test_a_lock_removed_while_waited_on_is_taken_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A waiting run whose lock file was removed by the finishing run locks the file that is there now."""
+    root = tmp_path / "project"
+    _, files = generate(MONITOR)
+    real = output._open_lock
+    opened: list[int] = []
+
+    def counting(lock: Path, project: Path) -> int:
+        fd = real(lock, project)
+        if threading.current_thread() is not threading.main_thread():
+            opened.append(fd)
+        return fd
+
+    monkeypatch.setattr(output, "_open_lock", counting)
+    waiting = threading.Event()
+    order: list[str] = []
+    with _held(root):
+        thread = threading.Thread(target=lambda: order.append(str(len(write(root, files, on_wait=lambda _: waiting.set())))))
+        thread.start()
+        assert waiting.wait(timeout=60)
+    with _held(root):  # before or after the waiting run, never with it
+        order.append("held")
+    thread.join(timeout=60)
+    assert sorted(order) == sorted([str(len(files)), "held"]) and len(opened) >= 2
+    assert not output.lock_path(root).exists()
+
+
+@pytest.mark.parametrize("failure", [errno.EACCES, errno.ENOSPC])
+def test_a_lock_file_that_cannot_be_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: int) -> None:
+    """A new project whose lock cannot be created: a short error, and the directories made for it are gone."""
+    real = os.open
+
+    def refusing(path: str | os.PathLike[str], flags: int, mode: int = 0o777, **kwargs: Any) -> int:
+        if str(path).endswith(".wfpgen-lock"):
+            raise OSError(failure, os.strerror(failure))
+        return real(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing)
+    _assert_clean_error(_new(MONITOR, tmp_path / "deep" / "out"), "cannot write the project",
+                        "cannot create its lock file", os.strerror(failure), "nothing was written")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupt_while_waiting_for_the_lock(old_project: tuple[Path, Path, dict[str, bytes | str]],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    root, changed, before = old_project
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output.time, "sleep", interrupted)
+    with _held(root) as lock:
+        result = _new(changed, root)
+    assert result.exit_code == 1 and "interrupted; nothing was written" in result.stderr
+    assert _snapshot(root) == before and not lock.exists()

@@ -55,7 +55,7 @@ def new(
     try:
         model, files = generate(spec, str(spec))
         root = output if output is not None else Path("generated") / model.name
-        planned = write(root, files, force=force)
+        planned = write(root, files, force=force, on_wait=lambda message: typer.echo(message, err=True))
     except WfpgenError as error:
         raise _fail(error) from None
     except KeyboardInterrupt:

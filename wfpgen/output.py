@@ -12,6 +12,9 @@ through a symbolic link, only if it is a regular file of bounded size, and only 
 exact shape the generator writes. It never decides a deletion on its own word: a file leaves
 the project only if it is byte for byte what this generator makes from the project's recorded
 spec copy (``wfpgen.yaml``), the previous generation.
+
+Every update of one project happens under an advisory lock (a ``.<project>.wfpgen-lock`` file
+beside it), so two runs never interleave their writes; the second waits for the first.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -39,9 +46,14 @@ Action = Literal["create", "identical", "update", "conflict", "delete", "overwri
 MANIFEST_LIMIT = 1 << 20
 #: The largest spec copy read to reproduce the previous generation (the spec loader's own limit is lower).
 SPEC_COPY_LIMIT = 1 << 20
+#: How long a run waits for another run writing the same project, in seconds.
+LOCK_TIMEOUT = 60.0
+_LOCK_POLL = 0.05
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0))
+_LOCK_FLAGS = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0))
 _MANIFEST_ADVICE = ("restore it, or delete it and run again (without a manifest every file that differs "
                     "from the new output is a conflict until --force)")
@@ -386,11 +398,9 @@ def _remove_empty(directories: list[Path]) -> None:
 
 
 def _write_new_tree(root: Path, files: dict[str, bytes]) -> None:
-    """Build the whole project beside ``root`` and rename it into place: all or nothing."""
-    created = _missing_parents(root.parent)
+    """Build the whole project beside ``root`` (whose parent exists) and rename it into place: all or nothing."""
     staging: Path | None = None
     try:
-        root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
         for path in sorted(files):
             target = staging / path
@@ -400,7 +410,6 @@ def _write_new_tree(root: Path, files: dict[str, bytes]) -> None:
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        _remove_empty(created)
         raise
 
 
@@ -493,6 +502,140 @@ def _update_tree(root: Path, files: dict[str, bytes], planned: list[PlannedFile]
                 directory = directory.parent
 
 
+# -- one run at a time per project ---------------------------------------------------------------
+
+def lock_path(root: Path) -> Path:
+    """The lock file of the project ``root``: ``.<name>.wfpgen-lock`` beside it."""
+    absolute = Path(os.path.abspath(root))
+    if absolute.parent == absolute:  # a file system root has nothing beside it
+        return absolute / ".wfpgen-lock"
+    return absolute.parent / f".{absolute.name}.wfpgen-lock"
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EDEADLK):
+                return False
+            raise
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _open_lock(lock: Path, root: Path) -> int:
+    """Open (creating it if need be) the lock file: a regular file, never through a symbolic link."""
+    try:
+        mode = os.lstat(lock).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    except OSError as exc:
+        raise OutputError(f"{root}: cannot write the project: cannot examine its lock file {lock}: "
+                          f"{exc.strerror or exc}; nothing was written") from None
+    if stat.S_ISREG(mode):
+        try:
+            fd = os.open(lock, _LOCK_FLAGS, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise OutputError(f"{root}: cannot write the project: cannot create its lock file {lock}: "
+                                  f"{exc.strerror or exc}; nothing was written") from None
+            mode = stat.S_IFLNK
+        else:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISREG(mode):
+                return fd
+            os.close(fd)
+    raise OutputError(f"{lock}: the lock file of {root} is {_kind(mode)}; refusing to use it "
+                      "(remove it); nothing was written")
+
+
+def _same_file(fd: int, lock: Path) -> bool:
+    """Whether ``lock`` still names the file open as ``fd`` (a finishing run removes its lock file)."""
+    try:
+        named = os.lstat(lock)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _release(fd: int, lock: Path) -> None:
+    """Remove the lock file and unlock it; a run waiting on the removed file sees it and opens the new one."""
+    if sys.platform == "win32":  # an open file cannot be removed: unlock first, remove if no run has it open
+        try:
+            _unlock(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.unlink(lock)
+        except OSError:
+            pass
+        return
+    try:
+        if _same_file(fd, lock):
+            os.unlink(lock)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _locked(root: Path, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    """Hold the project's lock: wait for another run for up to LOCK_TIMEOUT seconds, then give up."""
+    lock = lock_path(root)
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    told = False
+    while True:
+        fd = _open_lock(lock, root)
+        try:
+            while not _try_lock(fd):
+                if not told and on_wait is not None:
+                    on_wait(f"waiting for another wfpgen run writing {root} (it holds {lock})")
+                    told = True
+                if time.monotonic() >= deadline:
+                    raise OutputError(f"{root}: another wfpgen run is still writing this project after "
+                                      f"{LOCK_TIMEOUT:g} s (it holds {lock}); nothing was written")
+                time.sleep(_LOCK_POLL)
+        except OSError as exc:
+            os.close(fd)
+            raise OutputError(f"{root}: cannot lock {lock}: {exc.strerror or exc}; nothing was written") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, lock):
+            break
+        _unlock(fd)
+        os.close(fd)
+        if time.monotonic() >= deadline:
+            raise OutputError(f"{root}: cannot keep hold of the lock {lock} (it is replaced as it is taken); "
+                              "nothing was written")
+    try:
+        yield
+    finally:
+        _release(fd, lock)
+
+
 def _check_root(root: Path) -> bool:
     """Whether the project ``root`` exists; refuse a symbolic link or a non-directory."""
     try:
@@ -508,26 +651,40 @@ def _check_root(root: Path) -> bool:
     return True
 
 
-def write(root: Path, files: dict[str, bytes], force: bool = False) -> list[PlannedFile]:
+def write(root: Path, files: dict[str, bytes], force: bool = False,
+          on_wait: Callable[[str], None] | None = None) -> list[PlannedFile]:
     """Write ``files`` under ``root`` as planned: all of them or, on any failure, none.
 
     Nothing is written if any file conflicts, if ``root`` or any path inside it is a symbolic
     link, if a path would leave ``root``, or if the manifest is not one the generator wrote.
+    The whole run holds the project's lock; ``on_wait`` hears once if it has to wait for it.
     """
     for path in files:
         _check_relative(path)
-    if not _check_root(root):
-        try:
-            _write_new_tree(root, files)
-        except OSError as exc:
-            raise OutputError(f"{root}: cannot write the project: {exc.strerror or exc}; "
-                              "nothing was written") from None
-        return [PlannedFile(path, "create") for path in sorted(files)]
-    return _update(root, files, force)
+    _check_root(root)
+    parent = lock_path(root).parent
+    created = _missing_parents(parent)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with _locked(root, on_wait):
+            if not _check_root(root):  # checked again: another run may have made it meanwhile
+                try:
+                    _write_new_tree(root, files)
+                except OSError as exc:
+                    raise OutputError(f"{root}: cannot write the project: {exc.strerror or exc}; "
+                                      "nothing was written") from None
+                return [PlannedFile(path, "create") for path in sorted(files)]
+            return _update(root, files, force)
+    except OSError as exc:
+        _remove_empty(created)
+        raise OutputError(f"{root}: cannot write the project: {exc.strerror or exc}; nothing was written") from None
+    except BaseException:
+        _remove_empty(created)
+        raise
 
 
 def _update(root: Path, files: dict[str, bytes], force: bool) -> list[PlannedFile]:
-    """Update the existing project ``root`` to ``files``."""
+    """Update the existing project ``root`` to ``files`` (under its lock)."""
     _refuse_symlinks(root, sorted(files))
     planned = plan(root, files, force)
     conflicts = [p.path for p in planned if p.action == "conflict"]
