@@ -25,9 +25,11 @@ from pydantic import (
 from wfpgen.errors import Diagnostic, SpecError, closest, join_names
 from wfpgen.yamlsource import Source, load_yaml
 
-C_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-GUID_TEXT = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
-DRIVER_VERSION = re.compile(r"^\d{1,5}(\.\d{1,5}){3}$")
+# Whole-string patterns, always used with fullmatch: "$" would also match before a trailing
+# newline (a YAML block scalar's), and \d would match Arabic-Indic or fullwidth digits.
+C_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*", re.ASCII)
+GUID_TEXT = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}", re.ASCII)
+DRIVER_VERSION = re.compile(r"(?:0|[1-9][0-9]{0,4})(?:\.(?:0|[1-9][0-9]{0,4})){3}", re.ASCII)
 MAX_NAME = 32
 MAX_TEXT = 200
 
@@ -97,7 +99,7 @@ class DriverSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _c_identifier(cls, value: str) -> str:
-        if not C_IDENTIFIER.match(value):
+        if not C_IDENTIFIER.fullmatch(value):
             raise ValueError(
                 f"'{value}' is not a C identifier (a letter, then letters, digits or '_'; at most {MAX_NAME})"
             )
@@ -125,8 +127,9 @@ class DriverSpec(_Strict):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not DRIVER_VERSION.match(value) or any(int(p) > 65535 for p in value.split(".")):
-            raise ValueError(f"'{value}' is not a driver version (four numbers 0-65535, e.g. 1.0.0.0)")
+        if not DRIVER_VERSION.fullmatch(value) or any(int(p) > 65535 for p in value.split(".")):
+            raise ValueError(f"{value!r} is not a driver version (four ASCII decimal numbers 0-65535 without "
+                             "leading zeros, e.g. 1.0.0.0)")
         return value
 
 
@@ -139,7 +142,7 @@ class ProviderSpec(_Strict):
     @field_validator("key")
     @classmethod
     def _guid(cls, value: str | None) -> str | None:
-        if value is not None and not GUID_TEXT.match(value):
+        if value is not None and not GUID_TEXT.fullmatch(value):
             raise ValueError(f"'{value}' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hexadecimal)")
         return None if value is None else str(uuid.UUID(value))
 

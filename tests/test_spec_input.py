@@ -1,0 +1,179 @@
+"""Hostile spec input refused at the door: each class by one rule, attacked with many payloads.
+
+* whole-string checks use ``fullmatch`` (``$`` also matches before a trailing newline) and ASCII
+  patterns (``\\d`` and ``int()`` take Arabic-Indic or fullwidth digits);
+* addresses in one spelling (no zone, no netmask, ASCII digits).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wfpgen import spec as spec_module
+from wfpgen import validate as validate_module
+from wfpgen import yamlsource
+from wfpgen.catalog import load_catalog
+from wfpgen.errors import SpecError
+from wfpgen.spec import parse_spec
+from wfpgen.validate import resolve
+from wfpgen.yamlsource import load_yaml
+
+
+def messages(text: str) -> list[str]:
+    """Every diagnostic for the spec ``text``, formatted; [] when it resolves."""
+    try:
+        source = load_yaml(text.encode("utf-8"), "spec.yaml")
+        resolve(parse_spec(source), source, load_catalog())
+    except SpecError as error:
+        return [d.format() for d in error.diagnostics]
+    return []
+
+
+def one(text: str) -> str:
+    found = messages(text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+BASE = "version: 1\ndriver:\n  name: Demo\n"
+
+# -- whole-string patterns ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", [spec_module, validate_module, yamlsource])
+def test_input_patterns_are_ascii_and_whole_string(module: Any) -> None:
+    """Every pattern that checks spec input is ASCII-only, has no ``\\d`` or trailing ``$``, and is
+    never used with ``match``/``search`` (which accept a prefix, or a trailing newline before ``$``)."""
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    patterns = {name: value for name, value in vars(module).items() if isinstance(value, re.Pattern)}
+    assert patterns or module is yamlsource
+    for name, pattern in patterns.items():
+        if name == "_LINE_BREAK":
+            continue  # finds line breaks; checks nothing
+        assert pattern.flags & re.ASCII, f"{module.__name__}.{name} lacks re.ASCII"
+        assert "\\d" not in pattern.pattern and not pattern.pattern.endswith("$"), name
+        assert f"{name}.match(" not in source and f"{name}.search(" not in source, name
+        assert f"{name}.fullmatch(" in source, f"{name} is never used with fullmatch"
+    assert "re.match(" not in source and "re.search(" not in source
+
+
+UNICODE_DIGITS = {
+    "arabic-indic": "\u0661\u0660\u0663",  # ١٠٣
+    "extended-arabic-indic": "\u06f1\u06f0\u06f3",
+    "devanagari": "\u0967\u0966\u0969",
+    "fullwidth": "\uff11\uff10\uff13",
+    "mathematical-bold": "\U0001d7cf\U0001d7ce\U0001d7d1",
+    "superscript": "\u00b9\u2070\u00b3",
+}
+
+
+@pytest.mark.parametrize("digits", list(UNICODE_DIGITS.values()), ids=list(UNICODE_DIGITS))
+def test_unicode_digits_are_not_numbers(digits: str) -> None:
+    one_digit = digits[0]
+    cases = {
+        "version": BASE + f"  version: {one_digit}.0.0.0\n",
+        "version-last": BASE + f"  version: 1.0.0.{digits}\n",
+        "weight": BASE + f"sublayer: {{weight: '{digits}'}}\n",
+        "capacity": BASE + f"sink: {{capacity: {digits}}}\n",
+        "max_blob": BASE + f"sink: {{max_blob: {digits}}}\n",
+        "port": BASE + f"conditions: [{{field: ip_remote_port, value: {digits}}}]\n",
+        "port-range": BASE + f"conditions: [{{field: ip_remote_port, match: range, value: [1, {digits}]}}]\n",
+        "protocol": BASE + f"conditions: [{{field: ip_protocol, value: '{digits}'}}]\n",
+        "v4": BASE + f"conditions: [{{field: ip_remote_address, value: '{digits}.0.0.1'}}]\n",
+        "v4-prefix": BASE + f"conditions: [{{field: ip_remote_address, value: '10.0.0.0/{one_digit}'}}]\n",
+        "v4-range": BASE + f"conditions: [{{field: ip_remote_address, match: range, value: ['1.0.0.0', '{digits}.0.0.1']}}]\n",
+        "v6": BASE + "layers: [{layer: inbound_transport_v6, fields: [ip_remote_address], conditions: "
+                     f"[{{field: ip_remote_address, value: '{digits}::1'}}]}}]\n",
+        "v6-prefix": BASE + "layers: [{layer: inbound_transport_v6, fields: [ip_remote_address], conditions: "
+                            f"[{{field: ip_remote_address, value: '2001:db8::/{one_digit}'}}]}}]\n",
+        "v6-embedded-v4": BASE + "layers: [{layer: inbound_transport_v6, fields: [ip_remote_address], conditions: "
+                                 f"[{{field: ip_remote_address, value: '::ffff:{digits}.0.0.1'}}]}}]\n",
+        "version-key": f"version: {one_digit}\ndriver: {{name: Demo}}\n",
+    }
+    for case, text in cases.items():
+        found = messages(text)
+        assert len(found) == 1, (case, found)
+
+
+@pytest.mark.parametrize("version", ["0.0.0.0", "1.0.0.0", "65535.65535.65535.65535", "10.0.22621.1"])
+def test_driver_versions_that_are_fine(version: str) -> None:
+    assert messages(BASE + f"  version: {version}\n") == []
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "1.0.0.0.0", "01.0.0.0", "1.00.0.0", "65536.0.0.0", "1.0.0.99999",
+                                     "'1.0.0.0 '", "' 1.0.0.0'", "+1.0.0.0", "1.0.0.-1", "1..0.0", "1.0.0.0a",
+                                     "'1.0.0.0\\n'", "\"1.0.0.0\\n\"", "\"1.0.0.0\\t\"", "\uff11.0.0.0",
+                                     "1.0.0.\u0660", "1.0.0.\U0001d7ce"])
+def test_driver_versions_that_are_refused(version: str) -> None:
+    message = one(BASE + f"  version: {version}\n")
+    assert message.startswith("spec.yaml:4:12: error: ") and ("driver version" in message or "U+" in message), \
+        message
+
+
+@pytest.mark.parametrize("name", ["Evil\\n", "Evil\\r", "Evil\\t", "Evil\\u2028", "\\uFEFFEvil", "Evil\\u00A0",
+                                  "\\uFF25vil", "Ev\\u0131l", "Ev\\u212Al", "Evi\\u006C\\u0307"])
+def test_driver_names_are_ascii_identifiers_only(name: str) -> None:
+    message = one(f'version: 1\ndriver:\n  name: "{name}"\n')
+    assert message.startswith("spec.yaml:3:9: error: ") and ("C identifier" in message or "U+" in message), message
+
+
+@pytest.mark.parametrize("key", ["6a3c0e5e-1f2d-4c3b-9a8e-7d6c5b4a3f21\\n", "6a3c0e5e-1f2d-4c3b-9a8e-7d6c5b4a3f2\\uFF11",
+                                 "{6a3c0e5e-1f2d-4c3b-9a8e-7d6c5b4a3f21}", "6a3c0e5e1f2d4c3b9a8e7d6c5b4a3f21",
+                                 "urn:uuid:6a3c0e5e-1f2d-4c3b-9a8e-7d6c5b4a3f21", " 6a3c0e5e-1f2d-4c3b-9a8e-7d6c5b4a3f21"])
+def test_provider_keys_are_one_spelling(key: str) -> None:
+    message = one(BASE + f'provider:\n  key: "{key}"\n')
+    assert message.startswith("spec.yaml:5:8: error: "), message
+
+
+# -- addresses ---------------------------------------------------------------------------------------
+
+V6 = "layers: [{layer: inbound_transport_v6, fields: [ip_remote_address], conditions: [%s]}]\n"
+
+
+@pytest.mark.parametrize("condition", [
+    "{field: ip_remote_address, value: 'fe80::1%eth0'}",
+    "{field: ip_remote_address, value: 'fe80::1%1'}",
+    "{field: ip_remote_address, value: 'fe80::1%25eth0'}",
+    "{field: ip_remote_address, value: 'fe80::%1/64'}",
+    "{field: ip_remote_address, match: not_equal, value: 'fe80::1%eth0'}",
+    "{field: ip_remote_address, match: range, value: ['fe80::1%eth0', 'fe80::ffff']}",
+    "{field: ip_remote_address, match: range, value: ['fe80::1', 'fe80::ffff%2']}",
+])
+def test_ipv6_zones_are_refused(condition: str) -> None:
+    message = one(BASE + V6 % condition)
+    assert "zone" in message and "without a zone" in message, message
+
+
+@pytest.mark.parametrize("value", ["'10.0.0.1%eth0'", "'10.0.0.0/255.0.0.0'", "'10.0.0.0/0.255.255.255'",
+                                   "'10.0.0.0/08'", "'10.0.0.0/ 8'", "'10.0.0.0/+8'", "'10.0.0.0/8\\n'",
+                                   "'010.0.0.1'", "'10.0.0.1 '", "'0x0a.0.0.1'", "'10.1'", "'167772161'"])
+def test_ipv4_values_have_one_spelling(value: str) -> None:
+    message = one(BASE + f"conditions: [{{field: ip_remote_address, value: {value}}}]\n")
+    assert "ip_remote_address" in message, message
+
+
+@pytest.mark.parametrize("value", ["'2001:db8::/032'", "'2001:db8::/ffff::'", "'2001:db8::1 '", "'[2001:db8::1]'",
+                                   "'2001:db8::g'", "'::ffff:010.0.0.1'"])
+def test_ipv6_values_have_one_spelling(value: str) -> None:
+    message = one(BASE + V6 % f"{{field: ip_remote_address, value: {value}}}")
+    assert "ip_remote_address" in message, message
+
+
+@pytest.mark.parametrize("value", ["'10.0.0.0/8'", "'10.0.0.1'", "'0.0.0.0/0'"])
+def test_ipv4_values_that_are_fine(value: str) -> None:
+    assert messages(BASE + f"conditions: [{{field: ip_remote_address, value: {value}}}]\n") == []
+
+
+@pytest.mark.parametrize("value", ["'2001:db8::/32'", "'::1'", "'::ffff:10.0.0.1'", "'FE80::1'", "'::/0'"])
+def test_ipv6_values_that_are_fine(value: str) -> None:
+    assert messages(BASE + V6 % f"{{field: ip_remote_address, value: {value}}}") == []
+
+
+@pytest.mark.parametrize("value", ["'\uff34\uff23\uff30'", "'tcp\\u200b'", "'TCP'", "'t\u0441p'"])
+def test_protocol_names_are_ascii(value: str) -> None:
+    found = messages(BASE + f"conditions: [{{field: ip_protocol, value: {value}}}]\n")
+    assert found == [] if value == "'TCP'" else len(found) == 1, found
