@@ -2,25 +2,35 @@
 
 * whole-string checks use ``fullmatch`` (``$`` also matches before a trailing newline) and ASCII
   patterns (``\\d`` and ``int()`` take Arabic-Indic or fullwidth digits);
-* addresses in one spelling (no zone, no netmask, ASCII digits).
+* addresses in one spelling (no zone, no netmask, ASCII digits);
+* the spec file is a regular file within the size cap, checked before it is read.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT
+from typer.testing import CliRunner
 
 from wfpgen import spec as spec_module
 from wfpgen import validate as validate_module
 from wfpgen import yamlsource
 from wfpgen.catalog import load_catalog
+from wfpgen.cli import app
 from wfpgen.errors import SpecError
+from wfpgen.pipeline import generate, resolve_spec
 from wfpgen.spec import parse_spec
 from wfpgen.validate import resolve
-from wfpgen.yamlsource import load_yaml
+from wfpgen.yamlsource import MAX_BYTES, load_yaml
+
+runner = CliRunner()
 
 
 def messages(text: str) -> list[str]:
@@ -177,3 +187,107 @@ def test_ipv6_values_that_are_fine(value: str) -> None:
 def test_protocol_names_are_ascii(value: str) -> None:
     found = messages(BASE + f"conditions: [{{field: ip_protocol, value: {value}}}]\n")
     assert found == [] if value == "'TCP'" else len(found) == 1, found
+
+
+# -- what the spec file is ------------------------------------------------------------------------------
+
+def _validate(path: Path | str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``wfpgen validate PATH`` in a process of its own, so a hang fails the test instead of stalling it."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "wfpgen", "validate", str(path)], capture_output=True, text=True,
+                          env=env, check=False, timeout=timeout)
+
+
+def _refused(result: subprocess.CompletedProcess[str], path: Path | str, what: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{path}:1:1: error: {what}"), lines
+    assert lines[1:] == ["1 error; nothing was written"] and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    _refused(_validate(fifo, timeout=30), fifo, "the spec is a named pipe (FIFO), not a regular file")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(fifo)
+    _refused(_validate(link, timeout=30), link, "the spec is a named pipe (FIFO), not a regular file")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_dev_zero_is_refused_without_reading_it() -> None:
+    _refused(_validate("/dev/zero", timeout=30), "/dev/zero", "the spec is a character device, not a regular file")
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    _refused(_validate(tmp_path, timeout=30), tmp_path, "the spec is a directory, not a regular file")
+
+
+def test_a_huge_sparse_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(64 * 1024**3)  # 64 GiB of holes
+    _refused(_validate(path, timeout=30), path, f"file is {64 * 1024**3} bytes, larger than the {MAX_BYTES}-byte")
+
+
+def test_the_cap_is_exact(tmp_path: Path) -> None:
+    body = BASE.encode()
+    at_cap = tmp_path / "at.yaml"
+    at_cap.write_bytes(body + b"#" * (MAX_BYTES - len(body) - 1) + b"\n")
+    assert resolve_spec(at_cap, "at.yaml")[1] == at_cap.read_bytes()
+    over = tmp_path / "over.yaml"
+    over.write_bytes(body + b"#" * (MAX_BYTES - len(body)) + b"\n")
+    _refused(_validate(over), over, f"file is {MAX_BYTES + 1} bytes, larger than the {MAX_BYTES}-byte limit")
+
+
+def test_new_writes_nothing_for_a_special_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["new", str(tmp_path), "-o", str(out)])
+    assert result.exit_code == 2 and "is a directory, not a regular file" in result.stderr
+    assert not out.exists()
+
+
+def test_a_file_that_grows_after_the_check_is_read_only_to_the_cap(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """fstat says small, the file holds more: at most MAX_BYTES + 1 bytes are asked for, then refused."""
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(b"#" * (4 * MAX_BYTES))
+    real_fstat, real_read = os.fstat, os.read
+    asked: list[int] = []
+
+    class Small:
+        def __init__(self, info: os.stat_result) -> None:
+            self.st_mode, self.st_size = info.st_mode, 10
+
+    def fstat(descriptor: int) -> Any:
+        return Small(real_fstat(descriptor))
+
+    def read(descriptor: int, count: int) -> bytes:
+        asked.append(count)
+        return real_read(descriptor, count)
+
+    monkeypatch.setattr(yamlsource.os, "fstat", fstat)
+    monkeypatch.setattr(yamlsource.os, "read", read)
+    with pytest.raises(SpecError) as caught:
+        yamlsource.read_spec_bytes(path, "spec.yaml")
+    assert "grew beyond the" in caught.value.diagnostics[0].message
+    assert sum(asked) <= MAX_BYTES + 1 + max(asked), asked
+    assert asked and asked[0] == MAX_BYTES + 1
+
+
+def test_the_project_copies_the_bytes_it_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spec is read once: the copy in the project and the manifest's hash are of the bytes validated."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    reads: list[Path] = []
+    real = yamlsource.read_spec_bytes
+
+    def counting(target: Path, name: str) -> bytes:
+        reads.append(target)
+        return real(target, name)
+
+    monkeypatch.setattr(spec_module, "read_spec_bytes", counting)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} read a second time"))
+    _, files = generate(path)
+    assert reads == [path] and files["wfpgen.yaml"] == BASE.encode()

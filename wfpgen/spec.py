@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from wfpgen.errors import Diagnostic, SpecError, closest, join_names
-from wfpgen.yamlsource import Source, load_yaml
+from wfpgen.yamlsource import Source, load_yaml, read_spec_bytes
 
 # Whole-string patterns, always used with fullmatch: "$" would also match before a trailing
 # newline (a YAML block scalar's), and \d would match Arabic-Indic or fullwidth digits.
@@ -348,11 +348,7 @@ def parse_spec(source: Source) -> Spec:
 
 
 def load_spec(path: Path, display: str | None = None) -> tuple[Spec, Source]:
-    """Read, parse and shape-check the spec at ``path``."""
+    """Read (once: ``source.raw`` holds the bytes), parse and shape-check the spec at ``path``."""
     name = display if display is not None else str(path)
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise SpecError([Diagnostic(name, 1, 1, f"cannot read the spec: {exc.strerror or exc}")]) from None
-    source = load_yaml(text, name)
+    source = load_yaml(read_spec_bytes(path, name), name)
     return parse_spec(source), source

@@ -8,7 +8,10 @@ cap, a cap on alias expansion and a closed set of tags.
 from __future__ import annotations
 
 import datetime
+import os
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
@@ -37,12 +40,13 @@ _STANDARD_TAGS = {
 
 @dataclass
 class Source:
-    """A loaded document: its data plus the position of every value and mapping key."""
+    """A loaded document: its data plus the position of every value and mapping key, and its bytes."""
 
     name: str
     data: Any
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    raw: bytes = b""
 
     def where(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """Position of ``path`` (its key when ``key``), else of its nearest recorded ancestor."""
@@ -162,11 +166,71 @@ def _check_depth(text: str, name: str) -> None:
             depth -= 1
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+_LIMIT = f"a regular file of at most {MAX_BYTES} bytes"
+
+
+def _not_regular(mode: int) -> str:
+    return next((kind for test, kind in _FILE_KINDS if test(mode)), "not a regular file")
+
+
+def read_spec_bytes(path: FilePath, name: str) -> bytes:
+    """The bytes of the spec at ``path``: a regular file of at most MAX_BYTES, read once and never more.
+
+    The file is opened without blocking (a FIFO would wait for a writer) and checked through its
+    descriptor, so what is checked is what is read; at most MAX_BYTES + 1 bytes are read, so a
+    file that grows after the check is still refused without being held in memory.
+    """
+
+    def fail(message: str, allowed: str | None = _LIMIT) -> SpecError:
+        return SpecError([Diagnostic(name, 1, 1, message, None, allowed)])
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        try:
+            kind = _not_regular(os.stat(path).st_mode)
+        except OSError:
+            kind = ""
+        if kind and kind != "not a regular file":
+            raise fail(f"the spec is {kind}, not a regular file") from None
+        raise fail(f"cannot read the spec: {exc.strerror or exc}", None) from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise fail(f"the spec is {_not_regular(info.st_mode)}, not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise fail(f"file is {info.st_size} bytes, larger than the {MAX_BYTES}-byte limit")
+        chunks: list[bytes] = []
+        left = MAX_BYTES + 1
+        while left > 0:
+            chunk = os.read(descriptor, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise fail(f"cannot read the spec: {exc.strerror or exc}", None) from None
+    finally:
+        os.close(descriptor)
+    data = b"".join(chunks)
+    if len(data) > MAX_BYTES:
+        raise fail(f"file grew beyond the {MAX_BYTES}-byte limit while it was read")
+    return data
+
 def load_yaml(text: bytes, name: str) -> Source:
     """Parse one YAML document into a :class:`Source`; raise :class:`SpecError` on any problem."""
-    source = Source(name, None)
+    source = Source(name, None, raw=text)
     if len(text) > MAX_BYTES:
-        raise SpecError([Diagnostic(name, 1, 1, f"file is {len(text)} bytes, larger than the {MAX_BYTES}-byte limit")])
+        raise SpecError([Diagnostic(name, 1, 1, f"file is {len(text)} bytes, larger than the {MAX_BYTES}-byte limit",
+                                    None, _LIMIT)])
     try:
         decoded = text.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
