@@ -20,7 +20,8 @@ Each project is compared with the same spec carrying harmless text:
   constant equals the payload (so Jinja syntax was printed, not evaluated);
 * YAML, TOML, JSON: parse to the same data apart from the spec name.
 
-Control characters are refused by the spec with a located error instead.
+Control, invisible and bidirectional characters are refused by the spec with a located error
+instead, in every spec string and anywhere in the file.
 """
 
 from __future__ import annotations
@@ -424,22 +425,127 @@ def test_spec_name_with_control_characters_stays_in_comments(text: str) -> None:
     _compile(new, old)
 
 
-@pytest.mark.parametrize("field", ["driver.description", "provider.description", "sublayer.description"])
-@pytest.mark.parametrize("char", ["\n", "\r", "\0", "\x1b", "\x7f", "\x85", "\u2028", "\ufffe"],
-                         ids=["lf", "cr", "nul", "esc", "del", "nel", "line-separator", "nonchar"])
-def test_control_characters_are_refused(tmp_path: Path, field: str, char: str) -> None:
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(_spec(field, f"a{char}b"), sort_keys=False), encoding="utf-8")
-    with pytest.raises(SpecError) as caught:
-        generate(path)
-    messages = [d.format() for d in caught.value.diagnostics]
-    assert len(messages) == 1, messages
-    assert re.match(r"^.*spec\.yaml:\d+:\d+: error: description must not contain control characters", messages[0]), \
-        messages[0]
-    section = field.split(".")[0]
-    line = int(messages[0].split(":")[1])
-    lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[line - 1].strip().startswith("description:"), (lines[line - 1], section)
+# -- characters no spec string may hold ------------------------------------------------------------
+
+#: Every string of a spec, as a placeholder in a document whose other values are valid.
+SPEC_TEXT = """version: 1
+driver:
+  name: {name}
+  description: {description}
+  version: {version}
+  target: {target}
+provider:
+  description: {provider}
+  key: {key}
+sublayer:
+  description: {sublayer}
+layers:
+  - {layer_shorthand}
+  - layer: {layer}
+    fields: [{field}]
+    metadata: [{metadata}]
+    conditions:
+      - {{field: {condition_field}, value: {app_id}}}
+      - {{field: flags, match: {flag_match}, value: [{flag}]}}
+    action: {action}
+sink:
+  kind: {sink}
+"""
+SPEC_VALUES = {
+    "name": "Demo", "description": "plain", "version": "1.0.0.0", "target": "win10",
+    "provider": "plain", "key": "6a3c0e5e-1f2d-4c3b-9a8e-7d6c5b4a3f21", "sublayer": "plain",
+    "layer_shorthand": "inbound_transport_v4", "layer": "ale_auth_connect_v4", "field": "ip_remote_port",
+    "metadata": "process_id", "condition_field": "ale_app_id", "app_id": "\\device\\x", "flag_match": "flags_all_set",
+    "flag": "is_loopback", "action": "block", "sink": "ring",
+}
+#: Controls, format characters (bidirectional controls, zero-width characters, U+FEFF, soft hyphen,
+#: tags), line and paragraph separators, private-use, noncharacters.
+FORBIDDEN = ["\x00", "\x01", "\x08", "\t", "\n", "\x0b", "\x0c", "\r", "\x1b", "\x7f", "\x80", "\x85", "\x9f",
+             "\u00ad", "\u061c", "\u180e", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2028", "\u2029",
+             "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2060", "\u2066", "\u2067", "\u2068", "\u2069",
+             "\ufeff", "\ufff9", "\ufffe", "\uffff", "\ue000", "\U000e0041", "\U000f0000"]
+
+
+def _document(key: str | None, value: str | None) -> str:
+    return SPEC_TEXT.format(**{k: (value if k == key else v) for k, v in SPEC_VALUES.items()})
+
+
+def _messages(text: str) -> list[str]:
+    from wfpgen.spec import parse_spec
+    from wfpgen.yamlsource import load_yaml
+
+    try:
+        parse_spec(load_yaml(text.encode("utf-8", "surrogatepass"), "spec.yaml"))
+    except SpecError as error:
+        return [d.format() for d in error.diagnostics]
+    return []
+
+
+def test_every_spec_string_is_reachable_and_valid() -> None:
+    from wfpgen.catalog import load_catalog
+    from wfpgen.spec import parse_spec
+    from wfpgen.validate import resolve
+    from wfpgen.yamlsource import load_yaml
+
+    source = load_yaml(_document(None, None).encode(), "spec.yaml")
+    resolve(parse_spec(source), source, load_catalog())
+
+
+def _position(text: str, needle: str) -> tuple[int, int]:
+    index = text.index(needle)
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+@pytest.mark.parametrize("char", FORBIDDEN, ids=[f"U+{ord(c):04X}" for c in FORBIDDEN])
+def test_forbidden_characters_are_refused_in_every_spec_string(char: str) -> None:
+    """Written as a YAML escape (the parser makes the character) and written raw (the file holds it):
+    one located diagnostic naming the character, for every value and for a key."""
+    code = f"U+{ord(char):04X}"
+    for key, value in SPEC_VALUES.items():
+        escaped = '"' + value[:2].replace("\\", "\\\\") + f"\\U{ord(char):08X}" + value[2:].replace("\\", "\\\\") + '"'
+        text = _document(key, escaped)
+        messages = _messages(text)
+        line, column = _position(text, escaped)
+        assert len(messages) == 1, (key, messages)
+        assert messages[0].startswith(f"spec.yaml:{line}:{column}: error: "), (key, messages[0])
+        assert code in messages[0] and "; allowed: visible characters" in messages[0], messages[0]
+        if char in "\n\r\t":
+            continue  # raw, these are YAML's own whitespace, not part of a plain value
+        raw = value[:2] + char + value[2:]
+        text = _document(key, raw)
+        messages = _messages(text)
+        line, column = _position(text, raw)
+        column += 2
+        assert len(messages) == 1, (key, messages)
+        assert messages[0].startswith(f"spec.yaml:{line}:{column}: error: "), (key, messages[0])
+        assert code in messages[0], messages[0]
+    text = _document(None, None).replace("  description: plain", f'  "descr\\U{ord(char):08X}iption": plain', 1)
+    [message] = _messages(text)
+    assert code in message and "a key in 'driver'" in message, message
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200b", "\x1b"])
+def test_forbidden_characters_are_refused_in_comments(char: str) -> None:
+    """The project keeps a copy of the spec: a comment must not hide reordered text either."""
+    text = _document(None, None).replace("sink:\n", f"sink:  # note {char}here\n")
+    [message] = _messages(text)
+    line, column = _position(text, f"note {char}")
+    assert message.startswith(f"spec.yaml:{line}:{column + 5}: error: file contains U+{ord(char):04X}"), message
+
+
+@pytest.mark.parametrize("header", ["|", "|+", ">", ">+", "|2"])
+@pytest.mark.parametrize("key", ["name", "version", "description", "layer_shorthand", "key", "target", "sink"])
+def test_block_scalars_keep_their_newline_and_are_refused(key: str, header: str) -> None:
+    """``name: |`` then ``Evil`` is "Evil\\n": a newline no whole-string check may let through."""
+    value = SPEC_VALUES[key]
+    text = _document(key, f"{header}\n      {value}\n")
+    messages = _messages(text)
+    assert len(messages) == 1 and "U+000A LINE FEED" in messages[0], messages
+
+
+@pytest.mark.parametrize("key", ["name", "version", "key", "layer_shorthand"])
+def test_block_scalars_without_a_newline_are_the_plain_value(key: str) -> None:
+    assert _messages(_document(key, f"|-\n      {SPEC_VALUES[key]}\n")) == []
 
 
 def test_c_literal_decoder_reads_what_c_wide_literal_writes() -> None:

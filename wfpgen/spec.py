@@ -23,7 +23,14 @@ from pydantic import (
 )
 
 from wfpgen.errors import Diagnostic, SpecError, closest, join_names
-from wfpgen.yamlsource import Source, load_yaml, read_spec_bytes
+from wfpgen.yamlsource import (
+    ALLOWED_TEXT,
+    Source,
+    describe_character,
+    forbidden_character,
+    load_yaml,
+    read_spec_bytes,
+)
 
 # Whole-string patterns, always used with fullmatch: "$" would also match before a trailing
 # newline (a YAML block scalar's), and \d would match Arabic-Indic or fullwidth digits.
@@ -71,16 +78,12 @@ DEFAULT_FIELDS = ("ip_protocol", "ip_local_address", "ip_local_port", "ip_remote
 DEFAULT_LAYERS = ("inbound_transport_v4", "outbound_transport_v4")
 
 
-def _unprintable(c: str) -> bool:
-    """C0/C1 controls, line and paragraph separators, lone surrogates and the noncharacters U+FFFE/U+FFFF."""
-    code = ord(c)
-    return (code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029, 0xFFFE, 0xFFFF)
-            or 0xD800 <= code <= 0xDFFF)
-
-
 def _text(value: str, what: str) -> str:
-    if any(_unprintable(c) for c in value):
-        raise ValueError(f"{what} must not contain control characters such as newlines or NUL")
+    """``value`` if it holds only visible text (the loader refuses the rest first; this guards a Spec
+    built in code)."""
+    index = forbidden_character(value)
+    if index is not None:
+        raise ValueError(f"{what} contains {describe_character(value[index])}; allowed: {ALLOWED_TEXT}")
     return value
 
 

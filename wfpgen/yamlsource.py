@@ -2,14 +2,21 @@
 
 PyYAML silently keeps the last of two equal keys and happily expands alias bombs, so the
 document is composed into nodes and converted here, with duplicate-key detection, a size
-cap, a cap on alias expansion and a closed set of tags.
+cap, a cap on alias expansion and a closed set of tags. One more policy lives here, because
+only here is every character in view: no spec string (value or key) and no other part of the
+document holds an invisible or control character: C0/C1 controls, format characters
+(bidirectional overrides, isolates and marks, zero-width characters, U+FEFF), line and
+paragraph separators, surrogates, private-use and unassigned code points
+(:func:`forbidden_character`).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
 from typing import Any
@@ -36,6 +43,46 @@ _STANDARD_TAGS = {
     "tag:yaml.org,2002:seq",
     "tag:yaml.org,2002:timestamp",
 }
+
+
+#: Unicode categories no spec character may have: controls, format characters, surrogates,
+#: private-use and unassigned code points (noncharacters included), line and paragraph separators.
+FORBIDDEN_CATEGORIES = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character",
+    "Cs": "a surrogate",
+    "Co": "a private-use character",
+    "Cn": "an unassigned code point or noncharacter",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+#: Format characters that reorder the text around them when it is displayed (Trojan Source).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Names of the controls unicodedata leaves unnamed, for the diagnostics.
+_CONTROL_NAMES = {0x00: "NULL", 0x09: "CHARACTER TABULATION", 0x0A: "LINE FEED", 0x0B: "LINE TABULATION",
+                  0x0C: "FORM FEED", 0x0D: "CARRIAGE RETURN", 0x1B: "ESCAPE", 0x7F: "DELETE", 0x85: "NEXT LINE"}
+ALLOWED_TEXT = ("visible characters and spaces (no control, invisible formatting, bidirectional, "
+                "line or paragraph separator, private-use or unassigned characters)")
+#: Where a document's line breaks are, as YAML counts them (the other YAML breaks are forbidden).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def forbidden_character(text: str) -> int | None:
+    """Index of the first character of ``text`` no spec string may hold, or None."""
+    for index, ch in enumerate(text):
+        if unicodedata.category(ch) in FORBIDDEN_CATEGORIES:
+            return index
+    return None
+
+
+def describe_character(ch: str) -> str:
+    """``U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional-text control ...``: what a forbidden character is."""
+    code = ord(ch)
+    name = _CONTROL_NAMES.get(code) or unicodedata.name(ch, "")
+    label = f"U+{code:04X}" + (f" {name}" if name else "")
+    if ch in BIDI_CONTROLS:
+        return f"{label}, a bidirectional-text control that makes text display in another order than it is written"
+    return f"{label}, {FORBIDDEN_CATEGORIES.get(unicodedata.category(ch), 'a character that is not text')}"
 
 
 @dataclass
@@ -106,9 +153,19 @@ class _Converter:
         value = self.scalars.construct_object(node)
         if isinstance(value, (datetime.date, datetime.datetime)):
             return str(node.value)
-        if isinstance(value, str) and _has_surrogate(value):
+        if isinstance(value, str):
+            return self.text(node, path, value)
+        return value
+
+    def text(self, node: Node, path: Path, value: str) -> str | None:
+        """``value`` if it holds only characters a spec string may hold."""
+        if _has_surrogate(value):
             self.fail(node, "string holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape)",
                       "text of whole Unicode characters")
+            return None
+        index = forbidden_character(value)
+        if index is not None:
+            self.fail(node, f"{_what(path)} contains {describe_character(value[index])}", ALLOWED_TEXT)
             return None
         return value
 
@@ -126,6 +183,11 @@ class _Converter:
             if _has_surrogate(key):
                 self.fail(key_node, "key holds a lone UTF-16 surrogate", "text of whole Unicode characters")
                 continue
+            index = forbidden_character(key)
+            if index is not None:
+                self.fail(key_node, f"a key in {_what(path)} contains {describe_character(key[index])}",
+                          ALLOWED_TEXT)
+                continue
             if key in seen:
                 line, column = seen[key]
                 self.fail(key_node, f"duplicate key '{key}' (first defined at line {line}, column {column})",
@@ -135,6 +197,14 @@ class _Converter:
             self.source.keys[path + (key,)] = self.at(key_node)
             result[key] = self.convert(value_node, path + (key,), depth + 1)
         return result
+
+
+def _what(path: Path) -> str:
+    """``'driver.description'``, ``'layers[1].layer'`` or ``the top level``: a path for messages."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + part
+    return f"'{text}'" if text else "the top level"
 
 
 def _has_surrogate(text: str) -> bool:
@@ -225,6 +295,34 @@ def read_spec_bytes(path: FilePath, name: str) -> bytes:
         raise fail(f"file grew beyond the {MAX_BYTES}-byte limit while it was read")
     return data
 
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of ``text[index]``, counting line breaks as YAML does."""
+    line, start = 1, 0
+    for match in _LINE_BREAK.finditer(text, 0, index):
+        line, start = line + 1, match.end()
+    return line, index - start + 1
+
+
+def _check_characters(text: str, name: str) -> None:
+    """Refuse forbidden characters anywhere in the document, comments included (the project keeps a
+    copy of the spec); tab, carriage return and line feed are YAML's own whitespace."""
+    problems: list[Diagnostic] = []
+    lines: set[int] = set()
+    for index, ch in enumerate(text):
+        if ch in "\t\r\n" or unicodedata.category(ch) not in FORBIDDEN_CATEGORIES:
+            continue
+        line, column = _position(text, index)
+        if line in lines:
+            continue
+        lines.add(line)
+        problems.append(Diagnostic(name, line, column, f"file contains {describe_character(ch)}", None, ALLOWED_TEXT))
+        if len(problems) == 20:
+            break
+    if problems:
+        raise SpecError(problems)
+
+
 def load_yaml(text: bytes, name: str) -> Source:
     """Parse one YAML document into a :class:`Source`; raise :class:`SpecError` on any problem."""
     source = Source(name, None, raw=text)
@@ -235,9 +333,7 @@ def load_yaml(text: bytes, name: str) -> Source:
         decoded = text.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SpecError([Diagnostic(name, 1, 1, f"file is not valid UTF-8 (byte offset {exc.start})")]) from None
-    if "\x00" in decoded:
-        line = decoded[: decoded.index("\x00")].count("\n") + 1
-        raise SpecError([Diagnostic(name, line, 1, "file contains a NUL character")])
+    _check_characters(decoded, name)
     try:
         _check_depth(decoded, name)  # before compose, whose recursion a deep document exhausts
         node = yaml.compose(decoded, Loader=yaml.SafeLoader)
