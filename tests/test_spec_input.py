@@ -3,7 +3,8 @@
 * whole-string checks use ``fullmatch`` (``$`` also matches before a trailing newline) and ASCII
   patterns (``\\d`` and ``int()`` take Arabic-Indic or fullwidth digits);
 * addresses in one spelling (no zone, no netmask, ASCII digits);
-* the spec file is a regular file within the size cap, checked before it is read.
+* the spec file is a regular file within the size cap, checked before it is read;
+* numbers written the way YAML 1.1 and 1.2 read differently (``0443``, ``1:30``, ``1_000``, ``on``).
 """
 
 from __future__ import annotations
@@ -291,3 +292,68 @@ def test_the_project_copies_the_bytes_it_checked(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} read a second time"))
     _, files = generate(path)
     assert reads == [path] and files["wfpgen.yaml"] == BASE.encode()
+
+
+# -- YAML 1.1 numbers and booleans -------------------------------------------------------------------
+
+AMBIGUOUS = [
+    # (as written, what YAML 1.1 read, what the message tells to write)
+    ("0443", "291", "write 443"),
+    ("-0443", "-291", "write -443"),
+    ("00", "0", "write 0"),
+    ("0777", "511", "write 777"),
+    ("1:30", "90", "write it in decimal (90)"),
+    ("1:30:00", "5400", "write it in decimal (5400)"),
+    ("0b101", "5", "write it in decimal (5)"),
+    ("1_000", "1000", "write 1000"),
+    ("0x_1F", "31", "write it in decimal (31)"),
+    ("1_0.5", "10.5", "write the number without them"),
+    ("190:20:30.15", "685230.15", "write the number without them"),
+    ('!!int "0443"', "291", "write 443"),
+]
+
+
+@pytest.mark.parametrize(("written", "read", "advice"), AMBIGUOUS, ids=[a[0] for a in AMBIGUOUS])
+@pytest.mark.parametrize("where", ["version", "weight", "capacity", "max_blob", "port", "range", "description"])
+def test_yaml11_numbers_are_refused_with_what_they_were_read_as(written: str, read: str, advice: str,
+                                                                 where: str) -> None:
+    text = {
+        "version": f"version: {written}\ndriver: {{name: Demo}}\n",
+        "weight": BASE + f"sublayer:\n  weight: {written}\n",
+        "capacity": BASE + f"sink:\n  capacity: {written}\n",
+        "max_blob": BASE + f"sink:\n  max_blob: {written}\n",
+        "port": BASE + f"conditions:\n  - field: ip_remote_port\n    value: {written}\n",
+        "range": BASE + f"conditions:\n  - field: ip_remote_port\n    match: range\n    value: [0, {written}]\n",
+        "description": BASE + f"  description: {written}\n",
+    }[where]
+    message = one(text)
+    assert "read by YAML 1.1 as" in message and f", {read}, " in message and advice in message, message
+    assert f"or '{written.split()[-1].strip(chr(34))}' in quotes" in message, message
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if written in row)
+    assert message.startswith(f"spec.yaml:{line}:"), message
+
+
+@pytest.mark.parametrize("written", ["yes", "No", "ON", "off", "Yes", "NO"])
+def test_yaml11_booleans_are_refused(written: str) -> None:
+    message = one(BASE + f"action: {written}\n")
+    assert message.startswith("spec.yaml:4:9: error: ") and "YAML 1.1 as the boolean" in message, message
+    assert f"'{written}' in quotes" in message
+
+
+@pytest.mark.parametrize("written", ["443", "+443", "0x1bb", "0x1BB", "0"])
+def test_unambiguous_numbers_are_read(written: str) -> None:
+    assert messages(BASE + f"conditions: [{{field: ip_remote_port, value: {written}}}]\n") == []
+
+
+def test_text_that_looks_like_a_number_stays_text_when_quoted() -> None:
+    assert messages(BASE + "  description: '0443'\n") == []
+    assert messages(BASE + "  description: \"1:30 on\"\n") == []
+
+
+@pytest.mark.parametrize(("tagged", "read"), [("!!int 'one'", "'one' as int"), ("!!int ''", "'' as int"),
+                                              ("!!bool 'maybe'", "'maybe' as bool"), ("!!float 'x'", "'x' as float"),
+                                              ("!!timestamp 'x'", "'x' as timestamp"),
+                                              ("!!timestamp '2001-13-45'", "'2001-13-45' as timestamp")])
+def test_an_explicit_tag_on_text_it_cannot_hold_is_an_error(tagged: str, read: str) -> None:
+    message = one(f"version: {tagged}\ndriver: {{name: Demo}}\n")
+    assert message.startswith(f"spec.yaml:1:10: error: cannot read {read}"), message

@@ -2,12 +2,17 @@
 
 PyYAML silently keeps the last of two equal keys and happily expands alias bombs, so the
 document is composed into nodes and converted here, with duplicate-key detection, a size
-cap, a cap on alias expansion and a closed set of tags. One more policy lives here, because
-only here is every character in view: no spec string (value or key) and no other part of the
-document holds an invisible or control character: C0/C1 controls, format characters
-(bidirectional overrides, isolates and marks, zero-width characters, U+FEFF), line and
-paragraph separators, surrogates, private-use and unassigned code points
-(:func:`forbidden_character`).
+cap, a cap on alias expansion and a closed set of tags. Two more policies live here, because
+only here is every character and every scalar's original text in view:
+
+* no spec string (value or key) and no other part of the document holds an invisible or
+  control character: C0/C1 controls, format characters (bidirectional overrides, isolates and
+  marks, zero-width characters, U+FEFF), line and paragraph separators, surrogates, private-use
+  and unassigned code points (:func:`forbidden_character`);
+* a number is written the one way YAML 1.1 and YAML 1.2 read alike: ``0443`` (octal 291 in
+  YAML 1.1), ``1:30`` (base 60), ``0b101`` and ``1_000`` are refused with what they were read
+  as, and ``yes``/``no``/``on``/``off`` (booleans in YAML 1.1 only) likewise
+  (:func:`ambiguous_scalar`).
 """
 
 from __future__ import annotations
@@ -85,6 +90,53 @@ def describe_character(ch: str) -> str:
     return f"{label}, {FORBIDDEN_CATEGORIES.get(unicodedata.category(ch), 'a character that is not text')}"
 
 
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)", re.ASCII)
+_HEXADECIMAL = re.compile(r"[-+]?0x[0-9A-Fa-f]+", re.ASCII)
+_BOOLEANS = {"true", "false"}
+NUMBERS = "decimal numbers (443), 0x hexadecimal (0x1bb), or text in quotes"
+BOOLEANS = "true, false, or text in quotes"
+
+
+def ambiguous_scalar(text: str, value: object) -> tuple[str, str] | None:
+    """Why the scalar ``text``, which YAML 1.1 read as ``value``, is refused, and what is allowed; None
+    when it is fine.
+
+    Only the decimal (and ``0x`` hexadecimal) spelling of a number, and ``true``/``false`` for a
+    boolean, mean the same in YAML 1.1 (PyYAML) and YAML 1.2: ``0443`` is octal 291 in one and 443
+    in the other, ``1:30`` base-60 90 in one and text in the other, ``on`` true in one and text in
+    the other. Whoever wrote ``0443`` meant 443, so the message says so.
+    """
+    if isinstance(value, bool):
+        if text.lower() in _BOOLEANS:
+            return None
+        message = (f"'{text}' is read by YAML 1.1 as the boolean {str(value).lower()} and by YAML 1.2 as text; "
+                   f"write {str(value).lower()}, or '{text}' in quotes for the text")
+        return message, BOOLEANS
+    if isinstance(value, int):
+        if _DECIMAL.fullmatch(text) or _HEXADECIMAL.fullmatch(text):
+            return None
+        digits = text.lstrip("+-")
+        sign = "-" if text.startswith("-") else ""
+        if "_" in digits:
+            reading, meant = "a number with '_' separators", sign + digits.replace("_", "")
+        elif ":" in digits:
+            reading, meant = "a base-60 (sexagesimal) number", ""
+        elif digits.startswith("0b"):
+            reading, meant = "a binary number", ""
+        else:
+            reading, meant = "an octal number", sign + (digits.lstrip("0") or "0")
+        write = f"write {meant}" if _DECIMAL.fullmatch(meant) else f"write it in decimal ({value})"
+        message = (f"'{text}' is read by YAML 1.1 as {reading}, {value}, and differently by YAML 1.2; "
+                   f"{write}, or '{text}' in quotes for the text")
+        return message, NUMBERS
+    if isinstance(value, float) and (":" in text or "_" in text):
+        reading = "a base-60 (sexagesimal) number" if ":" in text else "a number with '_' separators"
+        message = (f"'{text}' is read by YAML 1.1 as {reading}, {value}, and differently by YAML 1.2; "
+                   f"write the number without them, or '{text}' in quotes for the text")
+        return message, NUMBERS
+    return None
+
+
 @dataclass
 class Source:
     """A loaded document: its data plus the position of every value and mapping key, and its bytes."""
@@ -150,11 +202,21 @@ class _Converter:
         if isinstance(node, SequenceNode):
             return [self.convert(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
-        value = self.scalars.construct_object(node)
+        try:
+            value = self.scalars.construct_object(node)
+        except Exception as exc:  # noqa: BLE001 - an explicit tag on text it cannot hold: !!int x, !!bool x
+            detail = f": {exc}" if isinstance(exc, ValueError) else ""
+            self.fail(node, f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}{detail}",
+                      "a value its tag can hold, or no tag")
+            return None
         if isinstance(value, (datetime.date, datetime.datetime)):
             return str(node.value)
         if isinstance(value, str):
             return self.text(node, path, value)
+        problem = ambiguous_scalar(str(node.value), value)
+        if problem is not None:
+            self.fail(node, *problem)
+            return None
         return value
 
     def text(self, node: Node, path: Path, value: str) -> str | None:
