@@ -4,7 +4,8 @@
   patterns (``\\d`` and ``int()`` take Arabic-Indic or fullwidth digits);
 * addresses in one spelling (no zone, no netmask, ASCII digits);
 * the spec file is a regular file within the size cap, checked before it is read;
-* numbers written the way YAML 1.1 and 1.2 read differently (``0443``, ``1:30``, ``1_000``, ``on``).
+* numbers written the way YAML 1.1 and 1.2 read differently (``0443``, ``1:30``, ``1_000``, ``on``);
+* driver names Windows already uses.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import ROOT
 from typer.testing import CliRunner
 
@@ -29,6 +31,7 @@ from wfpgen.errors import SpecError
 from wfpgen.pipeline import generate, resolve_spec
 from wfpgen.spec import parse_spec
 from wfpgen.validate import resolve
+from wfpgen.windows_names import INBOX_SERVICE_NAMES
 from wfpgen.yamlsource import MAX_BYTES, load_yaml
 
 runner = CliRunner()
@@ -357,3 +360,27 @@ def test_text_that_looks_like_a_number_stays_text_when_quoted() -> None:
 def test_an_explicit_tag_on_text_it_cannot_hold_is_an_error(tagged: str, read: str) -> None:
     message = one(f"version: {tagged}\ndriver: {{name: Demo}}\n")
     assert message.startswith(f"spec.yaml:1:10: error: cannot read {read}"), message
+
+
+# -- names Windows uses ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["Tcpip", "tcpip", "TCPIP6", "Afd", "NDIS", "BFE", "Netio", "fwpkclnt", "Http",
+                                  "MpsDrv", "wfplwfs", "Dnscache", "DHCP", "NsiProxy", "Nsi", "Monitor", "Null",
+                                  "GLOBALROOT", "Tcp", "PolicyAgent", "WinDefend", "Wdf01000", "Ntfs", "ACPI"])
+def test_windows_service_names_are_refused(name: str) -> None:
+    message = one(f"version: 1\ndriver:\n  name: '{name}'\n")
+    assert message.startswith(f"spec.yaml:3:9: error: '{name}' is taken by Windows ("), message
+    assert "uninstall.ps1 would stop and delete" in message and "; allowed: a name no Windows" in message
+
+
+@pytest.mark.parametrize("name", ["TcpipMonitor", "MyAfd", "Http2", "NdisWatch", "MonitorNetwork", "Demo"])
+def test_names_that_contain_a_service_name_are_fine(name: str) -> None:
+    assert messages(f"version: 1\ndriver:\n  name: {name}\n") == []
+
+
+def test_the_windows_name_list_is_lower_case_identifiers() -> None:
+    assert len(INBOX_SERVICE_NAMES) > 200
+    for name in INBOX_SERVICE_NAMES:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
+    for spec in (ROOT / "specs").glob("*.yaml"):
+        assert yaml.safe_load(spec.read_text())["driver"]["name"].lower() not in INBOX_SERVICE_NAMES

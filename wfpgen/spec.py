@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from wfpgen.errors import Diagnostic, SpecError, closest, join_names
+from wfpgen.windows_names import INBOX_SERVICE_NAMES
 from wfpgen.yamlsource import (
     ALLOWED_TEXT,
     Source,
@@ -112,6 +113,11 @@ class DriverSpec(_Strict):
             raise ValueError(f"'{value}' is a reserved Windows device name: files named {value}.sln or "
                              f"{value}.inf cannot be created on Windows (reserved: CON, PRN, AUX, NUL, "
                              "COM1-COM9, LPT1-LPT9, in any case)")
+        if value.lower() in INBOX_SERVICE_NAMES:
+            raise ValueError(f"'{value}' is taken by Windows ({INBOX_SERVICE_NAMES[value.lower()]}, in any "
+                             "case): installing this driver would take over or collide with it, and "
+                             "scripts/uninstall.ps1 would stop and delete the service of that name; allowed: a "
+                             "name no Windows service, driver or device uses")
         return value
 
     @field_validator("description")

@@ -31,12 +31,14 @@ from typer.testing import CliRunner
 from wfpgen.catalog import Field, Layer, load_catalog
 from wfpgen.cli import app
 from wfpgen.hostsim import INCLUDE_DIR
+from wfpgen.spec import RESERVED_DEVICE_NAMES
 from wfpgen.validate import (
     MAX_CONDITIONS_PER_LAYER,
     MAX_ITEMS_PER_LAYER,
     PROTOCOL_NAMES,
     metadata_extractable,
 )
+from wfpgen.windows_names import INBOX_SERVICE_NAMES
 
 CATALOG = load_catalog()
 RANK = {v.id: v.rank for v in CATALOG.versions}
@@ -148,7 +150,8 @@ def layer_entry(draw: st.DrawFn, layer: Layer, target: str) -> dict[str, Any] | 
     return entry
 
 
-IDENT = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_]{0,31}\Z", fullmatch=True)
+IDENT = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_]{0,31}\Z", fullmatch=True).filter(
+    lambda name: name.lower() not in INBOX_SERVICE_NAMES and name.upper() not in RESERVED_DEVICE_NAMES)
 
 
 @st.composite
