@@ -5,7 +5,8 @@
 * addresses in one spelling (no zone, no netmask, ASCII digits);
 * the spec file is a regular file within the size cap, checked before it is read;
 * numbers written the way YAML 1.1 and 1.2 read differently (``0443``, ``1:30``, ``1_000``, ``on``);
-* driver names Windows already uses.
+* driver names Windows already uses;
+* unknown keys named exactly, whatever characters they hold; every catalog layer in one spec.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from wfpgen.catalog import load_catalog
 from wfpgen.cli import app
 from wfpgen.errors import SpecError
 from wfpgen.pipeline import generate, resolve_spec
-from wfpgen.spec import parse_spec
+from wfpgen.spec import MAX_LAYERS, parse_spec
 from wfpgen.validate import resolve
 from wfpgen.windows_names import INBOX_SERVICE_NAMES
 from wfpgen.yamlsource import MAX_BYTES, load_yaml
@@ -384,3 +385,45 @@ def test_the_windows_name_list_is_lower_case_identifiers() -> None:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
     for spec in (ROOT / "specs").glob("*.yaml"):
         assert yaml.safe_load(spec.read_text())["driver"]["name"].lower() not in INBOX_SERVICE_NAMES
+
+
+# -- unknown keys, whatever they hold -------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["x[1]", "[", "a]", "list[str]", "function-after[x]", "function-before", "a.b"])
+@pytest.mark.parametrize("where", ["top", "driver", "layer", "condition", "sink"])
+def test_unknown_keys_are_named_and_located(key: str, where: str) -> None:
+    quoted = f"'{key}'"
+    text = {
+        "top": BASE + f"{quoted}: 1\n",
+        "driver": BASE + f"  {quoted}: 1\n",
+        "layer": BASE + f"layers:\n  - layer: inbound_transport_v4\n    {quoted}: 1\n",
+        "condition": BASE + f"conditions:\n  - field: ip_remote_port\n    value: 1\n    {quoted}: 1\n",
+        "sink": BASE + f"sink:\n  kind: ring\n  {quoted}: 1\n",
+    }[where]
+    message = one(text)
+    line = len(text.splitlines())
+    column = text.splitlines()[-1].index(quoted) + 1
+    assert message.startswith(f"spec.yaml:{line}:{column}: error: unknown key '{key}' in "), message
+
+
+# -- every catalog layer ---------------------------------------------------------------------------------
+
+def test_a_spec_may_hook_every_catalog_layer(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    assert MAX_LAYERS >= len(catalog.layers)
+    layers = []
+    for layer in catalog.layers.values():
+        field = next(f.name for f in layer.fields if f.extractable)
+        layers.append({"layer": layer.name, "fields": [field]})
+    spec = {"version": 1, "driver": {"name": "Everything", "target": catalog.versions[-1].id}, "layers": layers}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    model, files = generate(path)
+    assert len(model.layers) == len(catalog.layers)
+    assert re.search(rf"#define EVERYTHING_LAYER_COUNT +{len(catalog.layers)}u\n", files["driver/records.h"].decode())
+
+
+def test_more_layers_than_the_cap_are_refused() -> None:
+    text = BASE + "layers: [" + ", ".join(["inbound_transport_v4"] * (MAX_LAYERS + 1)) + "]\n"
+    message = one(text)
+    assert f"at most {MAX_LAYERS} items" in message, message

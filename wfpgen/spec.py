@@ -40,6 +40,8 @@ GUID_TEXT = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f
 DRIVER_VERSION = re.compile(r"(?:0|[1-9][0-9]{0,4})(?:\.(?:0|[1-9][0-9]{0,4})){3}", re.ASCII)
 MAX_NAME = 32
 MAX_TEXT = 200
+#: More than the catalog's layers (66), each of which may be listed once.
+MAX_LAYERS = 128
 
 Target = Literal["win10", "win10_1607", "win10_1709", "win10_1809", "win10_2004", "win11", "win11_22h2",
                  "win11_24h2"]
@@ -241,7 +243,7 @@ class Spec(_Strict):
     driver: DriverSpec
     provider: ProviderSpec = ProviderSpec()
     sublayer: SublayerSpec = SublayerSpec()
-    layers: Annotated[list[LayerSpec], Field(min_length=1, max_length=64)] = [
+    layers: Annotated[list[LayerSpec], Field(min_length=1, max_length=MAX_LAYERS)] = [
         LayerSpec(layer=name) for name in DEFAULT_LAYERS
     ]
     fields: list[str] = list(DEFAULT_FIELDS)
@@ -313,11 +315,40 @@ def _section(loc: tuple[str | int, ...]) -> str:
     return "'" + ".".join(parts) + "'" if parts else "the top level"
 
 
+_ABSENT = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    """``node[part]`` when the document has it, else ``_ABSENT``."""
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _ABSENT
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """``loc`` without the parts pydantic adds for union members and validators (``list[str]``,
+    ``function-before[...]``): a part that names a key or index of the document is always kept,
+    whatever characters it holds, and so is a missing key (a field name: never synthetic-looking)."""
+    path: list[str | int] = []
+    node: Any = data
+    for part in loc:
+        child = _child(node, part)
+        if child is not _ABSENT:
+            path.append(part)
+            node = child
+        elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue  # synthetic: the data below it is the same node
+        else:
+            path.append(part)
+            node = None
+    return tuple(path)
+
+
 def _diagnostic(source: Source, error: Any) -> Diagnostic:
-    loc: tuple[str | int, ...] = tuple(error["loc"])
     kind: str = error["type"]
-    # Union members and before-validators add synthetic loc parts; keep the data path.
-    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    loc = _data_path(source.data, tuple(error["loc"]))
     name = loc[-1] if loc else ""
     if kind == "extra_forbidden":
         owner = _model_at(loc)
