@@ -20,8 +20,10 @@ Each project is compared with the same spec carrying harmless text:
   constant equals the payload (so Jinja syntax was printed, not evaluated);
 * YAML, TOML, JSON: parse to the same data apart from the spec name.
 
-Control, invisible and bidirectional characters are refused by the spec with a located error
-instead, in every spec string and anywhere in the file.
+Text that generated code hands to a formatting function is tested where it is formatted: the
+reader's ``--help`` (argparse %-formats its description) and the driver's DbgPrintEx formats
+(compiled and run through printf). Control, invisible and bidirectional characters are refused
+by the spec with a located error instead, in every spec string and anywhere in the file.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ PAYLOADS: dict[str, str] = {
     "python-break": "\"\"\" + __import__('os').system('x') + '''",
     "non-ascii": "\u00dcberwachung \u2013 na\u00efve \u65e5\u672c\u8a9e",
     "astral": "emoji \U0001f600 \U0001d54f",
+    "argparse-prog": "%(prog)s",
+    "argparse-keys": "%(x)s %(prog) %(prog)d 100%",
 }
 
 FIELDS = ("driver.description", "provider.description", "sublayer.description", "app_id", "spec_name")
@@ -546,6 +550,96 @@ def test_block_scalars_keep_their_newline_and_are_refused(key: str, header: str)
 @pytest.mark.parametrize("key", ["name", "version", "key", "layer_shorthand"])
 def test_block_scalars_without_a_newline_are_the_plain_value(key: str) -> None:
     assert _messages(_document(key, f"|-\n      {SPEC_VALUES[key]}\n")) == []
+
+
+# -- text a generated tool formats -------------------------------------------------------------------
+
+FORMAT_PAYLOADS = ["%(prog)s", "%(x)s", "%(prog)", "%(prog)d", "100%", "%", "%%", "%s %d %n %*s %.9999f",
+                   "a %(prog)s b 50% c", "%(prog)s%(prog)s%%", "{prog} {0} {x!r}", "$x$ %(prog)s \U0001f600"]
+
+
+@pytest.mark.parametrize("text", FORMAT_PAYLOADS)
+def test_argparse_shows_descriptions_as_written(text: str) -> None:
+    import argparse
+
+    from wfpgen.model import argparse_text
+
+    parser = argparse.ArgumentParser(prog="prog", description=argparse_text(text), epilog=argparse_text(text),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    shown = parser.format_help()
+    assert shown.count(text) == 2, shown
+
+
+def _reader_help(files: dict[str, bytes]) -> str:
+    import os
+    import sys
+
+    with tempfile.TemporaryDirectory(dir=_workdir()) as tmp:
+        for path, data in files.items():
+            if path.startswith("reader/"):
+                target = Path(tmp) / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        package = next(p.parent.name for p in Path(tmp, "reader").glob("*/cli.py"))
+        env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "reader"), COLUMNS="100000")
+        result = subprocess.run([sys.executable, "-m", package, "--help"], capture_output=True, text=True,
+                                env=env, check=False, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("text", FORMAT_PAYLOADS + [PAYLOADS["jinja-expression"], PAYLOADS["python-break"],
+                                                    PAYLOADS["backslashes"], PAYLOADS["non-ascii"]])
+def test_reader_help_shows_the_description_as_written(text: str) -> None:
+    """argparse %-formats the description the generated reader's --help prints."""
+    _, files = _render("driver.description", text)
+    shown = " ".join(_reader_help(files).split())
+    assert f"Reads the records of the Inj driver ({' '.join(text.split())})." in shown, shown
+
+
+def _printf(literal: str, *, plain: bool = False) -> str:
+    """What printf prints for the C format ``literal`` followed by the conversions ``"%d|"``, 7; with
+    ``plain``, for the format ``"%s%d|"`` and ``literal`` as its string."""
+    assert GCC is not None
+    call = f'printf("%s%d|", {literal}, 7)' if plain else f'printf({literal} "%d|", 7)'
+    with tempfile.TemporaryDirectory(dir=_workdir()) as tmp:
+        source = Path(tmp) / "f.c"
+        source.write_text(f'#include <stdio.h>\nint main(void) {{ {call}; return 0; }}\n')
+        binary = Path(tmp) / "f"
+        build = subprocess.run([GCC, "-std=c11", "-Wall", "-Wextra", "-Wformat=2", "-Werror", "-o", str(binary),
+                                str(source)], capture_output=True, text=True, check=False)
+        assert build.returncode == 0, build.stderr
+        return subprocess.run([str(binary)], capture_output=True, check=True).stdout.decode("ascii")
+
+
+@pytest.mark.skipif(GCC is None, reason="no gcc")
+@pytest.mark.parametrize("text", FORMAT_PAYLOADS + [PAYLOADS["trigraphs"], PAYLOADS["string-break"],
+                                                    PAYLOADS["backslashes"], PAYLOADS["astral"]])
+def test_c_format_literals_print_as_written(text: str) -> None:
+    """c_format_literal, and the DbgPrintEx formats the model builds with it, print spec text as it is
+    (non-ASCII as '_'): no conversion is taken from it, whatever name reaches the model."""
+    import dataclasses
+
+    from wfpgen.model import c_format_literal
+    from wfpgen.pipeline import model_for
+
+    plain = "".join(c if 0x20 <= ord(c) < 0x7F else "_" for c in text)
+    assert _printf(c_format_literal(text)) == plain + "7|"
+    model = dataclasses.replace(model_for(Path(__file__).parents[1] / "specs" / "monitor-dbgprint.yaml"), name=text)
+    log = model.log_format("failed: ")
+    assert log.endswith('\\n"')
+    assert _printf(log[:-3] + '"') == f"{plain}: failed: 7|"
+    assert _printf(model.line_prefix_c, plain=True) == f"[{plain}] [7|"  # plain text, not a format
+
+
+def test_dbgprint_formats_take_the_name_through_c_format_literal() -> None:
+    """Every DbgPrintEx in the driver templates prints spec text through the model, never raw."""
+    root = Path(__file__).parents[1] / "templates" / "driver"
+    for template in sorted(root.glob("*.c.j2")):
+        text = template.read_text(encoding="utf-8")
+        for call in re.finditer(r"DbgPrintEx\((?:[^;]|\n)*?;", text):
+            literal = re.findall(r'"(?:[^"\\]|\\.)*"', call.group())
+            assert all("{{" not in piece for piece in literal), f"{template.name}: spec text in a format: {call.group()}"
 
 
 def test_c_literal_decoder_reads_what_c_wide_literal_writes() -> None:
