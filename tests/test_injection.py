@@ -90,6 +90,11 @@ PAYLOADS: dict[str, str] = {
     "astral": "emoji \U0001f600 \U0001d54f",
     "argparse-prog": "%(prog)s",
     "argparse-keys": "%(x)s %(prog) %(prog)d 100%",
+    "dollar-math": "$x^2$ costs $5 and $$y = 1$$",
+    "leading-spaces": "    indented like code",
+    "trailing-spaces": "two trailing spaces  ",
+    "setext": "===",
+    "gfm-extras": "[^1] - [ ] task :smile: @user #12 ~~gone~~ ^sup^ a_b_c",
 }
 
 FIELDS = ("driver.description", "provider.description", "sublayer.description", "app_id", "spec_name")
@@ -343,6 +348,26 @@ def _check_markdown(path: str, old: bytes, new: bytes, field: str, text: str) ->
         assert escapeHtml(text) in html, f"{path}: the description is not shown as text"
     if field == "app_id" and path == "README.md":
         assert escapeHtml(c_comment(f"ale_app_id equal \\device\\{text}")) in html
+
+
+@pytest.mark.parametrize("key", sorted(PAYLOADS))
+def test_markdown_text_renders_as_the_text(key: str) -> None:
+    """As a paragraph of its own (the driver README) and inside a sentence and a table cell (the reader
+    README, the layer table): one paragraph or cell whose text is the payload, spaces at either end
+    included; and no raw ``$``, which GitHub would read as math."""
+    from markdown_it import MarkdownIt
+    from markdown_it.common.utils import escapeHtml
+
+    from wfpgen.model import markdown_text
+
+    text = PAYLOADS[key]
+    shown = markdown_text(text)
+    assert "$" not in shown
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    assert md.render(f"# T\n\n{shown}\n\nafter\n") == f"<h1>T</h1>\n<p>{escapeHtml(text)}</p>\n<p>after</p>\n"
+    assert md.render(f"Reads ({shown}) from\n") == f"<p>Reads ({escapeHtml(text)}) from</p>\n"
+    table = md.render(f"| a | b |\n| --- | --- |\n| x | {shown} |\n")
+    assert f"<td>{escapeHtml(text.strip(' '))}</td>" in table or f"<td>{escapeHtml(text)}</td>" in table, table
 
 
 def _blank_strings(tree: ast.AST) -> str:

@@ -576,10 +576,26 @@ def ps_single_quoted(text: str) -> str:
     return "'" + "".join(ch * 2 if ch in "'\u2018\u2019\u201a\u201b" else ch for ch in text) + "'"
 
 
+#: ASCII punctuation Markdown (CommonMark and GitHub's extensions) may read as markup: emphasis,
+#: code, links and images, headings and setext underlines, lists, block quotes, tables, HTML and
+#: entities, strikethrough, autolinks (``:`` and ``@``), footnotes (``^``).
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!<>|&~:@=^")
+
+
 def markdown_text(text: str) -> str:
-    """Plain text that Markdown will not turn into markup or HTML."""
-    special = "\\`*_{}[]()#+-.!<>|&~:@"  # & (entities), ~ (strikethrough), : and @ (autolinks) too
-    return "".join("\\" + ch if ch in special else ch for ch in text)
+    """``text`` as Markdown that renders as exactly that text, inline or as a paragraph of its own.
+
+    Markup punctuation is backslash-escaped. ``$`` becomes the entity ``&#36;``: GitHub reads
+    ``$...$`` as math, and a backslash does not stop it everywhere GitHub renders Markdown. Leading
+    and trailing spaces become ``&#32;``, or they would make an indented code block or a hard
+    line break. Control and bidirectional characters never get here (the spec refuses them).
+    """
+    body = "".join("&#36;" if ch == "$" else "\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+    stripped = body.lstrip(" ")
+    lead = len(body) - len(stripped)
+    core = stripped.rstrip(" ")
+    trail = len(stripped) - len(core)
+    return "&#32;" * lead + core + "&#32;" * trail
 
 
 def python_literal(text: str) -> str:
