@@ -20,7 +20,10 @@ Each project is compared with the same spec carrying harmless text:
   constant equals the payload (so Jinja syntax was printed, not evaluated);
 * YAML, TOML, JSON: parse to the same data apart from the spec name.
 
-Control characters are refused by the spec with a located error instead.
+Text that generated code hands to a formatting function is tested where it is formatted: the
+reader's ``--help`` (argparse %-formats its description) and the driver's DbgPrintEx formats
+(compiled and run through printf). Control, invisible and bidirectional characters are refused
+by the spec with a located error instead, in every spec string and anywhere in the file.
 """
 
 from __future__ import annotations
@@ -85,6 +88,13 @@ PAYLOADS: dict[str, str] = {
     "python-break": "\"\"\" + __import__('os').system('x') + '''",
     "non-ascii": "\u00dcberwachung \u2013 na\u00efve \u65e5\u672c\u8a9e",
     "astral": "emoji \U0001f600 \U0001d54f",
+    "argparse-prog": "%(prog)s",
+    "argparse-keys": "%(x)s %(prog) %(prog)d 100%",
+    "dollar-math": "$x^2$ costs $5 and $$y = 1$$",
+    "leading-spaces": "    indented like code",
+    "trailing-spaces": "two trailing spaces  ",
+    "setext": "===",
+    "gfm-extras": "[^1] - [ ] task :smile: @user #12 ~~gone~~ ^sup^ a_b_c",
 }
 
 FIELDS = ("driver.description", "provider.description", "sublayer.description", "app_id", "spec_name")
@@ -340,6 +350,26 @@ def _check_markdown(path: str, old: bytes, new: bytes, field: str, text: str) ->
         assert escapeHtml(c_comment(f"ale_app_id equal \\device\\{text}")) in html
 
 
+@pytest.mark.parametrize("key", sorted(PAYLOADS))
+def test_markdown_text_renders_as_the_text(key: str) -> None:
+    """As a paragraph of its own (the driver README) and inside a sentence and a table cell (the reader
+    README, the layer table): one paragraph or cell whose text is the payload, spaces at either end
+    included; and no raw ``$``, which GitHub would read as math."""
+    from markdown_it import MarkdownIt
+    from markdown_it.common.utils import escapeHtml
+
+    from wfpgen.model import markdown_text
+
+    text = PAYLOADS[key]
+    shown = markdown_text(text)
+    assert "$" not in shown
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    assert md.render(f"# T\n\n{shown}\n\nafter\n") == f"<h1>T</h1>\n<p>{escapeHtml(text)}</p>\n<p>after</p>\n"
+    assert md.render(f"Reads ({shown}) from\n") == f"<p>Reads ({escapeHtml(text)}) from</p>\n"
+    table = md.render(f"| a | b |\n| --- | --- |\n| x | {shown} |\n")
+    assert f"<td>{escapeHtml(text.strip(' '))}</td>" in table or f"<td>{escapeHtml(text)}</td>" in table, table
+
+
 def _blank_strings(tree: ast.AST) -> str:
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -424,22 +454,217 @@ def test_spec_name_with_control_characters_stays_in_comments(text: str) -> None:
     _compile(new, old)
 
 
-@pytest.mark.parametrize("field", ["driver.description", "provider.description", "sublayer.description"])
-@pytest.mark.parametrize("char", ["\n", "\r", "\0", "\x1b", "\x7f", "\x85", "\u2028", "\ufffe"],
-                         ids=["lf", "cr", "nul", "esc", "del", "nel", "line-separator", "nonchar"])
-def test_control_characters_are_refused(tmp_path: Path, field: str, char: str) -> None:
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(_spec(field, f"a{char}b"), sort_keys=False), encoding="utf-8")
-    with pytest.raises(SpecError) as caught:
-        generate(path)
-    messages = [d.format() for d in caught.value.diagnostics]
-    assert len(messages) == 1, messages
-    assert re.match(r"^.*spec\.yaml:\d+:\d+: error: description must not contain control characters", messages[0]), \
-        messages[0]
-    section = field.split(".")[0]
-    line = int(messages[0].split(":")[1])
-    lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[line - 1].strip().startswith("description:"), (lines[line - 1], section)
+# -- characters no spec string may hold ------------------------------------------------------------
+
+#: Every string of a spec, as a placeholder in a document whose other values are valid.
+SPEC_TEXT = """version: 1
+driver:
+  name: {name}
+  description: {description}
+  version: {version}
+  target: {target}
+provider:
+  description: {provider}
+  key: {key}
+sublayer:
+  description: {sublayer}
+layers:
+  - {layer_shorthand}
+  - layer: {layer}
+    fields: [{field}]
+    metadata: [{metadata}]
+    conditions:
+      - {{field: {condition_field}, value: {app_id}}}
+      - {{field: flags, match: {flag_match}, value: [{flag}]}}
+    action: {action}
+sink:
+  kind: {sink}
+"""
+SPEC_VALUES = {
+    "name": "Demo", "description": "plain", "version": "1.0.0.0", "target": "win10",
+    "provider": "plain", "key": "6a3c0e5e-1f2d-4c3b-9a8e-7d6c5b4a3f21", "sublayer": "plain",
+    "layer_shorthand": "inbound_transport_v4", "layer": "ale_auth_connect_v4", "field": "ip_remote_port",
+    "metadata": "process_id", "condition_field": "ale_app_id", "app_id": "\\device\\x", "flag_match": "flags_all_set",
+    "flag": "is_loopback", "action": "block", "sink": "ring",
+}
+#: Controls, format characters (bidirectional controls, zero-width characters, U+FEFF, soft hyphen,
+#: tags), line and paragraph separators, private-use, noncharacters.
+FORBIDDEN = ["\x00", "\x01", "\x08", "\t", "\n", "\x0b", "\x0c", "\r", "\x1b", "\x7f", "\x80", "\x85", "\x9f",
+             "\u00ad", "\u061c", "\u180e", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2028", "\u2029",
+             "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2060", "\u2066", "\u2067", "\u2068", "\u2069",
+             "\ufeff", "\ufff9", "\ufffe", "\uffff", "\ue000", "\U000e0041", "\U000f0000"]
+
+
+def _document(key: str | None, value: str | None) -> str:
+    return SPEC_TEXT.format(**{k: (value if k == key else v) for k, v in SPEC_VALUES.items()})
+
+
+def _messages(text: str) -> list[str]:
+    from wfpgen.spec import parse_spec
+    from wfpgen.yamlsource import load_yaml
+
+    try:
+        parse_spec(load_yaml(text.encode("utf-8", "surrogatepass"), "spec.yaml"))
+    except SpecError as error:
+        return [d.format() for d in error.diagnostics]
+    return []
+
+
+def test_every_spec_string_is_reachable_and_valid() -> None:
+    from wfpgen.catalog import load_catalog
+    from wfpgen.spec import parse_spec
+    from wfpgen.validate import resolve
+    from wfpgen.yamlsource import load_yaml
+
+    source = load_yaml(_document(None, None).encode(), "spec.yaml")
+    resolve(parse_spec(source), source, load_catalog())
+
+
+def _position(text: str, needle: str) -> tuple[int, int]:
+    index = text.index(needle)
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+@pytest.mark.parametrize("char", FORBIDDEN, ids=[f"U+{ord(c):04X}" for c in FORBIDDEN])
+def test_forbidden_characters_are_refused_in_every_spec_string(char: str) -> None:
+    """Written as a YAML escape (the parser makes the character) and written raw (the file holds it):
+    one located diagnostic naming the character, for every value and for a key."""
+    code = f"U+{ord(char):04X}"
+    for key, value in SPEC_VALUES.items():
+        escaped = '"' + value[:2].replace("\\", "\\\\") + f"\\U{ord(char):08X}" + value[2:].replace("\\", "\\\\") + '"'
+        text = _document(key, escaped)
+        messages = _messages(text)
+        line, column = _position(text, escaped)
+        assert len(messages) == 1, (key, messages)
+        assert messages[0].startswith(f"spec.yaml:{line}:{column}: error: "), (key, messages[0])
+        assert code in messages[0] and "; allowed: visible characters" in messages[0], messages[0]
+        if char in "\n\r\t":
+            continue  # raw, these are YAML's own whitespace, not part of a plain value
+        raw = value[:2] + char + value[2:]
+        text = _document(key, raw)
+        messages = _messages(text)
+        line, column = _position(text, raw)
+        column += 2
+        assert len(messages) == 1, (key, messages)
+        assert messages[0].startswith(f"spec.yaml:{line}:{column}: error: "), (key, messages[0])
+        assert code in messages[0], messages[0]
+    text = _document(None, None).replace("  description: plain", f'  "descr\\U{ord(char):08X}iption": plain', 1)
+    [message] = _messages(text)
+    assert code in message and "a key in 'driver'" in message, message
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200b", "\x1b"])
+def test_forbidden_characters_are_refused_in_comments(char: str) -> None:
+    """The project keeps a copy of the spec: a comment must not hide reordered text either."""
+    text = _document(None, None).replace("sink:\n", f"sink:  # note {char}here\n")
+    [message] = _messages(text)
+    line, column = _position(text, f"note {char}")
+    assert message.startswith(f"spec.yaml:{line}:{column + 5}: error: file contains U+{ord(char):04X}"), message
+
+
+@pytest.mark.parametrize("header", ["|", "|+", ">", ">+", "|2"])
+@pytest.mark.parametrize("key", ["name", "version", "description", "layer_shorthand", "key", "target", "sink"])
+def test_block_scalars_keep_their_newline_and_are_refused(key: str, header: str) -> None:
+    """``name: |`` then ``Evil`` is "Evil\\n": a newline no whole-string check may let through."""
+    value = SPEC_VALUES[key]
+    text = _document(key, f"{header}\n      {value}\n")
+    messages = _messages(text)
+    assert len(messages) == 1 and "U+000A LINE FEED" in messages[0], messages
+
+
+@pytest.mark.parametrize("key", ["name", "version", "key", "layer_shorthand"])
+def test_block_scalars_without_a_newline_are_the_plain_value(key: str) -> None:
+    assert _messages(_document(key, f"|-\n      {SPEC_VALUES[key]}\n")) == []
+
+
+# -- text a generated tool formats -------------------------------------------------------------------
+
+FORMAT_PAYLOADS = ["%(prog)s", "%(x)s", "%(prog)", "%(prog)d", "100%", "%", "%%", "%s %d %n %*s %.9999f",
+                   "a %(prog)s b 50% c", "%(prog)s%(prog)s%%", "{prog} {0} {x!r}", "$x$ %(prog)s \U0001f600"]
+
+
+@pytest.mark.parametrize("text", FORMAT_PAYLOADS)
+def test_argparse_shows_descriptions_as_written(text: str) -> None:
+    import argparse
+
+    from wfpgen.model import argparse_text
+
+    parser = argparse.ArgumentParser(prog="prog", description=argparse_text(text), epilog=argparse_text(text),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    shown = parser.format_help()
+    assert shown.count(text) == 2, shown
+
+
+def _reader_help(files: dict[str, bytes]) -> str:
+    import os
+    import sys
+
+    with tempfile.TemporaryDirectory(dir=_workdir()) as tmp:
+        for path, data in files.items():
+            if path.startswith("reader/"):
+                target = Path(tmp) / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        package = next(p.parent.name for p in Path(tmp, "reader").glob("*/cli.py"))
+        env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "reader"), COLUMNS="100000")
+        result = subprocess.run([sys.executable, "-m", package, "--help"], capture_output=True, text=True,
+                                env=env, check=False, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("text", FORMAT_PAYLOADS + [PAYLOADS["jinja-expression"], PAYLOADS["python-break"],
+                                                    PAYLOADS["backslashes"], PAYLOADS["non-ascii"]])
+def test_reader_help_shows_the_description_as_written(text: str) -> None:
+    """argparse %-formats the description the generated reader's --help prints."""
+    _, files = _render("driver.description", text)
+    shown = " ".join(_reader_help(files).split())
+    assert f"Reads the records of the Inj driver ({' '.join(text.split())})." in shown, shown
+
+
+def _printf(literal: str, *, plain: bool = False) -> str:
+    """What printf prints for the C format ``literal`` followed by the conversions ``"%d|"``, 7; with
+    ``plain``, for the format ``"%s%d|"`` and ``literal`` as its string."""
+    assert GCC is not None
+    call = f'printf("%s%d|", {literal}, 7)' if plain else f'printf({literal} "%d|", 7)'
+    with tempfile.TemporaryDirectory(dir=_workdir()) as tmp:
+        source = Path(tmp) / "f.c"
+        source.write_text(f'#include <stdio.h>\nint main(void) {{ {call}; return 0; }}\n')
+        binary = Path(tmp) / "f"
+        build = subprocess.run([GCC, "-std=c11", "-Wall", "-Wextra", "-Wformat=2", "-Werror", "-o", str(binary),
+                                str(source)], capture_output=True, text=True, check=False)
+        assert build.returncode == 0, build.stderr
+        return subprocess.run([str(binary)], capture_output=True, check=True).stdout.decode("ascii")
+
+
+@pytest.mark.skipif(GCC is None, reason="no gcc")
+@pytest.mark.parametrize("text", FORMAT_PAYLOADS + [PAYLOADS["trigraphs"], PAYLOADS["string-break"],
+                                                    PAYLOADS["backslashes"], PAYLOADS["astral"]])
+def test_c_format_literals_print_as_written(text: str) -> None:
+    """c_format_literal, and the DbgPrintEx formats the model builds with it, print spec text as it is
+    (non-ASCII as '_'): no conversion is taken from it, whatever name reaches the model."""
+    import dataclasses
+
+    from wfpgen.model import c_format_literal
+    from wfpgen.pipeline import model_for
+
+    plain = "".join(c if 0x20 <= ord(c) < 0x7F else "_" for c in text)
+    assert _printf(c_format_literal(text)) == plain + "7|"
+    model = dataclasses.replace(model_for(Path(__file__).parents[1] / "specs" / "monitor-dbgprint.yaml"), name=text)
+    log = model.log_format("failed: ")
+    assert log.endswith('\\n"')
+    assert _printf(log[:-3] + '"') == f"{plain}: failed: 7|"
+    assert _printf(model.line_prefix_c, plain=True) == f"[{plain}] [7|"  # plain text, not a format
+
+
+def test_dbgprint_formats_take_the_name_through_c_format_literal() -> None:
+    """Every DbgPrintEx in the driver templates prints spec text through the model, never raw."""
+    root = Path(__file__).parents[1] / "templates" / "driver"
+    for template in sorted(root.glob("*.c.j2")):
+        text = template.read_text(encoding="utf-8")
+        for call in re.finditer(r"DbgPrintEx\((?:[^;]|\n)*?;", text):
+            literal = re.findall(r'"(?:[^"\\]|\\.)*"', call.group())
+            assert all("{{" not in piece for piece in literal), f"{template.name}: spec text in a format: {call.group()}"
 
 
 def test_c_literal_decoder_reads_what_c_wide_literal_writes() -> None:

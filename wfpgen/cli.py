@@ -22,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-SpecArg = Annotated[Path, typer.Argument(help="The YAML spec.", dir_okay=False, show_default=False)]
+# The loader, not click, checks what SPEC is: its errors are located one-line diagnostics, exit code 2.
+SpecArg = Annotated[Path, typer.Argument(help="The YAML spec.", show_default=False)]
 WdkOption = Annotated[
     Path | None,
     typer.Option("--wdk", help="A WDK include root (km/ and shared/) for the real-header tier "

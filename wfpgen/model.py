@@ -516,19 +516,26 @@ def c_wide_literal(text: str) -> str:
 
 
 def c_narrow_literal(text: str) -> str:
-    """``"..."`` restricted to printable ASCII, with escapes; other characters become ``?``-free hex."""
+    """``"..."`` holding ``text`` as plain data: printable ASCII with ``"``, ``\\`` and ``?`` (trigraphs)
+    escaped; any other character becomes ``_``. Not for a printf-style format: see :func:`c_format_literal`."""
     out = []
     for ch in text:
         code = ord(ch)
-        if ch in '"\\':
+        if ch in '"\\?':
             out.append("\\" + ch)
-        elif 0x20 <= code < 0x7F and ch not in "?%":
+        elif 0x20 <= code < 0x7F:
             out.append(ch)
-        elif ch == "%":
-            out.append("%%")
         else:
             out.append("_")
     return '"' + "".join(out) + '"'
+
+
+def c_format_literal(text: str) -> str:
+    """A C string literal that a printf-style function (DbgPrintEx, RtlStringCbPrintfA, the host's
+    vsnprintf) prints as ``text``: :func:`c_narrow_literal` with every ``%`` doubled, so no part of
+    ``text`` is read as a conversion. Place it before the format's own conversions, e.g.
+    ``DbgPrintEx(..., <literal> "failed: 0x%08X\\n", status)``."""
+    return c_narrow_literal(text.replace("%", "%%"))
 
 
 def c_comment(text: str) -> str:
@@ -569,10 +576,56 @@ def ps_single_quoted(text: str) -> str:
     return "'" + "".join(ch * 2 if ch in "'\u2018\u2019\u201a\u201b" else ch for ch in text) + "'"
 
 
+#: ASCII punctuation Markdown (CommonMark and GitHub's extensions) may read as markup: emphasis,
+#: code, links and images, headings and setext underlines, lists, block quotes, tables, HTML and
+#: entities, strikethrough, autolinks (``:`` and ``@``), footnotes (``^``).
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!<>|&~:@=^")
+
+
 def markdown_text(text: str) -> str:
-    """Plain text that Markdown will not turn into markup or HTML."""
-    special = "\\`*_{}[]()#+-.!<>|&~:@"  # & (entities), ~ (strikethrough), : and @ (autolinks) too
-    return "".join("\\" + ch if ch in special else ch for ch in text)
+    """``text`` as Markdown that renders as exactly that text, inline or as a paragraph of its own.
+
+    Markup punctuation is backslash-escaped. ``$`` becomes the entity ``&#36;``: GitHub reads
+    ``$...$`` as math, and a backslash does not stop it everywhere GitHub renders Markdown. Leading
+    and trailing spaces become ``&#32;``, or they would make an indented code block or a hard
+    line break. Control and bidirectional characters never get here (the spec refuses them).
+    """
+    body = "".join("&#36;" if ch == "$" else "\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+    stripped = body.lstrip(" ")
+    lead = len(body) - len(stripped)
+    core = stripped.rstrip(" ")
+    trail = len(stripped) - len(core)
+    return "&#32;" * lead + core + "&#32;" * trail
+
+
+def python_literal(text: str) -> str:
+    """A Python string literal of ``text`` in ASCII only (escapes for everything else), the same bytes
+    on every Python version."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def argparse_text(text: str) -> str:
+    """``text`` as an argparse ``description`` or ``epilog`` that is shown as written.
+
+    argparse %-formats a description or epilog (with ``prog``) only when it contains ``%(prog)``,
+    so every ``%`` is doubled exactly then: ``%(prog)s`` in a spec's description would otherwise
+    be expanded, and ``%(x)s`` would crash ``--help`` with a KeyError. (A ``help`` string is
+    %-formatted always; no spec text goes into one.)
+    """
+    return text.replace("%", "%%") if "%(prog)" in text else text
 
 
 def pool_tag(name: str) -> tuple[int, str]:
@@ -851,6 +904,45 @@ class ProjectModel:
     def fingerprint_c(self) -> str:
         """The layout fingerprint as a C 64-bit constant."""
         return f"0x{self.fingerprint}ULL"
+
+    # -- spec text in the contexts the templates print it in ----------------------------------------
+    # The driver name is a C identifier, and no Windows name (the spec checks both); it still
+    # reaches each context through that context's escaping, like every other spec string.
+
+    def log_format(self, message: str) -> str:
+        """A DbgPrintEx format literal ``"<Name>: <message>\\n"``. The name is spec text, made inert by
+        :func:`c_format_literal`; ``message`` is the template's own format text, conversions and all."""
+        return c_format_literal(f"{self.name}: ")[:-1] + message + '\\n"'
+
+    @property
+    def line_prefix_c(self) -> str:
+        """The dbgprint sink's line start ``[<Name>] [`` as a C literal of plain text."""
+        return c_narrow_literal(f"[{self.name}] [")
+
+    @property
+    def service_name_c(self) -> str:
+        """The service name as a C wide literal (the provider's ``serviceName``)."""
+        return c_wide_literal(self.service_name)
+
+    @property
+    def name_ps(self) -> str:
+        """The driver name as a PowerShell single-quoted literal."""
+        return ps_single_quoted(self.name)
+
+    @property
+    def service_name_ps(self) -> str:
+        """The service name as a PowerShell single-quoted literal."""
+        return ps_single_quoted(self.service_name)
+
+    @property
+    def reader_summary(self) -> str:
+        """What the reader's ``--help`` says it does, as plain text."""
+        return f"Reads the records of the {self.name} driver ({self.description})."
+
+    @property
+    def reader_summary_argparse(self) -> str:
+        """``reader_summary`` as the Python literal of an argparse description (see :func:`argparse_text`)."""
+        return python_literal(argparse_text(self.reader_summary))
 
 
 def nt_target_version(ntddi_hex: str) -> str:

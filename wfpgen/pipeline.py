@@ -13,9 +13,10 @@ from wfpgen.validate import Resolved, resolve
 
 
 def resolve_spec(path: Path, display: str | None = None) -> tuple[Resolved, bytes]:
-    """Load, shape-check and resolve the spec at ``path`` (raises SpecError)."""
+    """Load, shape-check and resolve the spec at ``path`` (raises SpecError); with the bytes it was
+    read from, read once."""
     spec, source = load_spec(path, display)
-    return resolve(spec, source, load_catalog()), path.read_bytes()
+    return resolve(spec, source, load_catalog()), source.raw
 
 
 def model_for(path: Path, display: str | None = None) -> ProjectModel:
@@ -26,8 +27,9 @@ def model_for(path: Path, display: str | None = None) -> ProjectModel:
 
 def generate(path: Path, display: str | None = None) -> tuple[ProjectModel, dict[str, bytes]]:
     """The model and every output file, manifest included, for the spec at ``path``."""
-    model = model_for(path, display)
+    resolved, data = resolve_spec(path, display)
+    model = build_model(resolved, load_catalog(), path.name, data)
     files = render_project(model)
-    files[SPEC_COPY] = path.read_bytes()  # the project records what it was generated from
+    files[SPEC_COPY] = data  # the project records what it was generated from: the bytes checked
     files[MANIFEST] = manifest_bytes(files, model.generator_version, model.spec_name, model.spec_sha256)
     return model, files

@@ -23,13 +23,25 @@ from pydantic import (
 )
 
 from wfpgen.errors import Diagnostic, SpecError, closest, join_names
-from wfpgen.yamlsource import Source, load_yaml
+from wfpgen.windows_names import INBOX_SERVICE_NAMES
+from wfpgen.yamlsource import (
+    ALLOWED_TEXT,
+    Source,
+    describe_character,
+    forbidden_character,
+    load_yaml,
+    read_spec_bytes,
+)
 
-C_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-GUID_TEXT = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
-DRIVER_VERSION = re.compile(r"^\d{1,5}(\.\d{1,5}){3}$")
+# Whole-string patterns, always used with fullmatch: "$" would also match before a trailing
+# newline (a YAML block scalar's), and \d would match Arabic-Indic or fullwidth digits.
+C_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*", re.ASCII)
+GUID_TEXT = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}", re.ASCII)
+DRIVER_VERSION = re.compile(r"(?:0|[1-9][0-9]{0,4})(?:\.(?:0|[1-9][0-9]{0,4})){3}", re.ASCII)
 MAX_NAME = 32
 MAX_TEXT = 200
+#: More than the catalog's layers (66), each of which may be listed once.
+MAX_LAYERS = 128
 
 Target = Literal["win10", "win10_1607", "win10_1709", "win10_1809", "win10_2004", "win11", "win11_22h2",
                  "win11_24h2"]
@@ -69,16 +81,12 @@ DEFAULT_FIELDS = ("ip_protocol", "ip_local_address", "ip_local_port", "ip_remote
 DEFAULT_LAYERS = ("inbound_transport_v4", "outbound_transport_v4")
 
 
-def _unprintable(c: str) -> bool:
-    """C0/C1 controls, line and paragraph separators, lone surrogates and the noncharacters U+FFFE/U+FFFF."""
-    code = ord(c)
-    return (code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029, 0xFFFE, 0xFFFF)
-            or 0xD800 <= code <= 0xDFFF)
-
-
 def _text(value: str, what: str) -> str:
-    if any(_unprintable(c) for c in value):
-        raise ValueError(f"{what} must not contain control characters such as newlines or NUL")
+    """``value`` if it holds only visible text (the loader refuses the rest first; this guards a Spec
+    built in code)."""
+    index = forbidden_character(value)
+    if index is not None:
+        raise ValueError(f"{what} contains {describe_character(value[index])}; allowed: {ALLOWED_TEXT}")
     return value
 
 
@@ -97,7 +105,7 @@ class DriverSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _c_identifier(cls, value: str) -> str:
-        if not C_IDENTIFIER.match(value):
+        if not C_IDENTIFIER.fullmatch(value):
             raise ValueError(
                 f"'{value}' is not a C identifier (a letter, then letters, digits or '_'; at most {MAX_NAME})"
             )
@@ -107,6 +115,11 @@ class DriverSpec(_Strict):
             raise ValueError(f"'{value}' is a reserved Windows device name: files named {value}.sln or "
                              f"{value}.inf cannot be created on Windows (reserved: CON, PRN, AUX, NUL, "
                              "COM1-COM9, LPT1-LPT9, in any case)")
+        if value.lower() in INBOX_SERVICE_NAMES:
+            raise ValueError(f"'{value}' is taken by Windows ({INBOX_SERVICE_NAMES[value.lower()]}, in any "
+                             "case): installing this driver would take over or collide with it, and "
+                             "scripts/uninstall.ps1 would stop and delete the service of that name; allowed: a "
+                             "name no Windows service, driver or device uses")
         return value
 
     @field_validator("description")
@@ -125,8 +138,9 @@ class DriverSpec(_Strict):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not DRIVER_VERSION.match(value) or any(int(p) > 65535 for p in value.split(".")):
-            raise ValueError(f"'{value}' is not a driver version (four numbers 0-65535, e.g. 1.0.0.0)")
+        if not DRIVER_VERSION.fullmatch(value) or any(int(p) > 65535 for p in value.split(".")):
+            raise ValueError(f"{value!r} is not a driver version (four ASCII decimal numbers 0-65535 without "
+                             "leading zeros, e.g. 1.0.0.0)")
         return value
 
 
@@ -139,7 +153,7 @@ class ProviderSpec(_Strict):
     @field_validator("key")
     @classmethod
     def _guid(cls, value: str | None) -> str | None:
-        if value is not None and not GUID_TEXT.match(value):
+        if value is not None and not GUID_TEXT.fullmatch(value):
             raise ValueError(f"'{value}' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hexadecimal)")
         return None if value is None else str(uuid.UUID(value))
 
@@ -229,7 +243,7 @@ class Spec(_Strict):
     driver: DriverSpec
     provider: ProviderSpec = ProviderSpec()
     sublayer: SublayerSpec = SublayerSpec()
-    layers: Annotated[list[LayerSpec], Field(min_length=1, max_length=64)] = [
+    layers: Annotated[list[LayerSpec], Field(min_length=1, max_length=MAX_LAYERS)] = [
         LayerSpec(layer=name) for name in DEFAULT_LAYERS
     ]
     fields: list[str] = list(DEFAULT_FIELDS)
@@ -301,11 +315,40 @@ def _section(loc: tuple[str | int, ...]) -> str:
     return "'" + ".".join(parts) + "'" if parts else "the top level"
 
 
+_ABSENT = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    """``node[part]`` when the document has it, else ``_ABSENT``."""
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _ABSENT
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """``loc`` without the parts pydantic adds for union members and validators (``list[str]``,
+    ``function-before[...]``): a part that names a key or index of the document is always kept,
+    whatever characters it holds, and so is a missing key (a field name: never synthetic-looking)."""
+    path: list[str | int] = []
+    node: Any = data
+    for part in loc:
+        child = _child(node, part)
+        if child is not _ABSENT:
+            path.append(part)
+            node = child
+        elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue  # synthetic: the data below it is the same node
+        else:
+            path.append(part)
+            node = None
+    return tuple(path)
+
+
 def _diagnostic(source: Source, error: Any) -> Diagnostic:
-    loc: tuple[str | int, ...] = tuple(error["loc"])
     kind: str = error["type"]
-    # Union members and before-validators add synthetic loc parts; keep the data path.
-    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    loc = _data_path(source.data, tuple(error["loc"]))
     name = loc[-1] if loc else ""
     if kind == "extra_forbidden":
         owner = _model_at(loc)
@@ -345,11 +388,7 @@ def parse_spec(source: Source) -> Spec:
 
 
 def load_spec(path: Path, display: str | None = None) -> tuple[Spec, Source]:
-    """Read, parse and shape-check the spec at ``path``."""
+    """Read (once: ``source.raw`` holds the bytes), parse and shape-check the spec at ``path``."""
     name = display if display is not None else str(path)
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise SpecError([Diagnostic(name, 1, 1, f"cannot read the spec: {exc.strerror or exc}")]) from None
-    source = load_yaml(text, name)
+    source = load_yaml(read_spec_bytes(path, name), name)
     return parse_spec(source), source

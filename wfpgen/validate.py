@@ -7,6 +7,7 @@ builder never looks a name up again. Every problem is collected before raising.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -30,6 +31,31 @@ _INT_BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
 _ORDERED_MATCHES = {"greater", "greater_or_equal", "less", "less_or_equal"}
 _FLAG_MATCHES = {"flags_all_set", "flags_any_set", "flags_none_set"}
 _Address = TypeVar("_Address", ipaddress.IPv4Address, ipaddress.IPv6Address)
+
+# Address text is checked for its shape before ipaddress reads it, with ASCII-only patterns and
+# fullmatch: one spelling per value (no zone, no netmask, no leading zeros in a prefix length).
+_V4_TEXT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}", re.ASCII)
+_V6_TEXT = re.compile(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?", re.ASCII)
+_PREFIX_LENGTH = re.compile(r"0|[1-9][0-9]{0,2}", re.ASCII)
+
+
+def _address_text(value: str, version: int, allowed: str, *, prefix: bool) -> tuple[str, str | None]:
+    """``value`` split into its address and prefix length, each written the one way wfpgen accepts."""
+    family = f"IPv{version}"
+    if "%" in value:
+        zone = value.partition("%")[2]
+        raise _BadValue(f"{value!r} names a zone (scope) '%{zone.split('/')[0]}': a filter condition "
+                        f"compares the address alone, so the zone would be dropped", allowed + ", without a zone")
+    address, slash, length = value.partition("/") if prefix else (value, "", "")
+    if not (_V4_TEXT.fullmatch(address) if version == 4 else _V6_TEXT.fullmatch(address)):
+        raise _BadValue(f"{value!r} is not an {family} address" + (" or prefix" if prefix else "")
+                        + " written in ASCII digits" + ("" if version == 4 else ", hexadecimal digits and ':'"),
+                        allowed)
+    if slash and not _PREFIX_LENGTH.fullmatch(length):
+        hint = " (a netmask: write its prefix length, e.g. /8 for 255.0.0.0)" if "." in length else ""
+        raise _BadValue(f"{value!r}: the prefix length {length!r} is not a decimal number without leading "
+                        f"zeros{hint}", allowed)
+    return address, (length if slash else None)
 
 
 def _address_match(match: str) -> None:
@@ -321,7 +347,8 @@ class _Checker:
 
     @staticmethod
     def int_value(field: Field, value: object, bits: int, allowed: str) -> int:
-        if field.name == "ip_protocol" and isinstance(value, str) and value.lower() in PROTOCOL_NAMES:
+        if field.name == "ip_protocol" and isinstance(value, str) and value.isascii() \
+                and value.lower() in PROTOCOL_NAMES:
             return PROTOCOL_NAMES[value.lower()]
         if isinstance(value, bool) or not isinstance(value, int):
             raise _BadValue(f"{value!r} is not an integer", allowed)
@@ -336,12 +363,13 @@ class _Checker:
             return ResolvedCondition(field, match, "v4_range", int(low), int(high))
         if not isinstance(value, str):
             raise _BadValue(f"{value!r} is not an IPv4 address", allowed)
+        _, length = _address_text(value, 4, allowed, prefix=True)
         try:
             network = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
             raise _BadValue(f"{value!r} is not an IPv4 address or prefix ({exc})", allowed) from None
         address = int(network.network_address)
-        if "/" in value:
+        if length is not None:
             _prefix_match(match, network)
             return ResolvedCondition(field, match, "v4_mask", address, prefix=network.prefixlen)
         _address_match(match)
@@ -354,12 +382,13 @@ class _Checker:
             return ResolvedCondition(field, match, "v6_range", data=low.packed, data_high=high.packed)
         if not isinstance(value, str):
             raise _BadValue(f"{value!r} is not an IPv6 address", allowed)
+        _, length = _address_text(value, 6, allowed, prefix=True)
         try:
             network = ipaddress.IPv6Network(value, strict=True)
         except ValueError as exc:
             raise _BadValue(f"{value!r} is not an IPv6 address or prefix ({exc})", allowed) from None
         data = network.network_address.packed
-        if "/" in value:
+        if length is not None:
             _prefix_match(match, network)
             return ResolvedCondition(field, match, "v6_mask", data=data, prefix=network.prefixlen)
         _address_match(match)
@@ -371,6 +400,8 @@ class _Checker:
         allowed = f"a list of two addresses [low, high], e.g. {example}"
         if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
             raise _BadValue("'range' needs a list of two addresses", allowed)
+        for bound in value:
+            _address_text(bound, 4 if kind is ipaddress.IPv4Address else 6, allowed, prefix=False)
         try:
             low, high = (kind(v) for v in value)
         except ValueError as exc:

@@ -31,12 +31,14 @@ from typer.testing import CliRunner
 from wfpgen.catalog import Field, Layer, load_catalog
 from wfpgen.cli import app
 from wfpgen.hostsim import INCLUDE_DIR
+from wfpgen.spec import RESERVED_DEVICE_NAMES
 from wfpgen.validate import (
     MAX_CONDITIONS_PER_LAYER,
     MAX_ITEMS_PER_LAYER,
     PROTOCOL_NAMES,
     metadata_extractable,
 )
+from wfpgen.windows_names import INBOX_SERVICE_NAMES
 
 CATALOG = load_catalog()
 RANK = {v.id: v.rank for v in CATALOG.versions}
@@ -148,7 +150,8 @@ def layer_entry(draw: st.DrawFn, layer: Layer, target: str) -> dict[str, Any] | 
     return entry
 
 
-IDENT = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_]{0,31}\Z", fullmatch=True)
+IDENT = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_]{0,31}\Z", fullmatch=True).filter(
+    lambda name: name.lower() not in INBOX_SERVICE_NAMES and name.upper() not in RESERVED_DEVICE_NAMES)
 
 
 @st.composite
@@ -266,6 +269,17 @@ TEXT_SNIPPETS = [
     "version: 1.0\n",
     "version: '1'\n",
     "version: 1_0\n",
+    "version: 01\n",
+    "version: 0:1\n",
+    "version: 0b1\n",
+    "version: !!int '0o1'\n",
+    "version: !!timestamp 'x'\n",
+    "version: !!bool 'x'\n",
+    "version: !!int ''\n",
+    "sink: {capacity: !!float '1:30'}\n",
+    "action: on\n",
+    "driver: {name: |\n    Evil\n}\n",
+    "driver: {description: \"\\u202e\\u2066\\u200b\\ufeff\"}\n",
     "version: .inf\n",
     "layers: *undefined\n",
     "merge: {<<: {a: 1}}\n",
