@@ -222,24 +222,34 @@ class Scenario:
         pending: list[Event] = []  # sent, not read yet
         stored = 0  # bytes the pending records take in the ring
         reads = 0
+        filtered = []  # per filtered layer: how many events its filter passed
         for layer in self.model.layers:
+            passed = 0
             for event in traffic.events(self.model, layer, EVENTS_PER_LAYER, seed=7):
                 size = record_size(self.model, layer, event.values) if event.expect_match else 0
                 if self.ring and stored + size > self.model.channel.capacity:
                     self.read_and_compare(pending)  # drain first: a small ring would drop records
                     pending, stored, reads = [], 0, reads + 1
-                self.classify_checked(layer, event.values, str(event.values))
+                self.classify_checked(layer, event.values, describe(event.values))
                 if event.expect_match:
                     sent.append(event)
                     pending.append(event)
                     stored += size
+                    passed += 1
+            if layer.conditions:
+                # Both sides of the filter must be exercised, or its conditions are not tested.
+                expect(0 < passed < EVENTS_PER_LAYER, f"{layer.name}: {passed} of {EVENTS_PER_LAYER} events "
+                       "match its filter; the traffic must hold matching and non-matching values")
+                fields = ", ".join(traffic.filtered_fields(layer))
+                filtered.append(f"{layer.name} passed {passed} of {EVENTS_PER_LAYER} ({fields})")
+        summary = ("; filters select exactly what the oracle selects: " + "; ".join(filtered)) if filtered else ""
         if not self.ring:
-            return self.check_dbgprint(sent)
+            return self.check_dbgprint(sent) + summary
         if pending:
             self.read_and_compare(pending)
             reads += 1
         return (f"{len(sent)} records decoded by the generated reader in {reads} READ(s), every field equal to "
-                f"what was sent")
+                f"what was sent" + summary)
 
     def short_values(self) -> str:
         """A short FWPS_INCOMING_VALUES0 (valueCount below a field's index): that field reads as absent."""
@@ -352,6 +362,7 @@ class Scenario:
     def concurrency(self) -> str:
         layer = self.model.layers[0]
         values = fixed_size_values(self.model, layer)
+        expect(traffic.matches(layer, values), "could not build a matching event for the concurrent classifies")
         slots, metadata = self.inputs(layer, values)
         threads, per_thread = 4, 2000 if self.variant != "tsan" else 500
         before = self.stats()
@@ -522,6 +533,32 @@ def _raw(value_type: str, value: object) -> int | bytes:
     return value
 
 
+def describe(values: dict[str, object | None]) -> str:
+    """An event's values for a failure message: a UTF-16 path as its text, other blobs by size."""
+    parts = []
+    for name, value in values.items():
+        if isinstance(value, (bytes, bytearray)):
+            text = _utf16_text(bytes(value))
+            value = text if text is not None else f"<{len(value)} bytes>"
+        elif isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            value = str(value)
+        if isinstance(value, str) and not value.startswith("<"):
+            value = f"'{value}'" if value.isprintable() else ascii(value)
+        parts.append(f"{name}={value}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _utf16_text(data: bytes) -> str | None:
+    """A NUL-terminated UTF-16LE path as text (``... (no NUL)`` without its terminator), else None."""
+    if len(data) < 2 or len(data) % 2 or not data.startswith(b"\\\x00"):
+        return None
+    try:
+        text = data.decode("utf-16-le")
+    except UnicodeDecodeError:
+        return None
+    return text[:-1] if text.endswith("\x00") else f"{text} (no NUL)"
+
+
 def expected_raw(item: RecordItem, value: object | None, max_blob: int) -> object | None:
     """What the reader's raw value for ``item`` must be after the driver recorded ``value``."""
     if value is None:
@@ -553,11 +590,16 @@ def compare(record: Any, event: Event, model: ProjectModel) -> None:
 
 
 def fixed_size_values(model: ProjectModel, layer: LayerModel) -> dict[str, object | None]:
-    """Values that match the layer's filter and give every record the same size."""
+    """Values that match the layer's filter and give every record the same small size.
+
+    Blobs become 8 bytes (a SID its smallest valid form), except those the filter tests: an
+    application id a condition names keeps the value that matches it.
+    """
     events = list(traffic.events(model, layer, 16, seed=3))
     values = dict(next((e.values for e in events if e.expect_match), events[0].values))
+    filtered = traffic.filtered_fields(layer)
     for item in layer.record.items:
-        if item.is_blob:
+        if item.is_blob and item.name not in filtered:
             values[item.name] = bytes(8) if item.display != "sid" else bytes([1, 1, 0, 0, 0, 0, 0, 5, 7, 0, 0, 0])
     return values
 
