@@ -400,6 +400,38 @@ def test_planted_bug_fails_the_check(name: str, planted: Callable[..., Path], tm
     assert naming, f"no failing step says {plant.says}:\n{output}"
 
 
+#: The end of the IPv4 layer's application-id condition in specs/app-block.yaml's callouts.c.
+APP_ID_V4 = (r'     L"\\device\\harddiskvolume3\\windows\\system32\\curl.exe",' "\n     100},\n};\n\n"
+             "static const APPBLOCK_CONDITION AppBlockConditionsAleAuthConnectV6[]")
+
+APP_ID_PLANTS = {
+    # The blob size leaves out the terminating NUL: the filter now matches a near miss, not curl.
+    "app-id-size-without-nul": (APP_ID_V4, APP_ID_V4.replace("100},", "98},")),
+    # The filter names another application than the spec's.
+    "app-id-of-another-application": (APP_ID_V4, APP_ID_V4.replace("curl.exe", "wget.exe")),
+}
+
+
+@pytest.mark.parametrize("name", list(APP_ID_PLANTS))
+def test_wrong_application_id_filter_fails_the_check(name: str, tmp_path: Path) -> None:
+    """The app-id traffic tells the filtered application from its near misses, so a filter on the
+    wrong bytes fails the synthetic-traffic step (the control is the example spec's own check)."""
+    spec = ROOT / "specs" / "app-block.yaml"
+    _, files = generate(spec, str(spec))
+    project = tmp_path / "AppBlock"
+    write(project, files, force=True)
+    source = project / "driver" / "callouts.c"
+    text = source.read_text(encoding="utf-8")
+    old, new = APP_ID_PLANTS[name]
+    assert text.count(old) == 1, f"expected exactly one {old!r} in callouts.c"
+    source.write_text(text.replace(old, new), encoding="utf-8")
+    report = run_check(project, tmp_path / "out", variants=("plain",), analysis=False)
+    failed = [step for step in report.steps if not step.ok]
+    assert failed and failed[0].name == "plain: synthetic traffic on every layer", failures(report)
+    assert "ale_auth_connect_v4: callout ran" in failed[0].detail and "oracle says" in failed[0].detail
+    assert "ale_app_id='\\device\\harddiskvolume3" in failed[0].detail, failed[0].detail  # the path, as text
+
+
 @needs_mingw
 def test_llp64_format_error_is_caught_only_by_the_cross_build(planted: Callable[..., Path], tmp_path: Path) -> None:
     project = planted("callouts.c", (FORMAT_BUG,))
