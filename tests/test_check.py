@@ -42,7 +42,7 @@ from wfpgen.checks.runner import VARIANTS, Report
 from wfpgen.checks.scenario import DBGPRINT_LINE_TEXT, dbgprint_line
 from wfpgen.cli import app
 from wfpgen.crossbuild import CC as MINGW_CC
-from wfpgen.crossbuild import DDK_INCLUDE_DIR
+from wfpgen.crossbuild import DDK_INCLUDE_DIR, analyze
 from wfpgen.output import write
 from wfpgen.pipeline import generate, model_for
 
@@ -56,8 +56,8 @@ pytestmark = pytest.mark.skipif(
     reason="gcc is not installed: wfpgen check builds every driver with the host C compiler",
 )
 needs_clang_tidy = pytest.mark.skipif(
-    shutil.which("clang-tidy") is None,
-    reason="clang-tidy is not installed (pip install clang-tidy==23.1.4, as the test extra does)",
+    analyze.clang_tidy_binary() is None,
+    reason="clang-tidy is not installed (pip install clang-tidy==23.1.4: a dependency of wfpgen)",
 )
 needs_mingw = pytest.mark.skipif(
     shutil.which(MINGW_CC) is None or not (DDK_INCLUDE_DIR / "ntddk.h").is_file(),
@@ -161,6 +161,21 @@ def test_check_passes_for_every_example_spec(spec: Path, tmp_path: Path) -> None
     assert (tmp_path / "plain" / "calls.log").is_file()
     if ring:
         assert (tmp_path / "plain" / "decoded.jsonl").stat().st_size > 0
+
+
+def test_missing_clang_tidy_is_a_skipped_step_with_its_install_command(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """clang-tidy is optional for a check: without it the step says SKIP and how to install it."""
+    monkeypatch.setattr(analyze, "clang_tidy_binary", lambda: None)
+    code, steps, output = check_cli(str(ROOT / "specs" / "monitor.yaml"), "--variant", "plain", "--out",
+                                    str(tmp_path))
+    assert code == 0, output
+    tidy = [step for step in steps if step.name == "static analysis: clang-tidy"]
+    assert len(tidy) == 1 and tidy[0].skipped, output
+    assert tidy[0].detail.startswith("skipped: clang-tidy is not installed; install it with: ")
+    assert tidy[0].detail.endswith(" -m pip install clang-tidy==23.1.4")
+    assert "Traceback" not in output and "FAIL" not in output
+    assert re.search(r"^check: \d+ passed, 0 failed, [12] skipped$", output, re.MULTILINE), output
 
 
 def test_a_dbgprint_line_stops_within_what_dbgprintex_transmits(tmp_path: Path) -> None:

@@ -51,6 +51,11 @@ def _analysis_steps(project: Path, model: ProjectModel) -> list[Step]:
 
     steps = []
     for name, run in (("gcc -fanalyzer", analyze.run_fanalyzer), ("clang-tidy", analyze.run_clang_tidy)):
+        if name == "clang-tidy" and analyze.clang_tidy_binary() is None:  # optional: say how to get it
+            steps.append(Step(f"static analysis: {name}", True, "skipped: clang-tidy is not installed; install "
+                              f"it with: {analyze.clang_tidy_install()}", skipped=True))
+            continue
+
         def action(run: Callable[..., str] = run) -> str:
             try:
                 problems = run(project, model.build_defines)
