@@ -13,7 +13,10 @@
   error that only the MinGW-w64 cross tier sees;
 * ``--pcap``: a capture built here with dpkt (IPv4 and IPv6 TCP, UDP, ICMP/ICMPv6 in both
   directions, VLAN, fragments, an IPv6 extension header, other protocols, non-IP frames) is
-  replayed through the transport layers and agrees with dpkt's own reading.
+  replayed through the transport layers and agrees with dpkt's own reading; so do pcapng
+  (several sections, interfaces and link types), a pcap whose header announces an FCS, and
+  MPLS label stacks; skipped frames are counted by reason;
+* without clang-tidy the static-analysis step is skipped with its install command.
 
 Skipped, with the reason, without gcc (and per test without clang-tidy, MinGW-w64 or dpkt).
 """
@@ -592,7 +595,8 @@ def capture_step(steps: list[Line], output: str) -> Line:
 
 def capture_detail(total: int, classified: int, matched: int) -> re.Pattern[str]:
     return re.compile(rf"^{total} TCP/UDP/ICMP packets in the capture; {classified} with a local end at a hooked "
-                      rf"layer classified \(.*\); {matched} matched, decoded and equal to dpkt's reading$")
+                      rf"layer classified \(.*\); {matched} matched, decoded and equal to dpkt's reading; "
+                      rf"pcap(ng)?, \d+ frames, skipped: .+$")
 
 
 def decoded_records(out: Path) -> list[dict[str, Any]]:
@@ -614,6 +618,11 @@ def test_pcap_replays_through_the_transport_layers(capture: tuple[Path, list[Sen
     events = local_events(packets, network)
     assert events and all(layer.endswith(f"v{4 if network == LOCAL_V4 else 6}") for layer, _ in events)
     assert capture_detail(len(packets), len(events), len(events)).match(step.detail), step.detail
+    # Every frame that is not a classified packet is counted, by reason.
+    for reason in ("1 later IP fragment", "1 IP protocol 47 (GRE)", "1 IP protocol 132 (SCTP)",
+                   "1 not IP (ethertype 0x0806, ARP)", "1 not IP (ethertype 0x88cc, LLDP)",
+                   "1 not IP (802.3 length field", "1 truncated (shorter than an Ethernet header)"):
+        assert reason in step.detail, step.detail
     for layer in {layer for layer, _ in events}:
         assert f"{sum(1 for name, _ in events if name == layer)} at {layer}" in step.detail, step.detail
     # The capture's records come last; WFP carries an ICMP type as the local port and its code
@@ -648,3 +657,83 @@ def test_pcap_with_filter_conditions(capture: tuple[Path, list[Sent]], tmp_path:
     matched = [sent for sent in outbound if 1 <= sent.dport <= 1023]
     assert 0 < len(matched) < len(outbound)
     assert capture_detail(len(packets), len(outbound), len(matched)).match(step.detail), step.detail
+
+
+def encapsulated_captures(directory: Path) -> dict[str, tuple[Path, list[Sent], dict[str, int]]]:
+    """Captures of the same kind of traffic in other formats and encapsulations, built byte by byte:
+    path, the TCP/UDP/ICMP packets in it (in order) and the frames skipped, by reason."""
+    from test_pcap import (
+        enhanced,
+        fcs,
+        interface,
+        ipv4,
+        ipv6,
+        mpls,
+        obsolete,
+        section,
+        simple,
+        tcp,
+        udp,
+        write_pcap,
+    )
+    from test_pcap import ethernet as frame
+
+    def ip(sent: Sent, options: bytes = b"") -> bytes:
+        payload = tcp(sent.sport, sent.dport) if sent.protocol == TCP else udp(sent.sport, sent.dport)
+        if sent.version == 4:
+            return ipv4(sent.source, sent.destination, sent.protocol, payload, options)
+        return ipv6(sent.source, sent.destination, sent.protocol, payload)
+
+    far4, far6 = "93.184.216.34", "2001:db8::443"
+    out4, in4 = Sent(TCP, HOST_V4, far4, 50000, 443), Sent(UDP, far4, HOST_V4, 53, 5353)
+    out6, in6 = Sent(TCP, HOST_V6, far6, 50001, 443), Sent(UDP, far6, HOST_V6, 53, 5000)
+    captures = {}
+    # MPLS: one and three labels, under a VLAN tag, IPv4 with options; a pseudowire is skipped.
+    path = write_pcap(directory / "mpls.pcap", [
+        mpls(ip(out4)), mpls(ip(in6), labels=(16, 17, 18)), mpls(ip(in4, b"\x01\x01\x01\x00"), vlans=(7,)),
+        mpls(ip(out6)), mpls(b"\x00\x00\x00\x00" + frame(ip(out4), 0x0800))])
+    captures["mpls"] = (path, [out4, in6, in4, out6],
+                        {"MPLS payload not IPv4 or IPv6 (a pseudowire; not supported)": 1})
+    # The FCS bits of a pcap header: a 4-byte FCS after every frame.
+    path = write_pcap(directory / "fcs.pcap", [fcs(frame(ip(s), 0x0800 if s.version == 4 else 0x86DD))
+                                               for s in (out4, in4, out6, in6)], fcs_words=2)
+    captures["pcap-fcs"] = (path, [out4, in4, out6, in6], {})
+    # pcapng: Ethernet, raw IP and 802.11 interfaces; a second, big-endian section with a 4-byte FCS.
+    data = (section() + interface(1) + interface(101) + interface(105)
+            + enhanced(0, frame(ip(out4), 0x0800)) + enhanced(1, ip(in6)) + enhanced(2, b"\x08\x02" + bytes(30))
+            + obsolete(0, frame(ip(in4), 0x0800))
+            + section(">") + interface(1, ">", fcslen=32) + enhanced(0, fcs(frame(ip(out6), 0x86DD)), ">")
+            + simple(fcs(frame(ip(out4), 0x0800)), ">"))
+    path = directory / "multi.pcapng"
+    path.write_bytes(data)
+    captures["pcapng"] = (path, [out4, in6, in4, out6, out4], {"link type 105 (IEEE 802.11) not supported": 1})
+    return captures
+
+
+ENCAPSULATED = ("mpls", "pcap-fcs", "pcapng")
+
+
+@needs_dpkt
+@pytest.mark.parametrize("kind", ENCAPSULATED)
+def test_pcap_formats_and_encapsulations_agree_with_dpkt(kind: str, tmp_path: Path) -> None:
+    """pcapng (several interfaces and link types), a pcap whose header announces an FCS, and MPLS
+    label stacks replay through the transport layers; the reader and dpkt agree on every packet."""
+    path, packets, skipped = encapsulated_captures(tmp_path)[kind]
+    spec = ROOT / "specs" / "monitor-v6.yaml"
+    records = []
+    for network in (LOCAL_V4, LOCAL_V6):
+        out = tmp_path / network.replace("/", "_").replace(":", "_")
+        code, steps, output = check_cli(str(spec), "--variant", "plain", "--no-analysis", "--pcap", str(path),
+                                        "--local", network, "--out", str(out))
+        assert code == 0, output
+        found = [step for step in steps if step.name == f"plain: capture {path.name} versus dpkt"]
+        assert len(found) == 1 and found[0].ok, output
+        events = local_events(packets, network)
+        assert capture_detail(len(packets), len(events), len(events)).match(found[0].detail), found[0].detail
+        for reason, count in skipped.items():
+            assert f"{count} {reason}" in found[0].detail, found[0].detail
+        summary = [step for step in steps if step.name == f"read capture {path.name}"]
+        assert len(summary) == 1 and summary[0].ok and f"{len(packets)} TCP/UDP/ICMP packets" in summary[0].detail
+        records += [(r["layer"], r["values"]["ip_local_port"], r["values"]["ip_remote_port"])
+                    for r in decoded_records(out)[-len(events):]]
+    assert len(records) == len(packets)
