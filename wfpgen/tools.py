@@ -8,6 +8,7 @@ interpreter (``sys.executable``), then the environment's scripts directory, then
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import shutil
@@ -25,9 +26,19 @@ def tool_dirs() -> list[Path]:
     return found
 
 
-def find_tool(name: str) -> str | None:
-    """The path of the executable ``name``: beside the interpreter first, then on PATH; None if absent."""
-    beside = shutil.which(name, path=os.pathsep.join(str(d) for d in tool_dirs()))
+def find_tool(name: str, package: str | None = None) -> str | None:
+    """The path of the executable ``name``, or None: beside the interpreter, in the environment's
+    scripts, in the ``data/bin`` of the PyPI ``package`` that ships it (an importable package
+    whose scripts went elsewhere), then on PATH."""
+    dirs = tool_dirs()
+    if package is not None:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            dirs.append(Path(spec.origin).parent / "data" / "bin")
+    beside = shutil.which(name, path=os.pathsep.join(str(d) for d in dirs))
     return beside or shutil.which(name)
 
 

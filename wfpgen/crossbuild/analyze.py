@@ -85,7 +85,7 @@ def _require(tool: str, how: str) -> str:
 
 def clang_tidy_binary() -> str | None:
     """The clang-tidy to run: the one installed beside wfpgen's interpreter first, then PATH's."""
-    return find_tool(CLANG_TIDY)
+    return find_tool(CLANG_TIDY, package="clang_tidy")
 
 
 def clang_tidy_install() -> str:
