@@ -620,8 +620,8 @@ def test_pcap_replays_through_the_transport_layers(capture: tuple[Path, list[Sen
     assert capture_detail(len(packets), len(events), len(events)).match(step.detail), step.detail
     # Every frame that is not a classified packet is counted, by reason.
     for reason in ("1 later IP fragment", "1 IP protocol 47 (GRE)", "1 IP protocol 132 (SCTP)",
-                   "1 not IP (ethertype 0x0806, ARP)", "1 not IP (ethertype 0x88cc, LLDP)",
-                   "1 not IP (802.3 length field", "1 truncated (shorter than an Ethernet header)"):
+                   "1 not IP (ethertype 0x0806 ARP)", "1 not IP (ethertype 0x88cc LLDP)",
+                   "1 not IP (802.3 LLC frame)", "1 truncated (shorter than an Ethernet header)"):
         assert reason in step.detail, step.detail
     for layer in {layer for layer, _ in events}:
         assert f"{sum(1 for name, _ in events if name == layer)} at {layer}" in step.detail, step.detail
@@ -693,7 +693,7 @@ def encapsulated_captures(directory: Path) -> dict[str, tuple[Path, list[Sent], 
         mpls(ip(out4)), mpls(ip(in6), labels=(16, 17, 18)), mpls(ip(in4, b"\x01\x01\x01\x00"), vlans=(7,)),
         mpls(ip(out6)), mpls(b"\x00\x00\x00\x00" + frame(ip(out4), 0x0800))])
     captures["mpls"] = (path, [out4, in6, in4, out6],
-                        {"MPLS payload not IPv4 or IPv6 (a pseudowire; not supported)": 1})
+                        {"MPLS pseudowire (payload not IPv4 or IPv6): not supported": 1})
     # The FCS bits of a pcap header: a 4-byte FCS after every frame.
     path = write_pcap(directory / "fcs.pcap", [fcs(frame(ip(s), 0x0800 if s.version == 4 else 0x86DD))
                                                for s in (out4, in4, out6, in6)], fcs_words=2)
@@ -706,7 +706,7 @@ def encapsulated_captures(directory: Path) -> dict[str, tuple[Path, list[Sent], 
             + simple(fcs(frame(ip(out4), 0x0800)), ">"))
     path = directory / "multi.pcapng"
     path.write_bytes(data)
-    captures["pcapng"] = (path, [out4, in6, in4, out6, out4], {"link type 105 (IEEE 802.11) not supported": 1})
+    captures["pcapng"] = (path, [out4, in6, in4, out6, out4], {"link type 105 (IEEE 802.11): not supported": 1})
     return captures
 
 

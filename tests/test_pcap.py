@@ -190,8 +190,8 @@ def test_pcapng_with_several_interfaces_link_types_and_sections(tmp_path: Path) 
     assert capture.format == "pcapng" and capture.frames == 6
     assert flows(capture) == [(6, HOST, FAR, 50000, 443), (17, HOST6, FAR6, 5000, 53), (1, FAR, HOST, 0, 0),
                               (17, HOST, FAR, 123, 123), (58, FAR6, HOST6, 129, 0)]
-    assert capture.skipped == {"link type 105 (IEEE 802.11) not supported": 1}
-    assert "6 frames: 5 TCP/UDP/ICMP packets, 1 skipped (1 link type 105 (IEEE 802.11) not supported)" in \
+    assert capture.skipped == {"link type 105 (IEEE 802.11): not supported": 1}
+    assert "6 frames: 5 TCP/UDP/ICMP packets, 1 skipped (1 link type 105 (IEEE 802.11): not supported)" in \
         capture.summary()
 
 
@@ -222,7 +222,7 @@ def test_mpls_label_stacks_vlans_loopback_and_linux_cooked(tmp_path: Path) -> No
     capture = read(write_pcap(tmp_path / "mpls.pcap", ethernet_frames))
     assert flows(capture) == [(6, HOST, FAR, 50000, 443), (6, HOST6, FAR6, 50001, 443), (17, HOST, FAR, 5353, 53),
                               (6, HOST, FAR, 50002, 80)]
-    assert capture.skipped == {"MPLS payload not IPv4 or IPv6 (a pseudowire; not supported)": 1,
+    assert capture.skipped == {"MPLS pseudowire (payload not IPv4 or IPv6): not supported": 1,
                                "truncated (inside an MPLS label stack)": 1}
     loopback = [struct.pack("<I", 2) + ipv4(HOST, FAR, 17, udp(1, 2)),
                 struct.pack("<I", 30) + ipv6(HOST6, FAR6, 17, udp(3, 4)),
@@ -234,7 +234,7 @@ def test_mpls_label_stacks_vlans_loopback_and_linux_cooked(tmp_path: Path) -> No
               struct.pack("!HHH8sH", 4, 1, 6, b"", 0x0806) + b"\x00" * 28]
     capture = read(write_pcap(tmp_path / "sll.pcap", cooked, linktype=113))
     assert flows(capture) == [(6, HOST, FAR, 7, 8)]
-    assert capture.skipped == {"not IP (ethertype 0x0806, ARP)": 1}
+    assert capture.skipped == {"not IP (ethertype 0x0806 ARP)": 1}
 
 
 def test_skipped_frames_are_counted_by_reason(tmp_path: Path) -> None:
@@ -247,18 +247,20 @@ def test_skipped_frames_are_counted_by_reason(tmp_path: Path) -> None:
         ethernet(ipv4(HOST, FAR, 17, b"\x00" * 16)[:6] + b"\x00\xb9" + ipv4(HOST, FAR, 17, b"\x00" * 16)[8:],
                  0x0800),
         ethernet(ipv6(HOST6, FAR6, 132, b"\x00" * 12), 0x86DD),
+        ethernet(b"\x11\x00\x00\x01\x00\x16\x00\x21" + ipv4(HOST, FAR, 6, tcp(1, 2)), 0x8864),  # PPPoE
     ]
     capture = read(write_pcap(tmp_path / "skip.pcap", frames))
     assert capture.packets == []
     assert capture.skipped == {
-        "IP protocol 47 (GRE), not TCP/UDP/ICMP": 2,
-        "not IP (ethertype 0x0806, ARP)": 1,
-        "not IP (802.3 length field: LLC, STP, ...)": 1,
+        "IP protocol 47 (GRE)": 2,
+        "not IP (ethertype 0x0806 ARP)": 1,
+        "not IP (802.3 LLC frame)": 1,
         "truncated (shorter than an Ethernet header)": 1,
         "later IP fragment (no transport header)": 1,
-        "IP protocol 132 (SCTP), not TCP/UDP/ICMP": 1,
+        "IP protocol 132 (SCTP)": 1,
+        "PPPoE session (ethertype 0x8864): not supported": 1,
     }
-    assert capture.skipped_text().startswith("2 IP protocol 47 (GRE), not TCP/UDP/ICMP, 1 ")
+    assert capture.skipped_text().startswith("2 IP protocol 47 (GRE), 1 ")
 
 
 # -- refusals -------------------------------------------------------------------------------------

@@ -59,8 +59,10 @@ ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
 ETHERTYPE_VLAN = (0x8100, 0x88A8, 0x9100)
 ETHERTYPE_MPLS = (0x8847, 0x8848)
 ETHERTYPE_NAMES = {0x0806: "ARP", 0x8035: "RARP", 0x88CC: "LLDP", 0x888E: "EAPOL", 0x8863: "PPPoE discovery",
-                   0x8864: "PPPoE session, not supported", 0x88E5: "MACsec", 0x88F7: "PTP", 0x8809: "slow protocols",
-                   0x6558: "transparent Ethernet bridging", 0x22F3: "TRILL", 0x893A: "IEEE 1905"}
+                   0x88F7: "PTP", 0x8809: "slow protocols", 0x893A: "IEEE 1905"}
+#: Ethertypes that carry IP this reader does not decapsulate: said so, not called "not IP".
+ETHERTYPE_UNSUPPORTED = {0x8864: "PPPoE session", 0x88E5: "MACsec", 0x6558: "transparent Ethernet bridging",
+                         0x22F3: "TRILL", 0x8902: "CFM"}
 #: BSD loopback address families: AF_INET, and AF_INET6 as the BSDs and macOS number it.
 LOOPBACK_IPV4, LOOPBACK_IPV6 = (2,), (24, 28, 30)
 TRANSPORTS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6"}
@@ -347,7 +349,7 @@ def _ip_payload(linktype: int, frame: bytes) -> Found:
         if families & {*LOOPBACK_IPV4, *LOOPBACK_IPV6}:
             return frame[4:], None
         return None, f"not IP (loopback address family {min(families)})"
-    return None, f"link type {linktype_name(linktype)} not supported"
+    return None, f"link type {linktype_name(linktype)}: not supported"
 
 
 def _by_ethertype(ethertype: int, payload: bytes) -> Found:
@@ -360,9 +362,11 @@ def _by_ethertype(ethertype: int, payload: bytes) -> Found:
     if ethertype in ETHERTYPE_MPLS:
         return _mpls(payload)
     if ethertype < 0x0600:
-        return None, "not IP (802.3 length field: LLC, STP, ...)"
+        return None, "not IP (802.3 LLC frame)"
+    if ethertype in ETHERTYPE_UNSUPPORTED:
+        return None, f"{ETHERTYPE_UNSUPPORTED[ethertype]} (ethertype 0x{ethertype:04x}): not supported"
     name = ETHERTYPE_NAMES.get(ethertype)
-    return None, f"not IP (ethertype 0x{ethertype:04x}{', ' + name if name else ''})"
+    return None, f"not IP (ethertype 0x{ethertype:04x}{' ' + name if name else ''})"
 
 
 def _mpls(payload: bytes) -> Found:
@@ -378,7 +382,7 @@ def _mpls(payload: bytes) -> Found:
     inner = payload[offset:]
     if inner and inner[0] >> 4 in (4, 6):
         return inner, None
-    return None, "MPLS payload not IPv4 or IPv6 (a pseudowire; not supported)"
+    return None, "MPLS pseudowire (payload not IPv4 or IPv6): not supported"
 
 
 def _transport(protocol: int, payload: bytes) -> tuple[int, int] | None:
@@ -439,7 +443,7 @@ def _parse_ip(index: int, packet: bytes) -> Packet | str:
         return f"not IP (IP version {version})"
     if protocol not in TRANSPORTS:
         name = IP_PROTOCOL_NAMES.get(protocol)
-        return f"IP protocol {protocol}{' (' + name + ')' if name else ''}, not TCP/UDP/ICMP"
+        return f"IP protocol {protocol}{' (' + name + ')' if name else ''}"
     ports = _transport(protocol, payload)
     if ports is None:
         return f"truncated ({TRANSPORTS[protocol].upper()} header)"
