@@ -418,15 +418,16 @@ def test_planted_bug_fails_the_check(name: str, planted: Callable[..., Path], tm
     assert naming, f"no failing step says {plant.says}:\n{output}"
 
 
-#: The end of the IPv4 layer's application-id condition in specs/app-block.yaml's callouts.c.
-APP_ID_V4 = (r'     L"\\device\\harddiskvolume3\\windows\\system32\\curl.exe",' "\n     100},\n};\n\n"
-             "static const APPBLOCK_CONDITION AppBlockConditionsAleAuthConnectV6[]")
+#: The end of the IPv6 layer's application-id condition in specs/app-block.yaml's callouts.c (the
+#: layer that filters on the id without recording it; the pended-read step uses the IPv4 layer).
+APP_ID_V6 = (r'     L"\\device\\harddiskvolume3\\windows\\system32\\curl.exe",' "\n     100},\n};\n\n"
+             "const APPBLOCK_CALLOUT AppBlockCallouts[")
 
 APP_ID_PLANTS = {
     # The blob size leaves out the terminating NUL: the filter now matches a near miss, not curl.
-    "app-id-size-without-nul": (APP_ID_V4, APP_ID_V4.replace("100},", "98},")),
+    "app-id-size-without-nul": (APP_ID_V6, APP_ID_V6.replace("100},", "98},")),
     # The filter names another application than the spec's.
-    "app-id-of-another-application": (APP_ID_V4, APP_ID_V4.replace("curl.exe", "wget.exe")),
+    "app-id-of-another-application": (APP_ID_V6, APP_ID_V6.replace("curl.exe", "wget.exe")),
 }
 
 
@@ -446,7 +447,7 @@ def test_wrong_application_id_filter_fails_the_check(name: str, tmp_path: Path) 
     report = run_check(project, tmp_path / "out", variants=("plain",), analysis=False)
     failed = [step for step in report.steps if not step.ok]
     assert failed and failed[0].name == "plain: synthetic traffic on every layer", failures(report)
-    assert "ale_auth_connect_v4: callout ran" in failed[0].detail and "oracle says" in failed[0].detail
+    assert "ale_auth_connect_v6: callout ran" in failed[0].detail and "oracle says" in failed[0].detail
     assert "ale_app_id='\\device\\harddiskvolume3" in failed[0].detail, failed[0].detail  # the path, as text
 
 
