@@ -34,7 +34,14 @@ APPS = [r"\device\harddiskvolume3\windows\system32\svchost.exe",
         r"\device\harddiskvolume3\program files\mozilla firefox\firefox.exe"]
 
 
-def _value(item: RecordItem, flow: tuple[int, str, int, str, int], index: int, v6: bool) -> object | None:
+def _apps(layer: LayerModel) -> list[str]:
+    """The application ids a layer records: the one its filter selects, if it names one."""
+    wanted = [c.text for c in layer.conditions if c.kind == "app_id" and c.match == "equal"]
+    return wanted or APPS
+
+
+def _value(item: RecordItem, flow: tuple[int, str, int, str, int], index: int, v6: bool,
+           apps: list[str] = APPS) -> object | None:
     protocol, local, local_port, remote, remote_port = flow
     by_name: dict[str, object] = {
         "ip_protocol": protocol,
@@ -48,7 +55,7 @@ def _value(item: RecordItem, flow: tuple[int, str, int, str, int], index: int, v
     if item.name in by_name:
         return by_name[item.name]
     if item.display == "utf16":
-        return None if index % 7 == 6 else APPS[index % len(APPS)]
+        return None if index % 7 == 6 else apps[index % len(apps)]
     if item.display == "sid":
         return "S-1-15-2-1-2-3-4-5-6-7"
     if item.is_blob:
@@ -65,7 +72,8 @@ def _records(model: ProjectModel, layer: LayerModel, first_sequence: int) -> lis
     records = []
     for index in range(6):
         flow = flows[index % len(flows)]
-        values = {item.name: _value(item, flow, index, layer.ip_version == 6) for item in layer.record.items}
+        values = {item.name: _value(item, flow, index, layer.ip_version == 6, _apps(layer))
+                  for item in layer.record.items}
         if index == 5 and layer.record.items:
             values[layer.record.items[-1].name] = None  # one absent value per layer
         sequence = first_sequence + index

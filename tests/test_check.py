@@ -13,7 +13,10 @@
   error that only the MinGW-w64 cross tier sees;
 * ``--pcap``: a capture built here with dpkt (IPv4 and IPv6 TCP, UDP, ICMP/ICMPv6 in both
   directions, VLAN, fragments, an IPv6 extension header, other protocols, non-IP frames) is
-  replayed through the transport layers and agrees with dpkt's own reading.
+  replayed through the transport layers and agrees with dpkt's own reading; so do pcapng
+  (several sections, interfaces and link types), a pcap whose header announces an FCS, and
+  MPLS label stacks; skipped frames are counted by reason;
+* without clang-tidy the static-analysis step is skipped with its install command.
 
 Skipped, with the reason, without gcc (and per test without clang-tidy, MinGW-w64 or dpkt).
 """
@@ -42,7 +45,7 @@ from wfpgen.checks.runner import VARIANTS, Report
 from wfpgen.checks.scenario import DBGPRINT_LINE_TEXT, dbgprint_line
 from wfpgen.cli import app
 from wfpgen.crossbuild import CC as MINGW_CC
-from wfpgen.crossbuild import DDK_INCLUDE_DIR
+from wfpgen.crossbuild import DDK_INCLUDE_DIR, analyze
 from wfpgen.output import write
 from wfpgen.pipeline import generate, model_for
 
@@ -56,8 +59,8 @@ pytestmark = pytest.mark.skipif(
     reason="gcc is not installed: wfpgen check builds every driver with the host C compiler",
 )
 needs_clang_tidy = pytest.mark.skipif(
-    shutil.which("clang-tidy") is None,
-    reason="clang-tidy is not installed (pip install clang-tidy==23.1.4, as the test extra does)",
+    analyze.clang_tidy_binary() is None,
+    reason="clang-tidy is not installed (pip install clang-tidy==23.1.4: a dependency of wfpgen)",
 )
 needs_mingw = pytest.mark.skipif(
     shutil.which(MINGW_CC) is None or not (DDK_INCLUDE_DIR / "ntddk.h").is_file(),
@@ -161,6 +164,21 @@ def test_check_passes_for_every_example_spec(spec: Path, tmp_path: Path) -> None
     assert (tmp_path / "plain" / "calls.log").is_file()
     if ring:
         assert (tmp_path / "plain" / "decoded.jsonl").stat().st_size > 0
+
+
+def test_missing_clang_tidy_is_a_skipped_step_with_its_install_command(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """clang-tidy is optional for a check: without it the step says SKIP and how to install it."""
+    monkeypatch.setattr(analyze, "clang_tidy_binary", lambda: None)
+    code, steps, output = check_cli(str(ROOT / "specs" / "monitor.yaml"), "--variant", "plain", "--out",
+                                    str(tmp_path))
+    assert code == 0, output
+    tidy = [step for step in steps if step.name == "static analysis: clang-tidy"]
+    assert len(tidy) == 1 and tidy[0].skipped, output
+    assert tidy[0].detail.startswith("skipped: clang-tidy is not installed; install it with: ")
+    assert tidy[0].detail.endswith(" -m pip install clang-tidy==23.1.4")
+    assert "Traceback" not in output and "FAIL" not in output
+    assert re.search(r"^check: \d+ passed, 0 failed, [12] skipped$", output, re.MULTILINE), output
 
 
 def test_a_dbgprint_line_stops_within_what_dbgprintex_transmits(tmp_path: Path) -> None:
@@ -400,6 +418,39 @@ def test_planted_bug_fails_the_check(name: str, planted: Callable[..., Path], tm
     assert naming, f"no failing step says {plant.says}:\n{output}"
 
 
+#: The end of the IPv6 layer's application-id condition in specs/app-block.yaml's callouts.c (the
+#: layer that filters on the id without recording it; the pended-read step uses the IPv4 layer).
+APP_ID_V6 = (r'     L"\\device\\harddiskvolume3\\windows\\system32\\curl.exe",' "\n     100},\n};\n\n"
+             "const APPBLOCK_CALLOUT AppBlockCallouts[")
+
+APP_ID_PLANTS = {
+    # The blob size leaves out the terminating NUL: the filter now matches a near miss, not curl.
+    "app-id-size-without-nul": (APP_ID_V6, APP_ID_V6.replace("100},", "98},")),
+    # The filter names another application than the spec's.
+    "app-id-of-another-application": (APP_ID_V6, APP_ID_V6.replace("curl.exe", "wget.exe")),
+}
+
+
+@pytest.mark.parametrize("name", list(APP_ID_PLANTS))
+def test_wrong_application_id_filter_fails_the_check(name: str, tmp_path: Path) -> None:
+    """The app-id traffic tells the filtered application from its near misses, so a filter on the
+    wrong bytes fails the synthetic-traffic step (the control is the example spec's own check)."""
+    spec = ROOT / "specs" / "app-block.yaml"
+    _, files = generate(spec, str(spec))
+    project = tmp_path / "AppBlock"
+    write(project, files, force=True)
+    source = project / "driver" / "callouts.c"
+    text = source.read_text(encoding="utf-8")
+    old, new = APP_ID_PLANTS[name]
+    assert text.count(old) == 1, f"expected exactly one {old!r} in callouts.c"
+    source.write_text(text.replace(old, new), encoding="utf-8")
+    report = run_check(project, tmp_path / "out", variants=("plain",), analysis=False)
+    failed = [step for step in report.steps if not step.ok]
+    assert failed and failed[0].name == "plain: synthetic traffic on every layer", failures(report)
+    assert "ale_auth_connect_v6: callout ran" in failed[0].detail and "oracle says" in failed[0].detail
+    assert "ale_app_id='\\device\\harddiskvolume3" in failed[0].detail, failed[0].detail  # the path, as text
+
+
 @needs_mingw
 def test_llp64_format_error_is_caught_only_by_the_cross_build(planted: Callable[..., Path], tmp_path: Path) -> None:
     project = planted("callouts.c", (FORMAT_BUG,))
@@ -545,7 +596,8 @@ def capture_step(steps: list[Line], output: str) -> Line:
 
 def capture_detail(total: int, classified: int, matched: int) -> re.Pattern[str]:
     return re.compile(rf"^{total} TCP/UDP/ICMP packets in the capture; {classified} with a local end at a hooked "
-                      rf"layer classified \(.*\); {matched} matched, decoded and equal to dpkt's reading$")
+                      rf"layer classified \(.*\); {matched} matched, decoded and equal to dpkt's reading; "
+                      rf"pcap(ng)?, \d+ frames, skipped: .+$")
 
 
 def decoded_records(out: Path) -> list[dict[str, Any]]:
@@ -567,6 +619,11 @@ def test_pcap_replays_through_the_transport_layers(capture: tuple[Path, list[Sen
     events = local_events(packets, network)
     assert events and all(layer.endswith(f"v{4 if network == LOCAL_V4 else 6}") for layer, _ in events)
     assert capture_detail(len(packets), len(events), len(events)).match(step.detail), step.detail
+    # Every frame that is not a classified packet is counted, by reason.
+    for reason in ("1 later IP fragment", "1 IP protocol 47 (GRE)", "1 IP protocol 132 (SCTP)",
+                   "1 not IP (ethertype 0x0806 ARP)", "1 not IP (ethertype 0x88cc LLDP)",
+                   "1 not IP (802.3 LLC frame)", "1 truncated (shorter than an Ethernet header)"):
+        assert reason in step.detail, step.detail
     for layer in {layer for layer, _ in events}:
         assert f"{sum(1 for name, _ in events if name == layer)} at {layer}" in step.detail, step.detail
     # The capture's records come last; WFP carries an ICMP type as the local port and its code
@@ -601,3 +658,83 @@ def test_pcap_with_filter_conditions(capture: tuple[Path, list[Sent]], tmp_path:
     matched = [sent for sent in outbound if 1 <= sent.dport <= 1023]
     assert 0 < len(matched) < len(outbound)
     assert capture_detail(len(packets), len(outbound), len(matched)).match(step.detail), step.detail
+
+
+def encapsulated_captures(directory: Path) -> dict[str, tuple[Path, list[Sent], dict[str, int]]]:
+    """Captures of the same kind of traffic in other formats and encapsulations, built byte by byte:
+    path, the TCP/UDP/ICMP packets in it (in order) and the frames skipped, by reason."""
+    from test_pcap import (
+        enhanced,
+        fcs,
+        interface,
+        ipv4,
+        ipv6,
+        mpls,
+        obsolete,
+        section,
+        simple,
+        tcp,
+        udp,
+        write_pcap,
+    )
+    from test_pcap import ethernet as frame
+
+    def ip(sent: Sent, options: bytes = b"") -> bytes:
+        payload = tcp(sent.sport, sent.dport) if sent.protocol == TCP else udp(sent.sport, sent.dport)
+        if sent.version == 4:
+            return ipv4(sent.source, sent.destination, sent.protocol, payload, options)
+        return ipv6(sent.source, sent.destination, sent.protocol, payload)
+
+    far4, far6 = "93.184.216.34", "2001:db8::443"
+    out4, in4 = Sent(TCP, HOST_V4, far4, 50000, 443), Sent(UDP, far4, HOST_V4, 53, 5353)
+    out6, in6 = Sent(TCP, HOST_V6, far6, 50001, 443), Sent(UDP, far6, HOST_V6, 53, 5000)
+    captures = {}
+    # MPLS: one and three labels, under a VLAN tag, IPv4 with options; a pseudowire is skipped.
+    path = write_pcap(directory / "mpls.pcap", [
+        mpls(ip(out4)), mpls(ip(in6), labels=(16, 17, 18)), mpls(ip(in4, b"\x01\x01\x01\x00"), vlans=(7,)),
+        mpls(ip(out6)), mpls(b"\x00\x00\x00\x00" + frame(ip(out4), 0x0800))])
+    captures["mpls"] = (path, [out4, in6, in4, out6],
+                        {"MPLS pseudowire (payload not IPv4 or IPv6): not supported": 1})
+    # The FCS bits of a pcap header: a 4-byte FCS after every frame.
+    path = write_pcap(directory / "fcs.pcap", [fcs(frame(ip(s), 0x0800 if s.version == 4 else 0x86DD))
+                                               for s in (out4, in4, out6, in6)], fcs_words=2)
+    captures["pcap-fcs"] = (path, [out4, in4, out6, in6], {})
+    # pcapng: Ethernet, raw IP and 802.11 interfaces; a second, big-endian section with a 4-byte FCS.
+    data = (section() + interface(1) + interface(101) + interface(105)
+            + enhanced(0, frame(ip(out4), 0x0800)) + enhanced(1, ip(in6)) + enhanced(2, b"\x08\x02" + bytes(30))
+            + obsolete(0, frame(ip(in4), 0x0800))
+            + section(">") + interface(1, ">", fcslen=32) + enhanced(0, fcs(frame(ip(out6), 0x86DD)), ">")
+            + simple(fcs(frame(ip(out4), 0x0800)), ">"))
+    path = directory / "multi.pcapng"
+    path.write_bytes(data)
+    captures["pcapng"] = (path, [out4, in6, in4, out6, out4], {"link type 105 (IEEE 802.11): not supported": 1})
+    return captures
+
+
+ENCAPSULATED = ("mpls", "pcap-fcs", "pcapng")
+
+
+@needs_dpkt
+@pytest.mark.parametrize("kind", ENCAPSULATED)
+def test_pcap_formats_and_encapsulations_agree_with_dpkt(kind: str, tmp_path: Path) -> None:
+    """pcapng (several interfaces and link types), a pcap whose header announces an FCS, and MPLS
+    label stacks replay through the transport layers; the reader and dpkt agree on every packet."""
+    path, packets, skipped = encapsulated_captures(tmp_path)[kind]
+    spec = ROOT / "specs" / "monitor-v6.yaml"
+    records = []
+    for network in (LOCAL_V4, LOCAL_V6):
+        out = tmp_path / network.replace("/", "_").replace(":", "_")
+        code, steps, output = check_cli(str(spec), "--variant", "plain", "--no-analysis", "--pcap", str(path),
+                                        "--local", network, "--out", str(out))
+        assert code == 0, output
+        found = [step for step in steps if step.name == f"plain: capture {path.name} versus dpkt"]
+        assert len(found) == 1 and found[0].ok, output
+        events = local_events(packets, network)
+        assert capture_detail(len(packets), len(events), len(events)).match(found[0].detail), found[0].detail
+        for reason, count in skipped.items():
+            assert f"{count} {reason}" in found[0].detail, found[0].detail
+        summary = [step for step in steps if step.name == f"read capture {path.name}"]
+        assert len(summary) == 1 and summary[0].ok and f"{len(packets)} TCP/UDP/ICMP packets" in summary[0].detail
+        records += [(r["layer"], r["values"]["ip_local_port"], r["values"]["ip_remote_port"])
+                    for r in decoded_records(out)[-len(events):]]
+    assert len(records) == len(packets)

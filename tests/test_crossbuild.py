@@ -44,7 +44,7 @@ from wfpgen.crossbuild import (
     link_command,
     read_pe,
 )
-from wfpgen.crossbuild.analyze import run_clang_tidy, run_fanalyzer
+from wfpgen.crossbuild.analyze import clang_tidy_binary, run_clang_tidy, run_fanalyzer
 from wfpgen.errors import FWPM_REINCLUDED
 from wfpgen.hostsim import INCLUDE_DIR as HOST_INCLUDE_DIR
 from wfpgen.model import ProjectModel
@@ -56,7 +56,7 @@ SPECS = sorted((REPO / "specs").glob("*.yaml"))
 
 MINGW = shutil.which(CC)
 HOST_GCC = shutil.which("gcc")
-CLANG_TIDY = shutil.which("clang-tidy")
+CLANG_TIDY = clang_tidy_binary()
 
 needs_mingw = pytest.mark.skipif(
     MINGW is None or not (DDK_INCLUDE_DIR / "ntddk.h").is_file(),
@@ -64,7 +64,7 @@ needs_mingw = pytest.mark.skipif(
 )
 needs_gcc = pytest.mark.skipif(HOST_GCC is None, reason="gcc is not installed: no -fanalyzer run")
 needs_clang_tidy = pytest.mark.skipif(
-    CLANG_TIDY is None, reason="clang-tidy is not installed (pip install clang-tidy==23.1.4, the test extra)"
+    CLANG_TIDY is None, reason="clang-tidy is not installed (pip install clang-tidy==23.1.4, a dependency of wfpgen)"
 )
 
 #: The ring sink as the variants ask for it (64 KiB).

@@ -147,9 +147,11 @@ def check(
     variant: Annotated[
         list[str] | None, typer.Option("--variant", help="plain, asan, tsan (repeatable) [default: all three]")
     ] = None,
-    pcap: Annotated[Path | None, typer.Option("--pcap", help="Replay this capture through the transport layers.")]
+    pcap: Annotated[Path | None, typer.Option(
+        "--pcap", help="Replay this capture (pcap or pcapng) through the transport layers; needs --local.")] = None,
+    local: Annotated[str | None, typer.Option(
+        "--local", help="With --pcap: the capturing machine's address or network (tells inbound from outbound).")]
     = None,
-    local: Annotated[str | None, typer.Option("--local", help="Local address or network of the capture.")] = None,
     no_analysis: Annotated[bool, typer.Option("--no-analysis", help="Skip gcc -fanalyzer and clang-tidy.")] = False,
     wdk: WdkOption = None,
 ) -> None:

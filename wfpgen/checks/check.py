@@ -8,11 +8,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from wfpgen import realheaders
+from wfpgen.checks import pcap as pcapfile
 from wfpgen.checks.runner import VARIANTS, Report, Step, run_scenario, timed
 from wfpgen.errors import WfpgenError
 from wfpgen.model import ProjectModel
 from wfpgen.output import SPEC_COPY, write
 from wfpgen.pipeline import generate, model_for
+from wfpgen.tools import pip_install
 
 Echo = Callable[[str], None]
 
@@ -51,6 +53,11 @@ def _analysis_steps(project: Path, model: ProjectModel) -> list[Step]:
 
     steps = []
     for name, run in (("gcc -fanalyzer", analyze.run_fanalyzer), ("clang-tidy", analyze.run_clang_tidy)):
+        if name == "clang-tidy" and analyze.clang_tidy_binary() is None:  # optional: say how to get it
+            steps.append(Step(f"static analysis: {name}", True, "skipped: clang-tidy is not installed; install "
+                              f"it with: {analyze.clang_tidy_install()}", skipped=True))
+            continue
+
         def action(run: Callable[..., str] = run) -> str:
             try:
                 problems = run(project, model.build_defines)
@@ -129,6 +136,42 @@ def real_header_summary(result: realheaders.TierResult, project: Path, model: Pr
     return "\n".join(lines)
 
 
+def capture_preflight(pcap: Path | None, local: str | None) -> pcapfile.Capture | None:
+    """Validate ``--pcap`` and ``--local`` before anything is built; the capture as read.
+
+    Raises :class:`~wfpgen.checks.pcap.CaptureError` (exit code 2) with one line that says
+    what is wrong: ``--local`` without ``--pcap`` or the reverse, an address that is not one,
+    dpkt missing, or a capture that is missing, unreadable, not pcap/pcapng, truncated, or
+    without a frame on a supported link type.
+    """
+    if pcap is None:
+        if local is not None:
+            raise pcapfile.CaptureError("--local is the local network of a capture: give --pcap FILE too")
+        return None
+    if local is None:
+        raise pcapfile.CaptureError("--pcap needs --local NET: the capturing machine's address or network, which "
+                                    "tells inbound from outbound (e.g. --local 192.168.1.20 or --local 10.0.0.0/8)")
+    pcapfile.parse_network(local)
+    try:
+        import dpkt  # type: ignore[import-untyped]  # noqa: F401  # the scenario compares with it
+    except ImportError:
+        raise pcapfile.CaptureError("--pcap compares the replay with dpkt, which is not installed: "
+                                    f"{pip_install('dpkt')}") from None
+    return pcapfile.read_capture(pcap)
+
+
+def _capture_fits(model: ProjectModel, target: Path) -> None:
+    """A replay needs decoded records and a transport layer: refuse before building otherwise."""
+    from wfpgen.checks.scenario import TRANSPORT_LAYERS
+
+    if model.sink != "ring":
+        raise pcapfile.CaptureError(f"--pcap compares decoded records, and {target} uses the dbgprint sink, which "
+                                    "has none: use a ring-sink project")
+    if not any(layer.name in TRANSPORT_LAYERS for layer in model.layers):
+        raise pcapfile.CaptureError(f"--pcap replays packets through the transport layers, and {target} hooks none "
+                                    f"of them ({', '.join(TRANSPORT_LAYERS)})")
+
+
 def run_check(target: Path, out: Path | None, *, variants: Sequence[str] = VARIANTS, analysis: bool = True,
               cross: bool = False, pcap: Path | None = None, local: str | None = None,
               wdk: Path | None = None, echo: Echo | None = None) -> Report:
@@ -138,10 +181,15 @@ def run_check(target: Path, out: Path | None, *, variants: Sequence[str] = VARIA
     ``WFPGEN_WDK``, or installed (Windows); otherwise its step reports SKIP.
     """
     report = Report()
+    capture = capture_preflight(pcap, local)  # before anything is rendered or built
     work = out if out is not None else Path("wfpgen-check") / (target.name if target.is_dir() else target.stem)
     work.mkdir(parents=True, exist_ok=True)
     project, model = project_for(target, work)
+    if capture is not None:
+        _capture_fits(model, target)
     report.add(Step("render the project", True, str(project)), echo)
+    if pcap is not None and capture is not None:
+        report.add(Step(f"read capture {pcap.name}", True, capture.summary()), echo)
     report.add(_real_header_step(project, model, work, wdk), echo)
     extra: list[str] = []
     if pcap is not None:

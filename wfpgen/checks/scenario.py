@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -222,24 +222,34 @@ class Scenario:
         pending: list[Event] = []  # sent, not read yet
         stored = 0  # bytes the pending records take in the ring
         reads = 0
+        filtered = []  # per filtered layer: how many events its filter passed
         for layer in self.model.layers:
+            passed = 0
             for event in traffic.events(self.model, layer, EVENTS_PER_LAYER, seed=7):
                 size = record_size(self.model, layer, event.values) if event.expect_match else 0
                 if self.ring and stored + size > self.model.channel.capacity:
                     self.read_and_compare(pending)  # drain first: a small ring would drop records
                     pending, stored, reads = [], 0, reads + 1
-                self.classify_checked(layer, event.values, str(event.values))
+                self.classify_checked(layer, event.values, describe(event.values))
                 if event.expect_match:
                     sent.append(event)
                     pending.append(event)
                     stored += size
+                    passed += 1
+            if layer.conditions:
+                # Both sides of the filter must be exercised, or its conditions are not tested.
+                expect(0 < passed < EVENTS_PER_LAYER, f"{layer.name}: {passed} of {EVENTS_PER_LAYER} events "
+                       "match its filter; the traffic must hold matching and non-matching values")
+                fields = ", ".join(traffic.filtered_fields(layer))
+                filtered.append(f"{layer.name} passed {passed} of {EVENTS_PER_LAYER} ({fields})")
+        summary = ("; filters select exactly what the oracle selects: " + "; ".join(filtered)) if filtered else ""
         if not self.ring:
-            return self.check_dbgprint(sent)
+            return self.check_dbgprint(sent) + summary
         if pending:
             self.read_and_compare(pending)
             reads += 1
         return (f"{len(sent)} records decoded by the generated reader in {reads} READ(s), every field equal to "
-                f"what was sent")
+                f"what was sent" + summary)
 
     def short_values(self) -> str:
         """A short FWPS_INCOMING_VALUES0 (valueCount below a field's index): that field reads as absent."""
@@ -352,6 +362,7 @@ class Scenario:
     def concurrency(self) -> str:
         layer = self.model.layers[0]
         values = fixed_size_values(self.model, layer)
+        expect(traffic.matches(layer, values), "could not build a matching event for the concurrent classifies")
         slots, metadata = self.inputs(layer, values)
         threads, per_thread = 4, 2000 if self.variant != "tsan" else 500
         before = self.stats()
@@ -452,7 +463,8 @@ class Scenario:
         network = capture.parse_network(local or "10.0.0.0/8")
         hooked = [layer.name for layer in self.model.layers if layer.name in TRANSPORT_LAYERS]
         expect(bool(hooked), "the project hooks no transport layer: nothing in a capture can be replayed")
-        packets = capture.read_packets(path)
+        read = capture.read_capture(path)
+        packets = read.packets
         wanted: list[Event] = []
         records: list[Any] = []
         classified: dict[str, int] = {}
@@ -493,7 +505,7 @@ class Scenario:
         per_layer = ", ".join(f"{count} at {name}" for name, count in classified.items())
         return (f"{len(packets)} TCP/UDP/ICMP packets in the capture; {sum(classified.values())} with a local end "
                 f"at a hooked layer classified ({per_layer or 'none'}); {len(records)} matched, decoded and equal "
-                f"to dpkt's reading")
+                f"to dpkt's reading; {read.format}, {read.frames} frames, skipped: {read.skipped_text()}")
 
     @staticmethod
     def fail(message: str) -> str:
@@ -520,6 +532,32 @@ def _raw(value_type: str, value: object) -> int | bytes:
         return int(value)
     assert isinstance(value, int)
     return value
+
+
+def describe(values: dict[str, object | None]) -> str:
+    """An event's values for a failure message: a UTF-16 path as its text, other blobs by size."""
+    parts = []
+    for name, value in values.items():
+        if isinstance(value, (bytes, bytearray)):
+            text = _utf16_text(bytes(value))
+            value = text if text is not None else f"<{len(value)} bytes>"
+        elif isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            value = str(value)
+        if isinstance(value, str) and not value.startswith("<"):
+            value = f"'{value}'" if value.isprintable() else ascii(value)
+        parts.append(f"{name}={value}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _utf16_text(data: bytes) -> str | None:
+    """A NUL-terminated UTF-16LE path as text (``... (no NUL)`` without its terminator), else None."""
+    if len(data) < 2 or len(data) % 2 or not data.startswith(b"\\\x00"):
+        return None
+    try:
+        text = data.decode("utf-16-le")
+    except UnicodeDecodeError:
+        return None
+    return text[:-1] if text.endswith("\x00") else f"{text} (no NUL)"
 
 
 def expected_raw(item: RecordItem, value: object | None, max_blob: int) -> object | None:
@@ -553,11 +591,16 @@ def compare(record: Any, event: Event, model: ProjectModel) -> None:
 
 
 def fixed_size_values(model: ProjectModel, layer: LayerModel) -> dict[str, object | None]:
-    """Values that match the layer's filter and give every record the same size."""
+    """Values that match the layer's filter and give every record the same small size.
+
+    Blobs become 8 bytes (a SID its smallest valid form), except those the filter tests: an
+    application id a condition names keeps the value that matches it.
+    """
     events = list(traffic.events(model, layer, 16, seed=3))
     values = dict(next((e.values for e in events if e.expect_match), events[0].values))
+    filtered = traffic.filtered_fields(layer)
     for item in layer.record.items:
-        if item.is_blob:
+        if item.is_blob and item.name not in filtered:
             values[item.name] = bytes(8) if item.display != "sid" else bytes([1, 1, 0, 0, 0, 0, 0, 5, 7, 0, 0, 0])
     return values
 
@@ -651,16 +694,92 @@ def flow_values(flow: Flow) -> dict[str, object | None]:
             "ip_remote_address": ipaddress.ip_address(flow[4]), "ip_remote_port": flow[5]}
 
 
+def _dpkt_fcs(fcs: int, frame: bytes, original: int) -> bytes:
+    """``frame`` without the part of its ``fcs``-byte frame check sequence that was captured."""
+    kept = max(0, min(fcs - (max(original, len(frame)) - len(frame)), len(frame))) if fcs else 0
+    return frame[:len(frame) - kept]
+
+
+def _dpkt_pcap_frames(dpkt: Any, data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(link type, frame) of a classic pcap file, through dpkt's file and record headers."""
+    pcap = dpkt.pcap
+    magic = pcap.FileHdr(data[:24]).magic  # (read big-endian: a little-endian file shows a swapped magic)
+    little = magic in (pcap.PMUDPCT_MAGIC, pcap.PMUDPCT_MAGIC_NANO, pcap.PACPDOM_MAGIC)
+    header = (pcap.LEFileHdr if little else pcap.FileHdr)(data[:24])
+    record = pcap.MAGIC_TO_PKT_HDR[magic]
+    field = header.linktype  # the upper bits may announce an FCS: its length in 16-bit words
+    fcs = 2 * (field >> 28) if field & 0x04000000 else 0
+    offset = 24
+    while offset + record.__hdr_len__ <= len(data):
+        head = record(data[offset:offset + record.__hdr_len__])
+        start = offset + record.__hdr_len__
+        yield field & 0xFFFF, _dpkt_fcs(fcs, data[start:start + head.caplen], head.len)
+        offset = start + head.caplen
+
+
+def _dpkt_pcapng_frames(dpkt: Any, data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(link type, frame) of a pcapng file, through dpkt's block classes, interface by interface."""
+    ng = dpkt.pcapng
+    offset, little = 0, True
+    interfaces: list[tuple[int, int, int]] = []  # (link type, snap length, FCS bytes)
+    while offset + 12 <= len(data):
+        if data[offset:offset + 4] == b"\x0a\x0d\x0d\x0a":
+            little = struct.unpack_from("<I", data, offset + 8)[0] == ng.BYTE_ORDER_MAGIC
+            interfaces = []
+        kind, length = struct.unpack_from("<II" if little else ">II", data, offset)
+        block = data[offset:offset + length]
+        if kind == ng.PCAPNG_BT_IDB:
+            idb = (ng.InterfaceDescriptionBlockLE if little else ng.InterfaceDescriptionBlock)(block)
+            fcslen = next((o.data[0] for o in idb.opts if o.code == ng.PCAPNG_OPT_IF_FCSLEN and o.data), 0)
+            interfaces.append((idb.linktype, idb.snaplen, fcslen // 8 if fcslen >= 8 and fcslen % 8 == 0 else fcslen))
+        elif kind in (ng.PCAPNG_BT_EPB, ng.PCAPNG_BT_PB):
+            cls = {ng.PCAPNG_BT_EPB: (ng.EnhancedPacketBlockLE, ng.EnhancedPacketBlock),
+                   ng.PCAPNG_BT_PB: (ng.PacketBlockLE, ng.PacketBlock)}[kind][0 if little else 1]
+            packet = cls(block)
+            linktype, _, fcs = interfaces[packet.iface_id]
+            for option in packet.opts if kind == ng.PCAPNG_BT_EPB else ():
+                if option.code == 2 and len(option.data) == 4:  # epb_flags: bits 5-8, the FCS length
+                    fcs = (struct.unpack("<I" if little else ">I", option.data)[0] >> 5) & 0xF or fcs
+            yield linktype, _dpkt_fcs(fcs, packet.pkt_data, packet.pkt_len)
+        elif kind == ng.PCAPNG_BT_SPB:  # no dpkt class: the original length, then the data
+            original = struct.unpack_from("<I" if little else ">I", block, 8)[0]
+            linktype, snaplen, fcs = interfaces[0]
+            frame = block[12:12 + min(original, snaplen or original, length - 16)]
+            yield linktype, _dpkt_fcs(fcs, frame, original)
+        offset += length
+
+
 def _dpkt_ip(dpkt: Any, linktype: int, frame: bytes) -> Any:
     """The IP packet of one frame as dpkt reads it (None if there is none)."""
     if linktype == dpkt.pcap.DLT_EN10MB:
-        return dpkt.ethernet.Ethernet(frame).data
+        ethernet = dpkt.ethernet.Ethernet(frame)
+        return _dpkt_mpls(dpkt, ethernet.data, frame) if getattr(ethernet, "mpls_labels", None) else ethernet.data
     if linktype == 113:  # LINKTYPE_LINUX_SLL
         return dpkt.sll.SLL(frame).data
+    if linktype == 276:  # LINKTYPE_LINUX_SLL2
+        return dpkt.sll2.SLL2(frame).data
+    if linktype in (0, 108):  # BSD loopback (host byte order), OpenBSD loopback (network byte order)
+        families = {int.from_bytes(frame[:4], "big")} | ({int.from_bytes(frame[:4], "little")} if linktype == 0
+                                                         else set())
+        if families & {2}:
+            return dpkt.ip.IP(frame[4:])
+        return dpkt.ip6.IP6(frame[4:]) if families & {24, 28, 30} else None
     if linktype in (101, 228, 229, dpkt.pcap.DLT_RAW):  # raw IP (DLT_RAW is 12 or 14 by platform)
         version = frame[0] >> 4 if frame else 0
         return dpkt.ip.IP(frame) if version == 4 else dpkt.ip6.IP6(frame) if version == 6 else None
-    raise Failure(f"dpkt: link type {linktype} not handled")
+    return None  # a link type the capture reader skips too
+
+
+def _dpkt_mpls(dpkt: Any, decoded: Any, frame: bytes) -> Any:
+    """dpkt's MPLS payload; it guesses IPv4 only from 0x45, so any other IPv4 header (options) or an
+    IPv6 one after a VLAN tag is decoded here from the bytes past dpkt's own label stack."""
+    if isinstance(decoded, (dpkt.ip.IP, dpkt.ip6.IP6)):
+        return decoded
+    ethernet = dpkt.ethernet.Ethernet(frame)
+    offset = 14 + 4 * len(getattr(ethernet, "vlan_tags", [])) + 4 * len(ethernet.mpls_labels)
+    inner = frame[offset:]
+    version = inner[0] >> 4 if inner else 0
+    return dpkt.ip.IP(inner) if version == 4 else dpkt.ip6.IP6(inner) if version == 6 else None
 
 
 def _later_fragment(dpkt: Any, ip: Any) -> bool:
@@ -676,38 +795,37 @@ def dpkt_events(path: Path, local: Any) -> list[Flow]:
     import dpkt  # type: ignore[import-untyped]  # the independent decoder
 
     result = []
-    with open(path, "rb") as handle:
-        reader = dpkt.pcap.Reader(handle)
-        linktype = reader.datalink()
-        for _, frame in reader:
-            try:
-                ip = _dpkt_ip(dpkt, linktype, frame)
-            except dpkt.UnpackError:  # a frame too short for its headers
-                continue
-            if not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
-                continue
-            transport, protocol = ip.data, ip.p  # (for IPv6, p is past the extension headers)
-            if isinstance(transport, (dpkt.tcp.TCP, dpkt.udp.UDP)):
-                ports = (transport.sport, transport.dport)
-            elif isinstance(transport, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
-                ports = (transport.type, transport.code)
-            elif (isinstance(transport, bytes) and protocol in (6, 17) and len(transport) >= 4
-                  and not _later_fragment(dpkt, ip)):
-                ports = struct.unpack("!HH", transport[:4])  # a header cut short by the snap length
-            else:
-                continue
-            source, destination = ipaddress.ip_address(ip.src), ipaddress.ip_address(ip.dst)
-            version = 4 if isinstance(ip, dpkt.ip.IP) else 6
-            if source in local:
-                direction, near, far = "outbound", (source, ports[0]), (destination, ports[1])
-            elif destination in local:
-                direction, near, far = "inbound", (destination, ports[1]), (source, ports[0])
-            else:
-                continue
-            if protocol in (1, 58):  # ICMP_TYPE is IP_LOCAL_PORT, ICMP_CODE IP_REMOTE_PORT, either way
-                near, far = (near[0], ports[0]), (far[0], ports[1])
-            result.append((f"{direction}_transport_v{version}", protocol, str(near[0]), near[1], str(far[0]),
-                           far[1]))
+    data = path.read_bytes()
+    frames = _dpkt_pcapng_frames(dpkt, data) if data[:4] == b"\x0a\x0d\x0d\x0a" else _dpkt_pcap_frames(dpkt, data)
+    for linktype, frame in frames:
+        try:
+            ip = _dpkt_ip(dpkt, linktype, frame)
+        except (dpkt.UnpackError, IndexError):  # a frame too short for its headers
+            continue
+        if not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
+            continue
+        transport, protocol = ip.data, ip.p  # (for IPv6, p is past the extension headers)
+        if isinstance(transport, (dpkt.tcp.TCP, dpkt.udp.UDP)):
+            ports = (transport.sport, transport.dport)
+        elif isinstance(transport, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
+            ports = (transport.type, transport.code)
+        elif (isinstance(transport, bytes) and protocol in (6, 17) and len(transport) >= 4
+              and not _later_fragment(dpkt, ip)):
+            ports = struct.unpack("!HH", transport[:4])  # a header cut short by the snap length
+        else:
+            continue
+        source, destination = ipaddress.ip_address(ip.src), ipaddress.ip_address(ip.dst)
+        version = 4 if isinstance(ip, dpkt.ip.IP) else 6
+        if source in local:
+            direction, near, far = "outbound", (source, ports[0]), (destination, ports[1])
+        elif destination in local:
+            direction, near, far = "inbound", (destination, ports[1]), (source, ports[0])
+        else:
+            continue
+        if protocol in (1, 58):  # ICMP_TYPE is IP_LOCAL_PORT, ICMP_CODE IP_REMOTE_PORT, either way
+            near, far = (near[0], ports[0]), (far[0], ports[1])
+        result.append((f"{direction}_transport_v{version}", protocol, str(near[0]), near[1], str(far[0]),
+                       far[1]))
     return result
 
 

@@ -13,6 +13,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from wfpgen.catalog import load_catalog
 from wfpgen.model import ConditionModel, LayerModel, ProjectModel, RecordItem
 
 PROTOCOLS = (6, 17, 1, 58, 47)
@@ -122,48 +123,173 @@ def _holds(condition: ConditionModel, value: object) -> bool:
 
 def matches(layer: LayerModel, values: dict[str, object | None]) -> bool:
     """WFP's verdict on whether the layer's filter matches: AND across fields, OR within one."""
-    by_field: dict[str, list[ConditionModel]] = {}
-    for condition in layer.conditions:
-        by_field.setdefault(condition.field_name, []).append(condition)
-    for field, conditions in by_field.items():
+    for field, conditions in filtered_fields(layer).items():
         value = values.get(field)
         if value is None or not any(_holds(c, value) for c in conditions):
             return False
     return True
 
 
-def _satisfying(rng: random.Random, condition: ConditionModel, current: object) -> object:
-    """A value for the condition's field that makes it hold (best effort for negated forms)."""
-    kind, low = condition.kind, condition.low_value
-    if condition.match in ("not_equal", "flags_none_set", "greater", "less"):
-        return current
-    if kind == "range":
-        return rng.randint(low, condition.high_value)
-    if kind == "v4_range":
-        return ipaddress.IPv4Address(rng.randint(low, condition.high_value))
-    if kind == "v6_range":
-        bounds = (int.from_bytes(condition.data, "big"), int.from_bytes(condition.data_high, "big"))
-        return ipaddress.IPv6Address(rng.randint(*bounds))
-    if kind in ("v4", "v4_mask"):
-        return ipaddress.IPv4Address(low)
-    if kind in ("v6", "v6_mask"):
-        return ipaddress.IPv6Address(condition.data)
+#: Widths of the integer field types a condition can test.
+_WIDTHS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
+
+
+def _field_type(layer: LayerModel, name: str) -> str:
+    """The catalog type of the layer's field ``name`` (``uint16``, ``byteArray16``, ``byteBlob``...)."""
+    found = load_catalog().layer(layer.name)
+    field = found.field(name) if found is not None else None
+    if field is None:
+        raise ValueError(f"{layer.name} has no field {name!r}")
+    return field.type
+
+
+def app_id_near_misses(text: str) -> list[bytes]:
+    """Application ids that differ from ``text``'s in one way each: the filter must tell them apart.
+
+    WFP compares an ``FWP_BYTE_BLOB_TYPE`` byte for byte, size included: another application,
+    the same path in upper case (``FwpmGetAppIdFromFileName`` always gives lower case), one
+    character more or less, and the path without its terminating NUL all differ.
+    """
+    misses = [_utf16(path) for path in APP_PATHS if path != text]
+    misses += [_utf16(text.upper()), _utf16(text + "x"), _utf16(text[:-1]), text.encode("utf-16-le")]
+    return [miss for miss in misses if miss != _utf16(text)]
+
+
+def _present(rng: random.Random, layer: LayerModel, name: str, conditions: list[ConditionModel]) -> object:
+    """A random value of a filtered field the record does not carry (the filter still reads it)."""
+    field_type = _field_type(layer, name)
+    if any(c.kind == "app_id" for c in conditions) or field_type == "byteBlob":
+        return _utf16(rng.choice(APP_PATHS))
+    if field_type == "byteArray16":
+        return ipaddress.IPv6Address(rng.getrandbits(128))
+    width = _WIDTHS.get(field_type, 32)
+    if any(c.kind.startswith("v4") for c in conditions):
+        return ipaddress.IPv4Address(rng.getrandbits(32))
+    return rng.getrandbits(width)
+
+
+def _satisfying(rng: random.Random, condition: ConditionModel, current: object, width: int) -> object | None:
+    """A value of the condition's field that makes it hold, or None when there is none."""
+    kind, low, high, top = condition.kind, condition.low_value, condition.high_value, (1 << width) - 1
     if kind == "app_id":
+        if condition.match == "not_equal":
+            return rng.choice(app_id_near_misses(condition.text))
         return _utf16(condition.text)
     if kind == "flags":
-        return low | (_as_int(current) if current is not None else 0)
-    return low
+        other = rng.getrandbits(width)
+        if condition.match == "flags_none_set":
+            return other & ~low & top
+        if condition.match == "flags_any_set":
+            bits = [1 << i for i in range(width) if low >> i & 1]
+            return (other & ~low) | rng.choice(bits) if bits else None
+        return other | low
+    if kind in ("v4_range", "v6_range", "range"):
+        if kind == "v6_range":
+            low, high = int.from_bytes(condition.data, "big"), int.from_bytes(condition.data_high, "big")
+        number: int | None = rng.randint(low, high)
+    elif kind in ("v4_mask", "v6_mask"):
+        width = 32 if kind == "v4_mask" else 128
+        target = low if kind == "v4_mask" else int.from_bytes(condition.data, "big")
+        host = (1 << (width - condition.prefix)) - 1
+        number = (target & ~host) | (rng.getrandbits(width) & host)
+    else:
+        if kind == "v6":
+            low, top = int.from_bytes(condition.data, "big"), (1 << 128) - 1
+        choices = {"equal": [low], "not_equal": [n for n in (low - 1, low + 1, rng.randint(0, top)) if n != low],
+                   "greater": [low + 1], "greater_or_equal": [low, low + 1], "less": [low - 1],
+                   "less_or_equal": [low, low - 1]}[condition.match]
+        usable = [n for n in choices if 0 <= n <= top]
+        number = rng.choice(usable) if usable else None
+    if number is None:
+        return None
+    return _typed(kind, number, current)
+
+
+def _violating(rng: random.Random, condition: ConditionModel, current: object, width: int) -> list[object]:
+    """Values of the condition's field just outside it (near misses), for the filter to reject."""
+    kind, low, high, top = condition.kind, condition.low_value, condition.high_value, (1 << width) - 1
+    if kind == "app_id":
+        return [_utf16(condition.text)] if condition.match == "not_equal" else list(app_id_near_misses(condition.text))
+    numbers: list[int]
+    if kind == "flags":
+        bits = [1 << i for i in range(width) if low >> i & 1]
+        if condition.match == "flags_none_set":
+            numbers = [rng.getrandbits(width) | bit for bit in bits]
+        elif condition.match == "flags_any_set":
+            numbers = [rng.getrandbits(width) & ~low & top]
+        else:
+            numbers = [(rng.getrandbits(width) | low) & ~bit for bit in bits]
+    elif kind in ("range", "v4_range", "v6_range"):
+        if kind == "v6_range":
+            low, high, top = (int.from_bytes(condition.data, "big"), int.from_bytes(condition.data_high, "big"),
+                              (1 << 128) - 1)
+        numbers = [low - 1, high + 1, 0, top]
+    elif kind in ("v4_mask", "v6_mask"):
+        width = 32 if kind == "v4_mask" else 128
+        target = low if kind == "v4_mask" else int.from_bytes(condition.data, "big")
+        numbers = [target ^ (1 << (width - bit)) for bit in range(1, condition.prefix + 1)]
+    else:
+        if kind == "v6":
+            low, top = int.from_bytes(condition.data, "big"), (1 << 128) - 1
+        numbers = {"equal": [low - 1, low + 1], "not_equal": [low], "greater": [low, low - 1],
+                   "greater_or_equal": [low - 1], "less": [low, low + 1],
+                   "less_or_equal": [low + 1]}[condition.match]
+    return [_typed(kind, n, current) for n in numbers if 0 <= n <= top]
+
+
+def _typed(kind: str, number: int, current: object) -> object:
+    """``number`` as a value of the condition's field: an address object where the field holds one."""
+    if kind.startswith("v4") or isinstance(current, ipaddress.IPv4Address):
+        return ipaddress.IPv4Address(number)
+    if kind.startswith("v6") or isinstance(current, (ipaddress.IPv6Address, bytes, bytearray)):
+        return ipaddress.IPv6Address(number)
+    return number
+
+
+def _steer(rng: random.Random, layer: LayerModel, name: str, conditions: list[ConditionModel],
+           current: object, hold: bool) -> object | None:
+    """A value of field ``name`` for which its conditions (OR-ed) hold, or for which none does."""
+    width = _WIDTHS.get(_field_type(layer, name), 128)
+    if hold:
+        candidates = [_satisfying(rng, c, current, width) for c in rng.sample(conditions, len(conditions))]
+    else:
+        candidates = [v for c in conditions for v in _violating(rng, c, current, width)]
+        rng.shuffle(candidates)
+    for value in candidates:
+        if value is not None and any(_holds(c, value) for c in conditions) == hold:
+            return value
+    return None
+
+
+def filtered_fields(layer: LayerModel) -> dict[str, list[ConditionModel]]:
+    """The layer's conditions by field, in spec order: AND across the fields, OR within one."""
+    by_field: dict[str, list[ConditionModel]] = {}
+    for condition in layer.conditions:
+        by_field.setdefault(condition.field_name, []).append(condition)
+    return by_field
 
 
 def events(model: ProjectModel, layer: LayerModel, count: int, seed: int) -> Iterator[Event]:
-    """``count`` events for ``layer``; with conditions, about half are steered to match."""
+    """``count`` events for ``layer``.
+
+    With conditions, every other event is steered to match them all; every fourth one matches
+    all but one field's (each filtered field in turn), with a value just outside them (an
+    address one bit outside a prefix, the port past a range, another application's id, the
+    filtered one with a character more); the rest are random. So the engine is tested on
+    near misses of every condition as well as on hits.
+    """
     rng = random.Random(f"{seed}/{layer.name}")
+    fields = filtered_fields(layer)
+    names = list(fields)
     for index in range(count):
         values = random_values(rng, layer, model.max_blob)
-        for condition in layer.conditions:  # a filtered field always carries a value
-            if values.get(condition.field_name) is None:
-                values[condition.field_name] = condition.low_value + 1 + rng.randrange(7)
-        if layer.conditions and index % 2 == 0:
-            for condition in layer.conditions:
-                values[condition.field_name] = _satisfying(rng, condition, values.get(condition.field_name))
+        for name, conditions in fields.items():  # a filtered field always carries a value
+            if values.get(name) is None:
+                values[name] = _present(rng, layer, name, conditions)
+        if fields and index % 4 != 3:
+            missed = names[(index // 4) % len(names)] if index % 4 == 1 else None
+            for name, conditions in fields.items():
+                value = _steer(rng, layer, name, conditions, values[name], hold=name != missed)
+                if value is not None:
+                    values[name] = value
         yield Event(layer, values, matches(layer, values))

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wfpgen.hostsim import INCLUDE_DIR as HOSTSIM_INCLUDE_DIR
+from wfpgen.tools import find_tool, pip_install
 
 __all__ = [
     "CLANG_TIDY",
@@ -28,7 +29,9 @@ __all__ = [
     "FANALYZER_FLAGS",
     "GCC",
     "AnalyzerMissing",
+    "clang_tidy_binary",
     "clang_tidy_command",
+    "clang_tidy_install",
     "fanalyzer_command",
     "run_clang_tidy",
     "run_fanalyzer",
@@ -80,6 +83,16 @@ def _require(tool: str, how: str) -> str:
     return path
 
 
+def clang_tidy_binary() -> str | None:
+    """The clang-tidy to run: the one installed beside wfpgen's interpreter first, then PATH's."""
+    return find_tool(CLANG_TIDY, package="clang_tidy")
+
+
+def clang_tidy_install() -> str:
+    """The command that installs the pinned clang-tidy where :func:`clang_tidy_binary` finds it."""
+    return pip_install(CLANG_TIDY_PIN)
+
+
 def _sources(project_dir: Path) -> list[Path]:
     sources = sorted((project_dir / "driver").glob("*.c"))
     if not sources:
@@ -102,11 +115,12 @@ def fanalyzer_command(source: Path, project_dir: Path, defines: Sequence[str] = 
     return [GCC, *FANALYZER_FLAGS, *_host_flags(project_dir, defines), "-c", str(source), "-o", "/dev/null"]
 
 
-def clang_tidy_command(source: Path, project_dir: Path, defines: Sequence[str] = ()) -> list[str]:
+def clang_tidy_command(source: Path, project_dir: Path, defines: Sequence[str] = (),
+                       binary: str | None = None) -> list[str]:
     """The clang-tidy command for one source; diagnostics in the project's headers count too."""
     header_filter = "^" + re.escape(str((project_dir / "driver").resolve())) + "/"
     return [
-        CLANG_TIDY,
+        binary or clang_tidy_binary() or CLANG_TIDY,
         "--quiet",
         f"--checks={CLANG_TIDY_CHECKS}",
         "--warnings-as-errors=*",
@@ -140,5 +154,7 @@ def run_fanalyzer(project_dir: str | Path, defines: Sequence[str] = ()) -> str:
 def run_clang_tidy(project_dir: str | Path, defines: Sequence[str] = ()) -> str:
     """clang-tidy with :data:`CLANG_TIDY_CHECKS`, every warning an error; ``""`` when clean."""
     project = Path(project_dir)
-    _require(CLANG_TIDY, f"pip install {CLANG_TIDY_PIN}, as the test extra does")
-    return _run_each([(s, clang_tidy_command(s, project, defines)) for s in _sources(project)])
+    binary = clang_tidy_binary()
+    if binary is None:
+        raise AnalyzerMissing(f"{CLANG_TIDY} is not installed: {clang_tidy_install()}")
+    return _run_each([(s, clang_tidy_command(s, project, defines, binary)) for s in _sources(project)])
