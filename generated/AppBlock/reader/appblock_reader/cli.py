@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The options."""
     parser = argparse.ArgumentParser(
         prog=f"python -m {__package__}",
-        description=f"Reads the records of the {layout.DRIVER_NAME} driver ({layout.DESCRIPTION}).",
+        description="Reads the records of the AppBlock driver (Blocks the outbound connections of one application).",
     )
     parser.add_argument("--replay", metavar="FILE", help="decode a capture file instead of the live device")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
