@@ -6,7 +6,8 @@ Properties: strict decoding returns records or raises the package's ``DecodeErro
 message starts ``byte N:`` with N inside the data; ``skip_bad=True`` never raises, ends in
 bounded time and yields no more records (and reports no more skips) than the data can hold;
 decoded records render (text, JSON) without error; the bulk paths agree with it on
-``skip_bad``. Valid captures decode to exactly what was encoded.
+``skip_bad``; the same capture read as a stream, in windows of a few bytes with short reads,
+decodes to the same records, errors and skips. Valid captures decode to exactly what was encoded.
 """
 
 from __future__ import annotations
@@ -122,6 +123,40 @@ def mutated(draw: st.DrawFn, model: Any) -> bytes:
     return bytes(buf)
 
 
+class Trickle:
+    """A stream handing out at most ``step`` bytes per read."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.position = data, step, 0
+
+    def read(self, size: int, /) -> bytes:
+        piece = self.data[self.position:self.position + min(size, self.step)]
+        self.position += len(piece)
+        return piece
+
+
+def outcome(decode: ModuleType, source: Any, skip_bad: bool) -> tuple[Any, ...]:
+    """Records as JSON, the error (offset, message) if any, and the skip report."""
+    report = decode.SkipReport()
+    records: list[Any] = []
+    try:
+        records.extend(r.to_json() for r in decode.iter_records(source, skip_bad, report))
+    except decode.DecodeError as error:
+        return records, (error.offset, error.message)
+    return records, (report.batches, report.bytes, [(e.offset, e.message) for e in report.errors])
+
+
+def streamed_alike(decode: ModuleType, data: bytes) -> None:
+    """Windows of 24 bytes, reads of 7: the stream decodes as the bytes do."""
+    saved = decode.READ_CHUNK
+    decode.READ_CHUNK = 24
+    try:
+        for skip_bad in (False, True):
+            assert outcome(decode, Trickle(data, 7), skip_bad) == outcome(decode, data, skip_bad), skip_bad
+    finally:
+        decode.READ_CHUNK = saved
+
+
 def exercise(decode: ModuleType, data: bytes) -> None:
     """The properties, on one capture."""
     start = time.monotonic()
@@ -144,6 +179,7 @@ def exercise(decode: ModuleType, data: bytes) -> None:
         count += 1
         record.to_json()
         assert count <= len(data) // HEADER, "more records than the data can hold"
+    streamed_alike(decode, data)
     assert report.batches <= len(data) // 8 + 1, "more skips than the data has 8-byte steps"
     assert len(report.errors) == report.batches
     assert report.bytes <= len(data)
