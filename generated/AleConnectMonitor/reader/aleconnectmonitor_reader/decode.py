@@ -16,6 +16,7 @@ import datetime as _dt
 import importlib
 import importlib.util
 import ipaddress
+import re
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ READ_CHUNK = 1 << 20  # bytes read from a capture stream at a time
 BULK_CHUNK = 1 << 20  # bytes of batches per chunk of iter_column_chunks
 _NO_NAMES: frozenset[str] = frozenset()
 _ALIGN_MASK = layout.RECORD_ALIGNMENT - 1
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class DecodeError(ValueError):
@@ -67,8 +69,17 @@ def ipv6_text(value: bytes) -> str:
 
 
 def utf16_text(value: bytes) -> str:
-    """UTF-16LE text without its terminating NULs; a cut character becomes U+FFFD."""
-    return value.decode("utf-16-le", "replace").rstrip("\0")
+    """UTF-16LE text without its terminating NULs, as the kernel holds it: a lone surrogate (a name
+    may hold one, and a cut can halve a pair) stays one, for the writers to show or replace; an
+    odd last byte becomes U+FFFD."""
+    if len(value) & 1:
+        return (value[:-1].decode("utf-16-le", "surrogatepass") + "\ufffd").rstrip("\0")
+    return value.decode("utf-16-le", "surrogatepass").rstrip("\0")
+
+
+def unicode_text(text: str) -> str:
+    """``text`` as valid Unicode, for JSON and databases: a lone surrogate becomes U+FFFD."""
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def sid_text(value: bytes) -> str:
@@ -143,6 +154,7 @@ _TEXT: dict[str, Callable[[Raw], str]] = {
 }
 _JSON: dict[str, Callable[[Raw], Json]] = {
     **_TEXT,
+    "utf16": lambda raw: unicode_text(utf16_text(_bytes(raw))),
     "decimal": _int,
     "port": _int,
     "protocol": lambda raw: {"value": raw, "name": protocol_name(_int(raw))},
