@@ -6,6 +6,8 @@ controls that disguise a file name, invisible characters and invalid UTF-16. Eac
 through the command line in every format, and the bytes written are checked: the table and CSV
 show such characters as ``\\xNN``/``\\uNNNN`` escapes that map back to exactly the value, JSON lines
 escape them (and still decode to the value), SQLite stores the value itself.
+
+The ICMP rendering of the table (type and code instead of ports) is checked here too.
 """
 
 from __future__ import annotations
@@ -211,3 +213,56 @@ def test_truncation_halving_a_pair(reader: Reader, tmp_path: Path) -> None:
     record_json = json.loads(line)
     assert record_json["values"]["process_path"] == "p" * 255 + "\ufffd"
     assert record_json["truncated"] == ["ale_app_id", "process_path"]
+
+
+# -- ICMP in the table -----------------------------------------------------------------------
+
+
+def _flow_capture(reader: Reader, path: Path, flows: list[tuple[int, dict[str, object]]]) -> Path:
+    records = [encode_record(reader.model, index, values, sequence, FILETIME_2024 + sequence)
+               for sequence, (index, values) in enumerate(flows)]
+    path.write_bytes(encode_batch(records))
+    return path
+
+
+def test_table_shows_icmp_type_and_code(reader: Reader, tmp_path: Path) -> None:
+    def flow(protocol: int, local: str, local_port: int | None, remote: str, remote_port: int | None
+             ) -> dict[str, object]:
+        return {"ip_protocol": protocol, "ip_local_address": local, "ip_local_port": local_port,
+                "ip_remote_address": remote, "ip_remote_port": remote_port, "process_id": 7}
+
+    flows = [
+        (0, flow(1, "10.0.0.5", 8, "8.8.8.8", 0)),  # echo request
+        (0, flow(1, "10.0.0.5", 3, "10.0.0.1", 4)),  # destination unreachable, fragmentation needed
+        (1, flow(58, "fe80::1", 128, "fe80::2", 0)),  # ICMPv6 echo request
+        (1, flow(58, "2001:db8::5", 135, "ff02::1:ff00:1", None)),  # no code recorded
+        (0, flow(6, "10.0.0.5", 51000, "93.184.216.34", 443)),  # TCP keeps its ports
+        (1, flow(17, "2001:db8::5", 53125, "2606:4700:4700::1111", 53)),
+        (0, flow(2, "10.0.0.5", 8, "224.0.0.1", 0)),  # IGMP: not ICMP, whatever the numbers
+    ]
+    capture = _flow_capture(reader, tmp_path / "icmp.bin", flows)
+    header, *lines = _stdout(reader, capture).splitlines()
+    cells = [table_cells(header, line) for line in lines]
+    assert [[c["proto"], c["local"], c["remote"]] for c in cells] == [
+        ["icmp", "10.0.0.5", "8.8.8.8 type 8 code 0"],
+        ["icmp", "10.0.0.5", "10.0.0.1 type 3 code 4"],
+        ["icmpv6", "fe80::1", "fe80::2 type 128 code 0"],
+        ["icmpv6", "2001:db8::5", "ff02::1:ff00:1 type 135"],
+        ["tcp", "10.0.0.5:51000", "93.184.216.34:443"],
+        ["udp", "[2001:db8::5]:53125", "[2606:4700:4700::1111]:53"],
+        ["2", "10.0.0.5:8", "224.0.0.1:0"],
+    ]
+    # JSON lines and CSV keep their columns: the ports' names, whatever the protocol.
+    records = [json.loads(line) for line in _stdout(reader, capture, "--format", "jsonl").splitlines()]
+    assert records[0]["values"]["ip_local_port"] == 8 and records[0]["values"]["ip_remote_port"] == 0
+    assert set(records[0]["values"]) == set(records[4]["values"])
+    rows = list(csv.DictReader(io.StringIO(_stdout(reader, capture, "--format", "csv"))))
+    assert (rows[2]["ip_local_port"], rows[2]["ip_remote_port"]) == ("128", "0")
+    assert list(rows[0]) == list(rows[4])
+
+
+def test_icmp_without_addresses(reader: Reader, tmp_path: Path) -> None:
+    flows = [(0, {"ip_protocol": 1, "ip_local_port": 0, "ip_remote_port": 0}), (0, {"ip_protocol": 1})]
+    header, *lines = _stdout(reader, _flow_capture(reader, tmp_path / "bare.bin", flows)).splitlines()
+    cells = [table_cells(header, line) for line in lines]
+    assert [(c["proto"], c["local"], c["remote"]) for c in cells] == [("icmp", "", "type 0 code 0"), ("icmp", "", "")]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 FORMATS = ("table", "jsonl", "csv", "sqlite")
 _INT64 = 1 << 64
 _INT63 = 1 << 63
+ICMP_PROTOCOLS = (1, 58)  # ICMP, ICMPv6: the port fields carry the message type and code
 
 
 class Writer(Protocol):
@@ -96,12 +97,12 @@ _TABLE_COLUMNS = (("time", 27), ("layer", 24), ("direction", 9), ("proto", 6), (
                   ("pid", 7), ("process", 0))
 
 
-def _host(record: Record, item: layout.Item | None) -> str:
+def _host(record: Record, item: layout.Item | None, bracket: bool = True) -> str:
     raw = _raw(record, item)
     if item is None or raw is None:
         return ""
     text = text_value(item.display, raw)
-    return f"[{text}]" if item.display == "ipv6" else text
+    return f"[{text}]" if item.display == "ipv6" and bracket else text
 
 
 def _endpoint(record: Record, address_bit: int, port_bit: int) -> str:
@@ -109,6 +110,17 @@ def _endpoint(record: Record, address_bit: int, port_bit: int) -> str:
     host = _host(record, _by_bit(record.layout, address_bit))
     port = _raw(record, _by_bit(record.layout, port_bit))
     return host if not isinstance(port, int) else f"{host or '*'}:{port}"
+
+
+def _icmp_endpoints(record: Record, bits: tuple[int, int, int, int, int]) -> tuple[str, str]:
+    """The addresses, and the ICMP type and code the port values carry (``icmp_type`` and
+    ``icmp_code`` are the layers' aliases of the local and remote port) after the remote one."""
+    _, local_address, local_port, remote_address, remote_port = bits
+    layer = record.layout
+    kind, code = _raw(record, _by_bit(layer, local_port)), _raw(record, _by_bit(layer, remote_port))
+    remote = [_host(record, _by_bit(layer, remote_address), bracket=False),
+              f"type {kind}" if isinstance(kind, int) else "", f"code {code}" if isinstance(code, int) else ""]
+    return _host(record, _by_bit(layer, local_address), bracket=False), " ".join(part for part in remote if part)
 
 
 def _by_bit(layer: layout.Layer, bit: int) -> layout.Item | None:
@@ -129,8 +141,13 @@ def _direction(record: Record) -> str:
 def table_row(record: Record) -> tuple[str, ...]:
     """The cells of one record's table line."""
     layer = record.layout
-    pid_bit, local_address, local_port, remote_address, remote_port = layout.ENDPOINT_BITS[record.layer_index]
+    bits = layout.ENDPOINT_BITS[record.layer_index]
+    pid_bit, local_address, local_port, remote_address, remote_port = bits
     protocol = _raw(record, layer.role("protocol"))
+    if protocol in ICMP_PROTOCOLS:
+        local, remote = _icmp_endpoints(record, bits)
+    else:
+        local, remote = _endpoint(record, local_address, local_port), _endpoint(record, remote_address, remote_port)
     pid = _raw(record, _by_bit(layer, pid_bit))
     path = layer.role("utf16")
     return (
@@ -138,8 +155,8 @@ def table_row(record: Record) -> tuple[str, ...]:
         record.layer,
         _direction(record),
         protocol_name(protocol) if isinstance(protocol, int) else "",
-        _endpoint(record, local_address, local_port),
-        _endpoint(record, remote_address, remote_port),
+        local,
+        remote,
         "" if pid is None else str(pid),
         text_value(path.display, _raw(record, path)) if path else "",
     )
