@@ -6,6 +6,7 @@ tests/data/<spec>.bin is written by scripts/make_captures.py; refresh it with th
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,19 @@ def test_dbgprint_specs_have_no_reader() -> None:
     for spec in SPECS:
         model = model_for(spec)
         assert (ROOT / "generated" / model.name / "reader").is_dir() == (model.sink == "ring"), spec.name
+
+
+@pytest.mark.parametrize("spec", RING_SPECS, ids=[s.stem for s in RING_SPECS])
+def test_golden_reader_table_shows_icmp_type_and_code(spec: Path) -> None:
+    """The captures hold ICMP echo requests (type 8 or 128, code 0 unless absent): the table names them so."""
+    model = model_for(spec)
+    reader_dir = ROOT / "generated" / model.name / "reader"
+    capture = ROOT / "tests" / "data" / f"{spec.stem}.bin"
+    result = subprocess.run([sys.executable, "-m", model.reader_package, "--replay", str(capture)],
+                            cwd=reader_dir, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    icmp = [line for line in result.stdout.splitlines()[1:] if line.split()[3] in ("icmp", "icmpv6")]
+    assert icmp, "the capture holds ICMP records"
+    for line in (line + " " for line in icmp):
+        assert re.search(r" (8\.8\.8\.8 type 8|fe80::2 type 128)( code 0)? ", line), line
+        assert ":8 " not in line and ":128 " not in line, line

@@ -6,12 +6,16 @@ Properties: strict decoding returns records or raises the package's ``DecodeErro
 message starts ``byte N:`` with N inside the data; ``skip_bad=True`` never raises, ends in
 bounded time and yields no more records (and reports no more skips) than the data can hold;
 decoded records render (text, JSON) without error; the bulk paths agree with it on
-``skip_bad``. Valid captures decode to exactly what was encoded.
+``skip_bad``; the same capture read as a stream, in windows of a few bytes with short reads,
+decodes to the same records, errors and skips. Whatever the blobs hold, the table, CSV and JSON
+lines writers print no control, bidi, invisible or lone surrogate character raw.
+Valid captures decode to exactly what was encoded.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import re
 import struct
 import sys
@@ -34,6 +38,10 @@ SPECS = ["monitor.yaml", "ale-connect.yaml"]
 ERROR = re.compile(r"^byte (\d+): \S")
 TIME_LIMIT = 5.0  # seconds for one capture of at most a few hundred KiB
 HEADER = 32  # the smallest record
+# What the writers must never print raw (newline only as the line terminator): the policy in
+# the reader's output.py, restated.
+HIDDEN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+                    r"\ufeff\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f]")
 
 
 class Reader:
@@ -45,6 +53,7 @@ class Reader:
         sys.path.insert(0, str(root / "reader"))
         try:
             self.decode: ModuleType = importlib.import_module(f"{package}.decode")
+            self.output: ModuleType = importlib.import_module(f"{package}.output")
         finally:
             sys.path.remove(str(root / "reader"))
 
@@ -55,13 +64,24 @@ def readers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Reader]:
     return {spec: Reader(spec, base / spec.removesuffix(".yaml")) for spec in SPECS}
 
 
+# Paths a hostile process could have: terminal controls, bidi and invisible characters, lone
+# surrogates, backslashes that look like escapes, among ordinary characters.
+HOSTILE_TEXT = st.lists(st.one_of(
+    st.sampled_from(["\x1b", "[", "]", "2J", "\x07", "\r", "\n", "\x00", "\x7f", "\x9b", "\x85", "\u202e",
+                     "\u2066", "\u2069", "\u200f", "\u061c", "\u2028", "\u200b", "\ufeff", "\U000e0041", "\ud800",
+                     "\udc00", "\\", "x", "u", "U", "1b", "0041", "e"]),
+    st.characters()), max_size=60).map("".join)
+
+
 @st.composite
 def record_values(draw: st.DrawFn, model: Any, layer_index: int) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for item in model.layers[layer_index].record.value_items:
         if draw(st.integers(0, 4)) == 0:
             continue
-        if item.is_blob:
+        if item.display == "utf16" and draw(st.booleans()):
+            values[item.name] = draw(HOSTILE_TEXT).encode("utf-16-le", "surrogatepass")
+        elif item.is_blob:
             values[item.name] = draw(st.binary(max_size=model.max_blob + 40))
         elif item.struct_format == "16s":
             values[item.name] = draw(st.binary(min_size=16, max_size=16))
@@ -122,7 +142,54 @@ def mutated(draw: st.DrawFn, model: Any) -> bytes:
     return bytes(buf)
 
 
-def exercise(decode: ModuleType, data: bytes) -> None:
+class Trickle:
+    """A stream handing out at most ``step`` bytes per read."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.position = data, step, 0
+
+    def read(self, size: int, /) -> bytes:
+        piece = self.data[self.position:self.position + min(size, self.step)]
+        self.position += len(piece)
+        return piece
+
+
+def outcome(decode: ModuleType, source: Any, skip_bad: bool) -> tuple[Any, ...]:
+    """Records as JSON, the error (offset, message) if any, and the skip report."""
+    report = decode.SkipReport()
+    records: list[Any] = []
+    try:
+        records.extend(r.to_json() for r in decode.iter_records(source, skip_bad, report))
+    except decode.DecodeError as error:
+        return records, (error.offset, error.message)
+    return records, (report.batches, report.bytes, [(e.offset, e.message) for e in report.errors])
+
+
+def streamed_alike(decode: ModuleType, data: bytes) -> None:
+    """Windows of 24 bytes, reads of 7: the stream decodes as the bytes do."""
+    saved = decode.READ_CHUNK
+    decode.READ_CHUNK = 24
+    try:
+        for skip_bad in (False, True):
+            assert outcome(decode, Trickle(data, 7), skip_bad) == outcome(decode, data, skip_bad), skip_bad
+    finally:
+        decode.READ_CHUNK = saved
+
+
+def written_safely(output: ModuleType, records: list[Any]) -> None:
+    """The table, CSV and JSON lines of ``records`` show nothing hidden raw, and one line per record."""
+    for kind in ("table", "csv", "jsonl"):
+        stream = io.StringIO()
+        writer = output.make_writer(kind, stream, None)
+        writer.write_batch(records)
+        writer.close()
+        text = stream.getvalue()
+        found = HIDDEN.search(text)
+        assert found is None, f"{kind} prints U+{ord(found.group()):04X} raw"
+        assert text.count("\n") == len(records) + (kind != "jsonl"), kind
+
+
+def exercise(decode: ModuleType, data: bytes, output: ModuleType | None = None) -> None:
     """The properties, on one capture."""
     start = time.monotonic()
     first_error = None
@@ -140,10 +207,15 @@ def exercise(decode: ModuleType, data: bytes) -> None:
 
     report = decode.SkipReport()
     count = 0
+    decoded = []
     for record in decode.iter_records(data, skip_bad=True, report=report):
         count += 1
         record.to_json()
+        decoded.append(record)
         assert count <= len(data) // HEADER, "more records than the data can hold"
+    if output is not None:
+        written_safely(output, decoded)
+    streamed_alike(decode, data)
     assert report.batches <= len(data) // 8 + 1, "more skips than the data has 8-byte steps"
     assert len(report.errors) == report.batches
     assert report.bytes <= len(data)
@@ -183,7 +255,7 @@ def test_valid_captures_round_trip(readers: dict[str, Reader], spec: str, data: 
                 assert (item.name in record.truncated) == (len(want) > reader.model.max_blob)
                 want = want[: reader.model.max_blob]
             assert record.values[item.name] == want, item.name
-    exercise(reader.decode, raw)
+    exercise(reader.decode, raw, reader.output)
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -191,14 +263,14 @@ def test_valid_captures_round_trip(readers: dict[str, Reader], spec: str, data: 
 @given(data=st.data())
 def test_mutated_captures(readers: dict[str, Reader], spec: str, data: st.DataObject) -> None:
     reader = readers[spec]
-    exercise(reader.decode, data.draw(mutated(reader.model)))
+    exercise(reader.decode, data.draw(mutated(reader.model)), reader.output)
 
 
 @pytest.mark.parametrize("spec", SPECS)
 @settings(max_examples=examples(60))
 @given(raw=st.binary(max_size=2000))
 def test_random_bytes(readers: dict[str, Reader], spec: str, raw: bytes) -> None:
-    exercise(readers[spec].decode, raw)
+    exercise(readers[spec].decode, raw, readers[spec].output)
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -218,4 +290,4 @@ def test_pathological_captures(readers: dict[str, Reader], spec: str) -> None:
         bytes(200_000),
     ]
     for data in cases:
-        exercise(decode, data)
+        exercise(decode, data, readers[spec].output)

@@ -11,8 +11,7 @@ import io
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from . import layout
 from .decode import (
@@ -21,10 +20,10 @@ from .decode import (
     SkipReport,
     batch_header,
     decode_batch,
-    decode_bulk,
     have_numpy,
     iso_time,
     iter_batches,
+    iter_column_chunks,
 )
 from .device import Device, DeviceError, Stats, open_device
 from .output import FORMATS, make_writer
@@ -84,9 +83,9 @@ def _write(batches: Iterable[Sequence[Record]], args: argparse.Namespace, stream
         writer.close()
 
 
-def _read_capture(path: str) -> bytes:
+def _open_capture(path: str) -> BinaryIO:
     try:
-        return Path(path).read_bytes()
+        return open(path, "rb")
     except OSError as error:
         raise _Failure(f"{path}: {error.strerror or error}", EXIT_FAILURE) from error
 
@@ -103,22 +102,45 @@ def _nonzero(values: Any) -> int:
     return int((values != 0).sum()) if hasattr(values, "sum") else sum(1 for v in values if v)
 
 
-def capture_summary(columns: dict[str, dict[str, Any]]) -> list[str]:
-    """Lines describing a capture: records, time span and truncated values per layer; sequence gaps."""
+def _widen(span: tuple[int, int] | None, more: tuple[int, int] | None) -> tuple[int, int] | None:
+    if span is None or more is None:
+        return span or more
+    return min(span[0], more[0]), max(span[1], more[1])
+
+
+class _LayerTally:
+    """Records, truncated records, time span and sequence span of one layer, chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.truncated = 0
+        self.times: tuple[int, int] | None = None
+        self.sequences: tuple[int, int] | None = None
+
+    def add(self, layer: dict[str, Any]) -> None:
+        self.count += len(layer["sequence"])
+        self.truncated += _nonzero(layer["truncated"])
+        self.times = _widen(self.times, _span(layer["timestamp"]))
+        self.sequences = _widen(self.sequences, _span(layer["sequence"]))
+
+
+def capture_summary(chunks: dict[str, dict[str, Any]] | Iterable[dict[str, dict[str, Any]]]) -> list[str]:
+    """Lines describing a capture from its columns (``decode_bulk``'s, or ``iter_column_chunks``'
+    chunk by chunk): records, time span and truncated values per layer; sequence gaps."""
+    tallies = {name: _LayerTally() for name in layout.LAYER_NAMES}
+    for columns in [chunks] if isinstance(chunks, dict) else chunks:
+        for name, layer in columns.items():
+            tallies[name].add(layer)
     lines = [f"{'layer':<28} {'records':>10} {'truncated':>10}  {'first':<27}  last"]
-    total, low, high = 0, None, None
-    for name, layer in columns.items():
-        count = len(layer["sequence"])
-        times = _span(layer["timestamp"])
-        first, last = (iso_time(times[0]), iso_time(times[1])) if times else ("-", "-")
-        lines.append(f"{name:<28} {count:>10} {_nonzero(layer['truncated']):>10}  {first:<27}  {last}")
-        sequences = _span(layer["sequence"])
-        if sequences:
-            low = sequences[0] if low is None else min(low, sequences[0])
-            high = sequences[1] if high is None else max(high, sequences[1])
-        total += count
+    total, sequences = 0, None
+    for name, tally in tallies.items():
+        first, last = (iso_time(tally.times[0]), iso_time(tally.times[1])) if tally.times else ("-", "-")
+        lines.append(f"{name:<28} {tally.count:>10} {tally.truncated:>10}  {first:<27}  {last}")
+        sequences = _widen(sequences, tally.sequences)
+        total += tally.count
     lines.append(f"{'all':<28} {total:>10}")
-    if low is not None and high is not None:
+    if sequences is not None:
+        low, high = sequences
         missing = high - low + 1 - total
         lines.append(f"sequence {low}..{high}: {max(missing, 0)} numbers missing (records dropped or not captured)")
     return lines
@@ -138,13 +160,13 @@ def stats_lines(stats: Stats) -> list[str]:
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.numpy and not have_numpy():
         raise _Failure("--numpy: NumPy is not installed (pip install numpy)", EXIT_FAILURE)
-    data = _read_capture(args.replay)
     report = SkipReport()
-    if args.stats:
-        columns = decode_bulk(data, args.numpy, args.skip_bad, report)
-        out.write("\n".join(capture_summary(columns)) + "\n")
-    else:
-        _write(iter_batches(data, args.skip_bad, report), args, out)
+    with _open_capture(args.replay) as capture:  # read batch by batch: memory stays flat in its size
+        if args.stats:
+            chunks = iter_column_chunks(capture, args.numpy, args.skip_bad, report)
+            out.write("\n".join(capture_summary(chunks)) + "\n")
+        else:
+            _write(iter_batches(capture, args.skip_bad, report), args, out)
     if report.batches:
         err.write(f"{args.replay}: {report.summary()}\n")
     return EXIT_OK

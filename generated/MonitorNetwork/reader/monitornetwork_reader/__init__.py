@@ -12,6 +12,7 @@ from .decode import (
     decode_bulk,
     decode_columns,
     iter_batches,
+    iter_column_chunks,
     iter_records,
 )
 from .layout import DRIVER_NAME, FINGERPRINT, FORMAT_VERSION, LAYERS
@@ -29,5 +30,6 @@ __all__ = [
     "decode_bulk",
     "decode_columns",
     "iter_batches",
+    "iter_column_chunks",
     "iter_records",
 ]
