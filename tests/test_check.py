@@ -90,6 +90,7 @@ RING_STEPS = (
     "pended, cancelled and cleaned-up reads",
     "ring overflow: drops counted exactly",
     "concurrent classify and draining reader",
+    "READ holds ring locks for one slice at most",
 )
 FAULT_STEP = "plain: fail every call DriverEntry makes"
 ANALYSIS_STEPS = ("static analysis: gcc -fanalyzer", "static analysis: clang-tidy")
@@ -307,25 +308,25 @@ class Plant:
 
 
 COPY_SPLIT = (
-    "    UINT32 first = g_Ring.Capacity - Offset;\n\n    if (first > Length)\n    {\n        first = Length;\n    }\n"
+    "    UINT32 first = Ring->Capacity - Offset;\n\n    if (first > Length)\n    {\n        first = Length;\n    }\n"
     "    if (Source == NULL)"
 )
 UNREGISTER = "    if (g_EngineHandle != NULL)\n    {\n        /* Filters first"
 BEGIN_FAILED = "    status = FwpmTransactionBegin0(g_EngineHandle, 0);\n    if (!NT_SUCCESS(status))\n    {\n"
-FREE_RING = "        ExFreePoolWithTag(buffer, MONITORNETWORK_POOL_TAG);\n"
+FREE_RING = "            ExFreePoolWithTag(rings[i], MONITORNETWORK_POOL_TAG);\n"
 
 PLANTS = {
     # The first part of a copy that wraps at the end of the ring is one byte too long.
     "ring-copy-off-by-one": Plant(
         "sink_ring.c", ((COPY_SPLIT, COPY_SPLIT.replace("Capacity - Offset;", "Capacity - Offset + 1;")),),
         "asan", ("AddressSanitizer: heap-buffer-overflow", "MonitorNetworkRingCopyIn")),
-    # SinkEmit pushes into the ring without its in-stack queued spin lock.
+    # SinkEmit pushes into its processor's ring without the ring's spin lock (which READ takes).
     "ring-push-without-lock": Plant(
         "sink_ring.c",
-        (("    KLOCK_QUEUE_HANDLE lockHandle;\n    WFPGEN_LAYER_STATS *counters;", "    WFPGEN_LAYER_STATS *counters;"),
-         ("    KeAcquireInStackQueuedSpinLock(&g_Ring.Lock, &lockHandle);\n    counters =", "    counters ="),
-         ("    KeReleaseInStackQueuedSpinLock(&lockHandle);\n\n    if (completed != NULL)",
-          "\n    if (completed != NULL)")),
+        (("    KLOCK_QUEUE_HANDLE lockHandle;\n    MONITORNETWORK_RING *ring;\n    WFPGEN_LAYER_STATS *counters;",
+          "    MONITORNETWORK_RING *ring;\n    WFPGEN_LAYER_STATS *counters;"),
+         ("    KeAcquireInStackQueuedSpinLock(&ring->Lock, &lockHandle);\n    counters =", "    counters ="),
+         ("    KeReleaseInStackQueuedSpinLock(&lockHandle);\n\n    if (serve)", "\n    if (serve)")),
         "tsan", ("ThreadSanitizer: data race", "MonitorNetworkSinkEmit")),
     # The run-time callouts are unregistered while their filters still exist.
     "callouts-unregistered-before-filters": Plant(
@@ -349,13 +350,14 @@ PLANTS = {
         "classify.c", (("if (Values->incomingValue == NULL || Index >= Values->valueCount)",
                         "if (Values->incomingValue == NULL)"),),
         "plain", ("short value arrays", "sent None")),
-    # The ring buffer's allocation is used without its NULL check.
+    # The table of rings is used without its allocation's NULL check: the load that fails that
+    # allocation crashes.
     "unchecked-allocation": Plant(
-        "sink_ring.c", (("    if (g_Ring.Buffer == NULL)\n    {\n        return STATUS_INSUFFICIENT_RESOURCES;\n    }\n", ""),),
-        "plain", ("DriverEntry succeeded although call 1 of ExAllocatePool",)),
-    # SinkShutdown reads the ring after freeing it: gcc's -Werror=use-after-free, else ASan.
+        "sink_ring.c", (("    if (g_Rings == NULL)\n    {\n        return STATUS_INSUFFICIENT_RESOURCES;\n    }\n", ""),),
+        "plain", ("fail every call DriverEntry makes (the process died in it)", "Segmentation fault")),
+    # SinkShutdown reads a ring after freeing it: gcc's -Werror=use-after-free, else ASan.
     "use-after-free": Plant(
-        "sink_ring.c", ((FREE_RING, FREE_RING + "        g_Ring.HighWater = buffer[0];\n"),),
+        "sink_ring.c", ((FREE_RING, FREE_RING + "            rings[i]->HighWater = rings[i]->Used;\n"),),
         "asan", ("use-after-free",)),
 }
 

@@ -533,10 +533,10 @@ def test_wdk_assumptions_catch_a_wrong_value(
 
 
 def _uaf(text: str) -> str:
-    """After the ring buffer is freed in SinkShutdown, write to it."""
+    """After the table of rings is freed at shutdown, write to it."""
     return re.sub(
-        r"(\n(\s*)ExFreePoolWithTag\(buffer, \w+\);)",
-        r"\1\n\2buffer[0] = 0; /* planted: use after free */",
+        r"(\n(\s*)ExFreePoolWithTag\(\(PVOID\)rings, \w+\);)",
+        r"\1\n\2rings[0] = NULL; /* planted: use after free */",
         text,
         count=1,
     )

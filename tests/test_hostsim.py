@@ -50,6 +50,7 @@ from wfpgen.hostsim.binding import (
     STATUS_PENDING,
     STATUS_SUCCESS,
     HostDriver,
+    LockHolds,
     Metadata,
     Value,
     ntstatus,
@@ -250,6 +251,7 @@ def make_event(layer: Any, k: int, *, blobs: bool = True) -> Event:
 class Record:
     layer_index: int
     size: int
+    processor: int
     present: int
     sequence: int
     timestamp: int
@@ -274,7 +276,7 @@ def decode_batch(model: Any, data: bytes) -> tuple[int, list[Record]]:
                 values[item.name] = data[offset + start : offset + start + length_]
             else:
                 values[item.name] = next(items)
-        records.append(Record(layer_index, size, raw[3], raw[5], raw[6], values))
+        records.append(Record(layer_index, size, raw[2], raw[3], raw[5], raw[6], values))
         assert size % 8 == 0 and size >= layout.size
         offset += size
     assert offset == length
@@ -315,7 +317,14 @@ def assert_clean(driver: HostDriver) -> None:
     assert driver.counters().nonzero() == {}
 
 
-def expected_counters(layers: int) -> dict[str, int]:
+def ring_pool_bytes(layers: int, processors: int = 1, capacity: int = CAPACITY) -> int:
+    """What the ring sink allocates: a table of ring pointers, then per processor one block of its
+    ring header (56 bytes + 24 per layer, rounded up to 128) followed by its share of the bytes."""
+    header = -(-(56 + 24 * layers) // 128) * 128
+    return 8 * processors + processors * (header + (capacity // processors) // 8 * 8)
+
+
+def expected_counters(layers: int, processors: int = 1) -> dict[str, int]:
     return {
         "engines": 1,
         "providers": 1,
@@ -325,8 +334,8 @@ def expected_counters(layers: int) -> dict[str, int]:
         "filters": layers,
         "devices": 1,
         "symbolic_links": 1,
-        "pool_blocks": 1,
-        "pool_bytes": CAPACITY,
+        "pool_blocks": 1 + processors,
+        "pool_bytes": ring_pool_bytes(layers, processors),
     }
 
 
@@ -377,8 +386,9 @@ def test_classify_records_what_was_sent(
     status, info = driver.ioctl(handle, GET_INFO, b"", struct.calcsize(INFO_FORMAT))
     assert status == STATUS_SUCCESS
     assert isinstance(info, bytes)
-    magic, _version, fingerprint, capacity, layer_count, _max = struct.unpack(INFO_FORMAT, info)
+    magic, _version, fingerprint, capacity, layer_count, _max, rings, ring_capacity = struct.unpack(INFO_FORMAT, info)
     assert (magic, capacity, layer_count) == (INFO_MAGIC, CAPACITY, len(model.layers))
+    assert (rings, ring_capacity) == (1, CAPACITY)
     assert fingerprint == int(model.fingerprint_c.rstrip("ULul"), 16)
 
     dropped, records = read_batch(driver, handle, model)
@@ -543,6 +553,100 @@ def test_overflow_drops_exactly_what_does_not_fit(
     driver.classify(layer_id, event.values, event.metadata)
     dropped, records = read_batch(driver, handle, model)
     assert dropped == extra and [r.sequence for r in records] == [fit + extra + 1]
+    driver.close(handle)
+    assert driver.unload() == 0, driver.violations()
+    assert_clean(driver)
+
+
+def test_one_ring_per_processor(projects: dict[str, Project], libraries: dict[str, Path]) -> None:
+    """Each processor writes its own ring and numbers its own events; a processor added after load
+    shares a ring by its number modulo the count; STATS sums the rings."""
+    driver = host(libraries["ale"])
+    project = projects["ale"]
+    model = project.model
+    layer = model.layers[0]
+    layer_id = driver.layer_id(layer.fwps_layer)
+    driver.set_processor_count(3)
+    assert driver.load() == STATUS_SUCCESS
+    handle = driver.open(project.device_path)
+    status, info = driver.ioctl(handle, GET_INFO, b"", struct.calcsize(INFO_FORMAT))
+    assert status == STATUS_SUCCESS and isinstance(info, bytes)
+    *_, capacity, _layers, _max, rings, ring_capacity = struct.unpack(INFO_FORMAT, info)
+    share = CAPACITY // 3 // 8 * 8
+    assert (rings, ring_capacity, capacity) == (3, share, 3 * share)
+    assert driver.counters().pool_bytes == ring_pool_bytes(len(model.layers), 3)
+
+    sent = {0: 4, 1: 2, 2: 3, 4: 1}  # processor 4 was added after load: it writes ring 1
+    for processor, count in sent.items():
+        driver.set_current_processor(processor)
+        for k in range(count):
+            event = make_event(layer, k, blobs=False)
+            driver.classify(layer_id, event.values, event.metadata)
+    driver.set_current_processor(0)
+    (_, used, _, _), layers = stats(driver, handle, len(model.layers))
+    assert layers[0] == (10, 10, 0) and used == 10 * layer.record.size
+    dropped, records = read_batch(driver, handle, model)
+    assert dropped == 0
+    runs: dict[int, list[int]] = {}
+    for record in records:
+        runs.setdefault(record.processor, []).append(record.sequence)
+    assert runs == {0: [1, 2, 3, 4], 1: [1, 2, 3], 2: [1, 2, 3]}
+    driver.close(handle)
+    assert driver.unload() == 0, driver.violations()
+    assert_clean(driver)
+
+
+def test_a_full_ring_drops_while_the_others_store(
+    projects: dict[str, Project], libraries: dict[str, Path]
+) -> None:
+    driver = host(libraries["ale"])
+    project = projects["ale"]
+    model = project.model
+    layer = model.layers[0]
+    layer_id = driver.layer_id(layer.fwps_layer)
+    driver.set_processor_count(2)
+    assert driver.load() == STATUS_SUCCESS
+    event = make_event(layer, 7, blobs=False)
+    fit = (CAPACITY // 2) // layer.record.size
+    driver.set_current_processor(1)
+    driver.classify_repeat(layer_id, event.values, event.metadata, fit + 3)
+    driver.set_current_processor(0)
+    driver.classify(layer_id, event.values, event.metadata)
+    handle = driver.open(project.device_path)
+    (_, _, _, _), layers = stats(driver, handle, len(model.layers))
+    assert layers[0] == (fit + 4, fit + 1, 3)
+    dropped, records = read_batch(driver, handle, model)
+    assert dropped == 3 and len(records) == fit + 1
+    assert sorted(r.sequence for r in records if r.processor == 0) == [1]
+    assert [r.sequence for r in records if r.processor == 1] == list(range(1, fit + 1))
+    driver.close(handle)
+    assert driver.unload() == 0, driver.violations()
+    assert_clean(driver)
+
+
+def test_a_read_copies_one_slice_per_lock_hold(projects: dict[str, Project], libraries: dict[str, Path]) -> None:
+    """A READ of a full ring takes the ring lock once per slice of records, never once for all."""
+    driver = host(libraries["ale"])
+    project = projects["ale"]
+    model = project.model
+    layer = model.layers[0]
+    layer_id = driver.layer_id(layer.fwps_layer)
+    assert driver.load() == STATUS_SUCCESS
+    event = make_event(layer, 7, blobs=False)
+    fit = CAPACITY // layer.record.size
+    driver.classify_repeat(layer_id, event.values, event.metadata, fit)
+    handle = driver.open(project.device_path)
+    before = driver.call_counts()["KeAcquireInStackQueuedSpinLock"]
+    driver.reset_lock_holds()
+    _, records = read_batch(driver, handle, model)
+    holds = driver.lock_holds()
+    acquired = driver.call_counts()["KeAcquireInStackQueuedSpinLock"] - before
+    per_slice = model.channel.slice_bytes // layer.record.size
+    assert len(records) == fit
+    assert acquired == -(-fit // per_slice)
+    assert holds.holds == acquired and holds.context == "IRP_MJ_DEVICE_CONTROL" and holds.longest_ns > 0
+    driver.reset_lock_holds()
+    assert driver.lock_holds() == LockHolds(0, 0, "")
     driver.close(handle)
     assert driver.unload() == 0, driver.violations()
     assert_clean(driver)

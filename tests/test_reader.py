@@ -562,12 +562,14 @@ def test_get_info_is_checked(readers: dict[str, Reader]) -> None:
     device = reader.module("device")
     model = reader.model
     ours = int(model.fingerprint, 16)
-    good = struct.pack(INFO_FORMAT, INFO_MAGIC, model.format_version, ours, model.channel.capacity,
-                       len(model.layers), model.max_record_size)
+    ring = model.channel.capacity // 4
+    good = struct.pack(INFO_FORMAT, INFO_MAGIC, model.format_version, ours, 4 * ring,
+                       len(model.layers), model.max_record_size, 4, ring)
     info = device.check_info(good)
     assert info.fingerprint == ours and info.max_record_size == model.max_record_size
+    assert (info.ring_count, info.ring_capacity, info.capacity) == (4, ring, 4 * ring)
     wrong = struct.pack(INFO_FORMAT, INFO_MAGIC, model.format_version, ours ^ 0xDEAD, model.channel.capacity,
-                        len(model.layers), model.max_record_size)
+                        len(model.layers), model.max_record_size, 1, model.channel.capacity)
     with pytest.raises(device.DeviceError) as error:
         device.check_info(wrong)
     assert model.fingerprint in str(error.value) and f"{ours ^ 0xDEAD:016x}" in str(error.value)
@@ -668,7 +670,7 @@ class FakeKernel32:
 
 def _info(model: ProjectModel, fingerprint: int) -> bytes:
     return struct.pack(INFO_FORMAT, INFO_MAGIC, model.format_version, fingerprint, model.channel.capacity,
-                       len(model.layers), model.max_record_size)
+                       len(model.layers), model.max_record_size, 1, model.channel.capacity)
 
 
 def _fake(reader: Reader, monkeypatch: pytest.MonkeyPatch, fingerprint: int, batches: list[bytes]) -> FakeKernel32:

@@ -30,7 +30,7 @@ from wfpgen.validate import (
 )
 from wfpgen.wdkfacts import metadata_offset
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-processor rings (Processor in the record header, RING fields in INFO)
 HEADER_SIZE = 32
 RECORD_ALIGNMENT = 8
 # Fixed namespace for every derived GUID: the same driver name always yields the same keys.

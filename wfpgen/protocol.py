@@ -18,14 +18,20 @@ BATCH_MAGIC = int.from_bytes(b"WFPB", "little")
 INFO_MAGIC = int.from_bytes(b"WFPG", "little")
 
 # struct formats (little-endian, no implicit padding); sizes are asserted in C too.
-# Size, LayerIndex, Reserved, Present, Truncated, Sequence, Timestamp. Present and Truncated
+# Size, LayerIndex, Processor, Present, Truncated, Sequence, Timestamp; Sequence counts per
+# Processor (the ring sink keeps one ring per processor). Present and Truncated
 # are indexed by the value's presence bit (its position in the layer's value list), not by
 # its blob index; an absent blob's reference is ignored by readers.
 RECORD_HEADER_FORMAT = "<IHHIIQQ"
 BATCH_HEADER_FORMAT = "<IIII"  # Magic, Length (header included), RecordCount, DroppedTotal (low 32 bits)
-INFO_FORMAT = "<IIQQII"  # Magic, FormatVersion, Fingerprint, Capacity, LayerCount, MaxRecordSize
+INFO_FORMAT = "<IIQQIIII"  # Magic, FormatVersion, Fingerprint, Capacity, LayerCount, MaxRecordSize,
+#                            RingCount, RingCapacity
 STATS_HEADER_FORMAT = "<QQII"  # HighWater, Used, LayerCount, PendingReads
 LAYER_STATS_FORMAT = "<QQQ"  # Classified, Emitted, Dropped
+# The most record bytes the driver copies out of a ring under one hold of its lock (one record
+# more when a record is larger): about 1-2 us of copying, well under the ~10 us a lock that
+# classify takes may be held, and large enough that a full 64 MiB drain takes 4096 holds.
+SLICE_BYTES = 16 * 1024
 
 
 def ctl_code(device_type: int, function: int, method: int, access: int) -> int:
@@ -70,6 +76,7 @@ class Channel:
     layer_stats_format: str
     capacity: int
     max_blob: int
+    slice_bytes: int
 
     @property
     def batch_magic_hex(self) -> str:
@@ -127,4 +134,5 @@ def channel(name: str, upper: str, capacity: int, max_blob: int) -> Channel:
         layer_stats_format=LAYER_STATS_FORMAT,
         capacity=capacity,
         max_blob=max_blob,
+        slice_bytes=SLICE_BYTES,
     )

@@ -224,7 +224,21 @@ class Counters:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
 
 
+@dataclass(frozen=True)
+class LockHolds:
+    """The longest spin-lock hold since the last reset (HOSTWDK_LOCK_HOLDS), in the holder's CPU time."""
+
+    longest_ns: int
+    holds: int
+    context: str  # what the holder ran: "classifyFn", "IRP_MJ_DEVICE_CONTROL", ...
+
+
 # -- the C structures ---------------------------------------------------------------------------
+
+
+class _LockHolds(ctypes.Structure):
+    _fields_ = [("longest_ns", ctypes.c_uint64), ("holds", ctypes.c_uint64), ("context", ctypes.c_char * 48)]
+
 
 
 class _Value(ctypes.Structure):
@@ -408,6 +422,10 @@ class HostDriver:
             "HostWdk_ViolationCount": (ctypes.c_uint32, []),
             "HostWdk_GetCounters": (None, [ctypes.POINTER(_Counters)]),
             "HostWdk_Filters": (ctypes.c_char_p, []),
+            "HostWdk_SetProcessorCount": (None, [ctypes.c_uint32]),
+            "HostWdk_SetCurrentProcessor": (None, [ctypes.c_uint32]),
+            "HostWdk_GetLockHolds": (None, [ctypes.POINTER(_LockHolds)]),
+            "HostWdk_ResetLockHolds": (None, []),
         }
         for name, (restype, argtypes) in signatures.items():
             function = getattr(lib, name)
@@ -428,6 +446,24 @@ class HostDriver:
     def unload(self) -> int:
         """Run DriverUnload and audit what is left; the number of violations so far."""
         return int(self.lib.HostWdk_UnloadDriver())
+
+    def set_processor_count(self, count: int) -> None:
+        """What KeQueryActiveProcessorCountEx reports from now on (set it before ``load``)."""
+        self.lib.HostWdk_SetProcessorCount(count)
+
+    def set_current_processor(self, index: int) -> None:
+        """The calling thread's KeGetCurrentProcessorNumberEx (an OS thread keeps it)."""
+        self.lib.HostWdk_SetCurrentProcessor(index)
+
+    def lock_holds(self) -> LockHolds:
+        """The longest spin-lock hold since the last reset, in the holder's CPU time."""
+        raw = _LockHolds()
+        self.lib.HostWdk_GetLockHolds(ctypes.byref(raw))
+        return LockHolds(int(raw.longest_ns), int(raw.holds), raw.context.decode(errors="replace"))
+
+    def reset_lock_holds(self) -> None:
+        """Start measuring lock holds afresh."""
+        self.lib.HostWdk_ResetLockHolds()
 
     # -- traffic --------------------------------------------------------------------------------
 
@@ -599,6 +635,7 @@ __all__ = [
     "STATUS_UNSUCCESSFUL",
     "Counters",
     "HostDriver",
+    "LockHolds",
     "Metadata",
     "Value",
     "Verdict",

@@ -23,8 +23,8 @@ Environment:
 
 #pragma once
 
-#define HTTPSBLOCK_FORMAT_VERSION     1u
-#define HTTPSBLOCK_LAYOUT_FINGERPRINT 0xe185e69ca337db60ULL
+#define HTTPSBLOCK_FORMAT_VERSION     2u
+#define HTTPSBLOCK_LAYOUT_FINGERPRINT 0x64d27e15075c27e7ULL
 #define HTTPSBLOCK_LAYER_COUNT        2u
 #define HTTPSBLOCK_MAX_BLOB           520u
 #define HTTPSBLOCK_MAX_RECORD_SIZE    48u
@@ -39,14 +39,15 @@ typedef struct _WFPGEN_RECORD_HEADER
 {
     UINT32 Size;       /* bytes in this record, tail included; a multiple of 8 */
     UINT16 LayerIndex; /* HTTPSBLOCK_LAYER_* */
-    UINT16 Reserved;
-    UINT32 Present;   /* bit n: value n was available */
-    UINT32 Truncated; /* bit n: variable-length value n was cut to HTTPSBLOCK_MAX_BLOB bytes */
-    UINT64 Sequence;  /* per-driver event number, from 1 */
-    UINT64 Timestamp; /* system time, 100 ns units since 1601-01-01 UTC */
+    UINT16 Processor;  /* the ring the record went to: one per processor (the ring sink); 0 otherwise */
+    UINT32 Present;    /* bit n: value n was available */
+    UINT32 Truncated;  /* bit n: variable-length value n was cut to HTTPSBLOCK_MAX_BLOB bytes */
+    UINT64 Sequence;   /* event number, from 1, counted per Processor: a gap is a loss */
+    UINT64 Timestamp;  /* system time, 100 ns units since 1601-01-01 UTC */
 } WFPGEN_RECORD_HEADER;
 
 C_ASSERT(sizeof(WFPGEN_RECORD_HEADER) == 32);
+C_ASSERT(FIELD_OFFSET(WFPGEN_RECORD_HEADER, Processor) == 6);
 C_ASSERT(FIELD_OFFSET(WFPGEN_RECORD_HEADER, Present) == 8);
 C_ASSERT(FIELD_OFFSET(WFPGEN_RECORD_HEADER, Sequence) == 16);
 C_ASSERT(FIELD_OFFSET(WFPGEN_RECORD_HEADER, Timestamp) == 24);

@@ -12,10 +12,12 @@ Abstract:
     The control device \Device\MonitorNetworkV6 (user mode: \\.\MonitorNetworkV6) answers three
     METHOD_BUFFERED IOCTLs, each with an empty input buffer:
 
-      GET_INFO  WFPGEN_INFO: magic, format version, layout fingerprint, ring capacity.
-      READ      one batch: WFPGEN_BATCH_HEADER, then as many whole records as fit. When the
+      GET_INFO  WFPGEN_INFO: magic, format version, layout fingerprint, ring count and sizes.
+      READ      one batch: WFPGEN_BATCH_HEADER, then as many whole records as fit, taken from
+                the per-processor rings in turn (each ring's records in order). When every
                 ring is empty the request is pended (cancel-safe) until records arrive.
-      STATS     MONITORNETWORKV6_STATS: per-layer classified / emitted / dropped, ring high-water mark.
+      STATS     MONITORNETWORKV6_STATS: per-layer classified / emitted / dropped, summed over the
+                rings, and the high-water mark of the fullest ring.
 
     Every structure uses fixed-width little-endian fields and is asserted here and in the
     generated reader.
@@ -39,7 +41,7 @@ C_ASSERT(MONITORNETWORKV6_IOCTL_STATS == 0x00126008);
 
 #define MONITORNETWORKV6_BATCH_MAGIC   0x42504657 /* "WFPB" in memory */
 #define MONITORNETWORKV6_INFO_MAGIC    0x47504657 /* "WFPG" in memory */
-#define MONITORNETWORKV6_RING_CAPACITY 1048576u
+#define MONITORNETWORKV6_RING_CAPACITY 1048576u   /* shared by the per-processor rings */
 
 #ifndef WFPGEN_CHANNEL_TYPES_DEFINED
 #define WFPGEN_CHANNEL_TYPES_DEFINED
@@ -49,7 +51,7 @@ typedef struct _WFPGEN_BATCH_HEADER
     UINT32 Magic;        /* MONITORNETWORKV6_BATCH_MAGIC */
     UINT32 Length;       /* bytes in the batch, this header included */
     UINT32 RecordCount;  /* whole records that follow */
-    UINT32 DroppedTotal; /* records dropped since load (low 32 bits) */
+    UINT32 DroppedTotal; /* records dropped since load, all rings (low 32 bits) */
 } WFPGEN_BATCH_HEADER;
 
 C_ASSERT(sizeof(WFPGEN_BATCH_HEADER) == 16);
@@ -59,12 +61,14 @@ typedef struct _WFPGEN_INFO
     UINT32 Magic;         /* MONITORNETWORKV6_INFO_MAGIC */
     UINT32 FormatVersion; /* MONITORNETWORKV6_FORMAT_VERSION */
     UINT64 Fingerprint;   /* MONITORNETWORKV6_LAYOUT_FINGERPRINT */
-    UINT64 Capacity;      /* ring bytes */
+    UINT64 Capacity;      /* ring bytes, all rings together */
     UINT32 LayerCount;
     UINT32 MaxRecordSize;
+    UINT32 RingCount;    /* one ring per processor */
+    UINT32 RingCapacity; /* bytes in each ring */
 } WFPGEN_INFO;
 
-C_ASSERT(sizeof(WFPGEN_INFO) == 32);
+C_ASSERT(sizeof(WFPGEN_INFO) == 40);
 C_ASSERT(FIELD_OFFSET(WFPGEN_INFO, Fingerprint) == 8);
 
 typedef struct _WFPGEN_LAYER_STATS
@@ -80,8 +84,8 @@ C_ASSERT(sizeof(WFPGEN_LAYER_STATS) == 24);
 
 typedef struct _MONITORNETWORKV6_STATS
 {
-    UINT64 HighWater; /* most ring bytes ever in use */
-    UINT64 Used;      /* ring bytes in use now */
+    UINT64 HighWater; /* most bytes ever in use in any one ring */
+    UINT64 Used;      /* bytes in use now, all rings */
     UINT32 LayerCount;
     UINT32 PendingReads;
     WFPGEN_LAYER_STATS Layers[MONITORNETWORKV6_LAYER_COUNT];

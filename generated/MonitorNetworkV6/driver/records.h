@@ -23,8 +23,8 @@ Environment:
 
 #pragma once
 
-#define MONITORNETWORKV6_FORMAT_VERSION     1u
-#define MONITORNETWORKV6_LAYOUT_FINGERPRINT 0xc043eba34bad7c79ULL
+#define MONITORNETWORKV6_FORMAT_VERSION     2u
+#define MONITORNETWORKV6_LAYOUT_FINGERPRINT 0x72e59525648e78cdULL
 #define MONITORNETWORKV6_LAYER_COUNT        4u
 #define MONITORNETWORKV6_MAX_BLOB           520u
 #define MONITORNETWORKV6_MAX_RECORD_SIZE    72u
@@ -41,14 +41,15 @@ typedef struct _WFPGEN_RECORD_HEADER
 {
     UINT32 Size;       /* bytes in this record, tail included; a multiple of 8 */
     UINT16 LayerIndex; /* MONITORNETWORKV6_LAYER_* */
-    UINT16 Reserved;
-    UINT32 Present;   /* bit n: value n was available */
-    UINT32 Truncated; /* bit n: variable-length value n was cut to MONITORNETWORKV6_MAX_BLOB bytes */
-    UINT64 Sequence;  /* per-driver event number, from 1 */
-    UINT64 Timestamp; /* system time, 100 ns units since 1601-01-01 UTC */
+    UINT16 Processor;  /* the ring the record went to: one per processor (the ring sink); 0 otherwise */
+    UINT32 Present;    /* bit n: value n was available */
+    UINT32 Truncated;  /* bit n: variable-length value n was cut to MONITORNETWORKV6_MAX_BLOB bytes */
+    UINT64 Sequence;   /* event number, from 1, counted per Processor: a gap is a loss */
+    UINT64 Timestamp;  /* system time, 100 ns units since 1601-01-01 UTC */
 } WFPGEN_RECORD_HEADER;
 
 C_ASSERT(sizeof(WFPGEN_RECORD_HEADER) == 32);
+C_ASSERT(FIELD_OFFSET(WFPGEN_RECORD_HEADER, Processor) == 6);
 C_ASSERT(FIELD_OFFSET(WFPGEN_RECORD_HEADER, Present) == 8);
 C_ASSERT(FIELD_OFFSET(WFPGEN_RECORD_HEADER, Sequence) == 16);
 C_ASSERT(FIELD_OFFSET(WFPGEN_RECORD_HEADER, Timestamp) == 24);

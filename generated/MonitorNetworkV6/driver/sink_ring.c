@@ -9,16 +9,28 @@ Module Name:
 
 Abstract:
 
-    Records go into one non-paged byte ring of MONITORNETWORKV6_RING_CAPACITY bytes, guarded by an
-    in-stack queued spin lock. classify appends a whole record or, when it does not fit,
-    drops it and counts the drop: it never blocks, allocates or overwrites. Every event gets
-    a sequence number, stored or not, so a reader sees each loss as a gap.
+    Records go into non-paged byte rings, one per processor, each guarded by its own in-stack
+    queued spin lock. classify appends a whole record to the ring of the processor it runs on
+    or, when it does not fit, drops it and counts the drop: it never blocks, allocates or
+    overwrites, and it writes no memory that classify on another processor writes. Every
+    event gets the next sequence number of its ring, stored or not, so a reader sees each loss
+    as a gap in one processor's numbers.
 
-    User mode drains the ring through \\.\MonitorNetworkV6 (see channel.h). A READ that finds
-    the ring empty is queued in a cancel-safe queue (IoCsq*) and completed by the next record;
-    cancellation, handle cleanup and unload complete every queued request.
+    Sizing: MONITORNETWORKV6_RING_CAPACITY bytes are shared among the processors active at load
+    (KeQueryActiveProcessorCountEx): each ring gets an equal share rounded down to 8 bytes. When
+    a share would hold fewer than two of the largest records, there are fewer rings than
+    processors, and processor n writes to ring (n modulo the ring count), as does a processor
+    added after load; the ring's lock keeps sharing correct.
 
-    Lock order: the ring lock may be held while the queue lock is taken, never the reverse.
+    User mode drains the rings through \\.\MonitorNetworkV6 (see channel.h). A READ fills
+    one batch with whole records from every ring in turn, in slices: no hold of a ring lock
+    copies more than MONITORNETWORKV6_SLICE_BYTES bytes of records (or one record, when a record is
+    larger), so classify on that processor waits for at most one slice. A READ that finds every
+    ring empty is queued in a cancel-safe queue (IoCsq*) and filled by the next record stored on
+    any processor; cancellation, handle cleanup and unload complete every queued request.
+
+    Locks: no lock is ever taken while another is held. classify, READ and STATS take one
+    ring lock at a time; the queue lock is taken with no ring lock held.
 
 Environment:
 
@@ -31,6 +43,15 @@ Environment:
 
 #define MONITORNETWORKV6_MAX_BLOBS       1u
 #define MONITORNETWORKV6_MIN_READ_LENGTH ((UINT32)sizeof(WFPGEN_BATCH_HEADER) + MONITORNETWORKV6_MAX_RECORD_SIZE)
+/* The most record bytes one hold of a ring lock copies out (one record more when it is larger). */
+#define MONITORNETWORKV6_SLICE_BYTES 16384u
+/* The smallest ring: two of the largest records. */
+#define MONITORNETWORKV6_MIN_RING_CAPACITY (2u * MONITORNETWORKV6_MAX_RECORD_SIZE)
+/* Ring indices are stored in the records' UINT16 Processor. */
+#define MONITORNETWORKV6_MAX_RINGS 0x10000u
+
+C_ASSERT((MONITORNETWORKV6_MAX_RECORD_SIZE % 8u) == 0);
+C_ASSERT(MONITORNETWORKV6_RING_CAPACITY >= MONITORNETWORKV6_MIN_RING_CAPACITY);
 
 /* Where each layer's blob references sit in its record, and their presence bits. */
 typedef struct _MONITORNETWORKV6_BLOB_LAYOUT
@@ -47,26 +68,34 @@ static const MONITORNETWORKV6_BLOB_LAYOUT MonitorNetworkV6BlobLayouts[MONITORNET
     {0u, {0}, {0}}, /* outbound_transport_v6 */
 };
 
+/* One processor's ring. It heads its own allocation, and its bytes follow it there, so nothing
+   classify writes shares a cache line with another processor's ring. */
 typedef struct _MONITORNETWORKV6_RING
 {
     KSPIN_LOCK Lock;
-    UINT8 *Buffer; /* NULL before initialization and after shutdown */
+    UINT8 *Buffer; /* Capacity bytes, after this header in the same allocation */
     UINT32 Capacity;
     UINT32 Head; /* next write offset */
     UINT32 Tail; /* offset of the oldest record */
     UINT32 Used; /* bytes in use */
     UINT32 HighWater;
+    UINT16 Index; /* the records' Processor */
     UINT64 Sequence;
     UINT64 DroppedTotal;
-    UINT32 ReadsQueued; /* READs queued under this lock and not yet handed records; may overcount */
     WFPGEN_LAYER_STATS Layers[MONITORNETWORKV6_LAYER_COUNT];
 } MONITORNETWORKV6_RING;
 
-static MONITORNETWORKV6_RING g_Ring;
+/* The ring header rounded up to 128 bytes (two cache lines on x64, one on ARM64). */
+#define MONITORNETWORKV6_RING_HEADER_SIZE (((UINT32)sizeof(MONITORNETWORKV6_RING) + 127u) & ~127u)
+
+static MONITORNETWORKV6_RING **g_Rings; /* g_RingCount rings; NULL before initialization and after shutdown */
+static UINT32 g_RingCount;
+static UINT32 g_RingCapacity;
+static volatile LONG g_PendingReadCount; /* READs in the queue: changed under the queue lock */
+static volatile LONG g_DrainStart;       /* rotates the ring a READ starts with */
 static IO_CSQ g_ReadQueue;
 static KSPIN_LOCK g_ReadQueueLock;
 static LIST_ENTRY g_PendingReads;
-static UINT32 g_PendingReadCount;
 static BOOLEAN g_SymbolicLinkCreated;
 
 _Dispatch_type_(IRP_MJ_CREATE) _Dispatch_type_(IRP_MJ_CLOSE) DRIVER_DISPATCH MonitorNetworkV6DispatchCreateClose;
@@ -83,26 +112,29 @@ IO_CSQ_COMPLETE_CANCELED_IRP MonitorNetworkV6CsqCompleteCanceledIrp;
 #if defined(_MSC_VER)
 #pragma alloc_text(PAGE, MonitorNetworkV6SinkInitialize)
 #pragma alloc_text(PAGE, MonitorNetworkV6DispatchCreateClose)
-/* SinkShutdown takes the ring spin lock, so it stays in non-paged code. */
+/* SinkShutdown completes queued READs under the queue's spin lock, so it stays in non-paged code. */
 #endif
 
-/* -- the ring ---------------------------------------------------------------------------- */
+/* -- the rings --------------------------------------------------------------------------- */
 
 _IRQL_requires_max_(DISPATCH_LEVEL) static UINT32
-MonitorNetworkV6RingAdvance(_In_ UINT32 Offset, _In_ UINT32 Length)
+MonitorNetworkV6RingAdvance(_In_ const MONITORNETWORKV6_RING *Ring, _In_ UINT32 Offset, _In_ UINT32 Length)
 {
     Offset += Length;
-    if (Offset >= g_Ring.Capacity)
+    if (Offset >= Ring->Capacity)
     {
-        Offset -= g_Ring.Capacity;
+        Offset -= Ring->Capacity;
     }
     return Offset;
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
-MonitorNetworkV6RingCopyIn(_In_ UINT32 Offset, _In_reads_bytes_opt_(Length) const VOID *Source, _In_ UINT32 Length)
+MonitorNetworkV6RingCopyIn(_Inout_ MONITORNETWORKV6_RING *Ring,
+                           _In_ UINT32 Offset,
+                           _In_reads_bytes_opt_(Length) const VOID *Source,
+                           _In_ UINT32 Length)
 {
-    UINT32 first = g_Ring.Capacity - Offset;
+    UINT32 first = Ring->Capacity - Offset;
 
     if (first > Length)
     {
@@ -110,25 +142,28 @@ MonitorNetworkV6RingCopyIn(_In_ UINT32 Offset, _In_reads_bytes_opt_(Length) cons
     }
     if (Source == NULL)
     {
-        RtlZeroMemory(g_Ring.Buffer + Offset, first);
-        RtlZeroMemory(g_Ring.Buffer, Length - first);
+        RtlZeroMemory(Ring->Buffer + Offset, first);
+        RtlZeroMemory(Ring->Buffer, Length - first);
         return;
     }
-    RtlCopyMemory(g_Ring.Buffer + Offset, Source, first);
-    RtlCopyMemory(g_Ring.Buffer, (const UINT8 *)Source + first, Length - first);
+    RtlCopyMemory(Ring->Buffer + Offset, Source, first);
+    RtlCopyMemory(Ring->Buffer, (const UINT8 *)Source + first, Length - first);
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
-MonitorNetworkV6RingCopyOut(_In_ UINT32 Offset, _Out_writes_bytes_all_(Length) VOID *Target, _In_ UINT32 Length)
+MonitorNetworkV6RingCopyOut(_In_ const MONITORNETWORKV6_RING *Ring,
+                            _In_ UINT32 Offset,
+                            _Out_writes_bytes_all_(Length) VOID *Target,
+                            _In_ UINT32 Length)
 {
-    UINT32 first = g_Ring.Capacity - Offset;
+    UINT32 first = Ring->Capacity - Offset;
 
     if (first > Length)
     {
         first = Length;
     }
-    RtlCopyMemory(Target, g_Ring.Buffer + Offset, first);
-    RtlCopyMemory((UINT8 *)Target + first, g_Ring.Buffer, Length - first);
+    RtlCopyMemory(Target, Ring->Buffer + Offset, first);
+    RtlCopyMemory((UINT8 *)Target + first, Ring->Buffer, Length - first);
 }
 
 /* Sizes the record's tail and writes its blob references; the caller holds no lock. */
@@ -166,123 +201,230 @@ MonitorNetworkV6PrepareBlobs(_Inout_ WFPGEN_RECORD_HEADER *Record,
     return total;
 }
 
-/* Copies whole records into Output after a batch header; the caller holds the ring lock. */
-_IRQL_requires_(DISPATCH_LEVEL) static UINT32
-MonitorNetworkV6RingDrain(_Out_writes_bytes_to_(OutputLength, return) UINT8 *Output, _In_ UINT32 OutputLength)
+/* Moves whole records from Ring to Output + *Written, up to Limit bytes of output and one slice,
+   in one copy; the caller holds the ring lock. TRUE when it stopped at the slice with more records
+   that fit. A record's Size is read in place: records are 8-byte aligned in a ring whose capacity
+   is a multiple of 8, so the field never straddles the end of the buffer. */
+_IRQL_requires_(DISPATCH_LEVEL) static BOOLEAN
+MonitorNetworkV6RingDrainSlice(_Inout_ MONITORNETWORKV6_RING *Ring,
+                               _Out_writes_bytes_(Limit) UINT8 *Output,
+                               _In_ UINT32 Limit,
+                               _Inout_ UINT32 *Written,
+                               _Inout_ UINT32 *Records)
 {
-    WFPGEN_BATCH_HEADER batch;
-    UINT32 written = (UINT32)sizeof(batch);
+    UINT32 room = Limit - *Written;
+    UINT32 offset = Ring->Tail;
+    UINT32 span = 0;
+    UINT32 count = 0;
     UINT32 size;
+    BOOLEAN more = FALSE;
 
-    batch.Magic = MONITORNETWORKV6_BATCH_MAGIC;
-    batch.RecordCount = 0;
-    while (g_Ring.Used > 0)
+    while (span < Ring->Used)
     {
-        MonitorNetworkV6RingCopyOut(g_Ring.Tail, &size, (UINT32)sizeof(size));
-        NT_ASSERT(size >= (UINT32)sizeof(WFPGEN_RECORD_HEADER) && size <= g_Ring.Used && (size % 8u) == 0);
-        if (size > OutputLength - written)
+        size = *(const UINT32 *)(Ring->Buffer + offset);
+        NT_ASSERT(size >= (UINT32)sizeof(WFPGEN_RECORD_HEADER) && size <= Ring->Used - span && (size % 8u) == 0);
+        if (size > room - span)
         {
             break;
         }
-        MonitorNetworkV6RingCopyOut(g_Ring.Tail, Output + written, size);
-        g_Ring.Tail = MonitorNetworkV6RingAdvance(g_Ring.Tail, size);
-        g_Ring.Used -= size;
-        written += size;
-        batch.RecordCount++;
+        if (span > 0 && size > MONITORNETWORKV6_SLICE_BYTES - span)
+        {
+            more = TRUE;
+            break;
+        }
+        span += size;
+        count++;
+        offset = MonitorNetworkV6RingAdvance(Ring, offset, size);
+    }
+    if (span > 0)
+    {
+        MonitorNetworkV6RingCopyOut(Ring, Ring->Tail, Output + *Written, span);
+        Ring->Tail = offset;
+        Ring->Used -= span;
+        *Written += span;
+        *Records += count;
+    }
+    return more;
+}
+
+/* Fills one READ's buffer: a batch header, then whole records from every ring, starting with a
+   different ring each time, at most Budget record bytes in all. Takes one ring lock at a time, for
+   one slice at a time. Returns the bytes written, header included. */
+_IRQL_requires_max_(DISPATCH_LEVEL) static UINT32
+MonitorNetworkV6FillBatch(_Out_writes_bytes_to_(OutputLength, return) UINT8 *Output,
+                          _In_ UINT32 OutputLength,
+                          _In_ UINT32 Budget,
+                          _Out_ UINT32 *Records)
+{
+    WFPGEN_BATCH_HEADER batch;
+    KLOCK_QUEUE_HANDLE lockHandle;
+    MONITORNETWORKV6_RING *ring;
+    UINT64 dropped = 0;
+    UINT32 written = (UINT32)sizeof(batch);
+    UINT32 limit = OutputLength;
+    UINT32 start;
+    UINT32 i;
+    BOOLEAN more;
+
+    if (Budget > MONITORNETWORKV6_RING_CAPACITY)
+    {
+        Budget = MONITORNETWORKV6_RING_CAPACITY; /* a batch never exceeds what the reader accepts */
+    }
+    if (Budget < MONITORNETWORKV6_MAX_RECORD_SIZE)
+    {
+        Budget = MONITORNETWORKV6_MAX_RECORD_SIZE; /* any record fits, so records in a ring always move */
+    }
+    if (limit - written > Budget)
+    {
+        limit = written + Budget;
+    }
+    batch.Magic = MONITORNETWORKV6_BATCH_MAGIC;
+    batch.RecordCount = 0;
+    start = (UINT32)InterlockedIncrement(&g_DrainStart) % g_RingCount;
+    for (i = 0; i < g_RingCount; i++)
+    {
+        ring = g_Rings[(start + i) % g_RingCount];
+        do
+        {
+            KeAcquireInStackQueuedSpinLock(&ring->Lock, &lockHandle);
+            more = MonitorNetworkV6RingDrainSlice(ring, Output, limit, &written, &batch.RecordCount);
+            if (!more)
+            {
+                dropped += ring->DroppedTotal;
+            }
+            KeReleaseInStackQueuedSpinLock(&lockHandle);
+        } while (more);
     }
     batch.Length = written;
-    batch.DroppedTotal = (UINT32)g_Ring.DroppedTotal;
+    batch.DroppedTotal = (UINT32)dropped;
     RtlCopyMemory(Output, &batch, sizeof(batch));
+    *Records = batch.RecordCount;
     return written;
 }
 
-/* Hands the ring's records to one queued READ, if any; the caller holds the ring lock. */
-_IRQL_requires_(DISPATCH_LEVEL) static PIRP
-MonitorNetworkV6FillQueuedRead(VOID)
+/* Whether any ring holds a record; takes one ring lock at a time. */
+_IRQL_requires_max_(DISPATCH_LEVEL) static BOOLEAN
+MonitorNetworkV6AnyRecords(VOID)
+{
+    KLOCK_QUEUE_HANDLE lockHandle;
+    UINT32 used;
+    UINT32 i;
+
+    for (i = 0; i < g_RingCount; i++)
+    {
+        KeAcquireInStackQueuedSpinLock(&g_Rings[i]->Lock, &lockHandle);
+        used = g_Rings[i]->Used;
+        KeReleaseInStackQueuedSpinLock(&lockHandle);
+        if (used > 0)
+        {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* Hands records to a queued READ, at most Budget bytes; the caller holds no lock. A READ that
+   finds no records (another READ took them) is queued again, then the rings are looked at once
+   more, as a new READ does. */
+_IRQL_requires_max_(DISPATCH_LEVEL) static VOID
+MonitorNetworkV6ServeQueuedRead(_In_ UINT32 Budget)
 {
     PIRP irp;
-    PIO_STACK_LOCATION stack;
     UINT32 written;
+    UINT32 records;
 
-    if (g_Ring.ReadsQueued == 0)
+    for (;;)
     {
-        return NULL; /* the common case: nobody waits, and the queue lock is not touched */
+        irp = IoCsqRemoveNextIrp(&g_ReadQueue, NULL);
+        if (irp == NULL)
+        {
+            return;
+        }
+        written = MonitorNetworkV6FillBatch(
+            (UINT8 *)irp->AssociatedIrp.SystemBuffer,
+            IoGetCurrentIrpStackLocation(irp)->Parameters.DeviceIoControl.OutputBufferLength, Budget, &records);
+        if (records > 0)
+        {
+            irp->IoStatus.Status = STATUS_SUCCESS;
+            irp->IoStatus.Information = written;
+            IoCompleteRequest(irp, IO_NO_INCREMENT);
+            return;
+        }
+        IoCsqInsertIrp(&g_ReadQueue, irp, NULL);
+        if (!MonitorNetworkV6AnyRecords())
+        {
+            return;
+        }
     }
-    irp = IoCsqRemoveNextIrp(&g_ReadQueue, NULL);
-    if (irp == NULL)
-    {
-        g_Ring.ReadsQueued = 0; /* the queued READs were cancelled meanwhile */
-    }
-    else
-    {
-        g_Ring.ReadsQueued--;
-        stack = IoGetCurrentIrpStackLocation(irp);
-        written = MonitorNetworkV6RingDrain((UINT8 *)irp->AssociatedIrp.SystemBuffer,
-                                            stack->Parameters.DeviceIoControl.OutputBufferLength);
-        irp->IoStatus.Status = STATUS_SUCCESS;
-        irp->IoStatus.Information = written;
-    }
-    return irp;
 }
 
 _Use_decl_annotations_ VOID
 MonitorNetworkV6SinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE *Blobs, UINT32 BlobCount)
 {
     KLOCK_QUEUE_HANDLE lockHandle;
+    MONITORNETWORKV6_RING *ring;
     WFPGEN_LAYER_STATS *counters;
     UINT32 lengths[MONITORNETWORKV6_MAX_BLOBS];
     UINT32 fixedSize = Record->Size;
     UINT32 total;
     UINT32 offset;
+    UINT32 processor;
     UINT32 i;
-    PIRP completed = NULL;
+    BOOLEAN serve = FALSE;
 
-    if (Record->LayerIndex >= MONITORNETWORKV6_LAYER_COUNT)
+    if (Record->LayerIndex >= MONITORNETWORKV6_LAYER_COUNT || g_Rings == NULL)
     {
         return;
     }
     total = MonitorNetworkV6PrepareBlobs(Record, Blobs, BlobCount, lengths);
     Record->Size = (total + 7u) & ~7u;
 
-    KeAcquireInStackQueuedSpinLock(&g_Ring.Lock, &lockHandle);
-    counters = &g_Ring.Layers[Record->LayerIndex];
+    /* At DISPATCH_LEVEL the thread stays on this processor. Below it, a move before the lock is
+       taken only sends the record to another processor's ring, which that ring's lock makes safe. */
+    processor = KeGetCurrentProcessorNumberEx(NULL);
+    ring = g_Rings[processor < g_RingCount ? processor : processor % g_RingCount];
+    Record->Processor = ring->Index;
+
+    KeAcquireInStackQueuedSpinLock(&ring->Lock, &lockHandle);
+    counters = &ring->Layers[Record->LayerIndex];
     counters->Classified++;
-    g_Ring.Sequence++;
-    Record->Sequence = g_Ring.Sequence;
-    if (g_Ring.Buffer != NULL && Record->Size <= g_Ring.Capacity - g_Ring.Used)
+    ring->Sequence++;
+    Record->Sequence = ring->Sequence;
+    if (Record->Size <= ring->Capacity - ring->Used)
     {
-        offset = g_Ring.Head;
-        MonitorNetworkV6RingCopyIn(offset, Record, fixedSize);
-        offset = MonitorNetworkV6RingAdvance(offset, fixedSize);
+        offset = ring->Head;
+        MonitorNetworkV6RingCopyIn(ring, offset, Record, fixedSize);
+        offset = MonitorNetworkV6RingAdvance(ring, offset, fixedSize);
         for (i = 0; i < MONITORNETWORKV6_MAX_BLOBS && i < BlobCount; i++)
         {
             if (lengths[i] > 0)
             {
-                MonitorNetworkV6RingCopyIn(offset, Blobs[i].Data, lengths[i]);
-                offset = MonitorNetworkV6RingAdvance(offset, lengths[i]);
+                MonitorNetworkV6RingCopyIn(ring, offset, Blobs[i].Data, lengths[i]);
+                offset = MonitorNetworkV6RingAdvance(ring, offset, lengths[i]);
             }
         }
-        MonitorNetworkV6RingCopyIn(offset, NULL, Record->Size - total);
-        g_Ring.Head = MonitorNetworkV6RingAdvance(g_Ring.Head, Record->Size);
-        g_Ring.Used += Record->Size;
-        if (g_Ring.Used > g_Ring.HighWater)
+        MonitorNetworkV6RingCopyIn(ring, offset, NULL, Record->Size - total);
+        ring->Head = MonitorNetworkV6RingAdvance(ring, ring->Head, Record->Size);
+        ring->Used += Record->Size;
+        if (ring->Used > ring->HighWater)
         {
-            g_Ring.HighWater = g_Ring.Used;
+            ring->HighWater = ring->Used;
         }
         counters->Emitted++;
-        /* A READ queued while the ring was empty takes the record now, under the same lock. */
-        completed = MonitorNetworkV6FillQueuedRead();
+        /* Read under the ring lock: a READ queues itself before it looks at this ring under this
+           lock, so either it finds this record or this finds it waiting. */
+        serve = ReadAcquire(&g_PendingReadCount) > 0;
     }
     else
     {
         counters->Dropped++;
-        g_Ring.DroppedTotal++;
+        ring->DroppedTotal++;
     }
     KeReleaseInStackQueuedSpinLock(&lockHandle);
 
-    if (completed != NULL)
+    if (serve)
     {
-        IoCompleteRequest(completed, IO_NO_INCREMENT);
+        MonitorNetworkV6ServeQueuedRead(MONITORNETWORKV6_SLICE_BYTES);
     }
 }
 
@@ -293,7 +435,7 @@ MonitorNetworkV6CsqInsertIrp(PIO_CSQ Csq, PIRP Irp)
 {
     UNREFERENCED_PARAMETER(Csq);
     InsertTailList(&g_PendingReads, &Irp->Tail.Overlay.ListEntry);
-    g_PendingReadCount++;
+    InterlockedIncrement(&g_PendingReadCount);
 }
 
 _Use_decl_annotations_ VOID
@@ -301,7 +443,7 @@ MonitorNetworkV6CsqRemoveIrp(PIO_CSQ Csq, PIRP Irp)
 {
     UNREFERENCED_PARAMETER(Csq);
     RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
-    g_PendingReadCount--;
+    InterlockedDecrement(&g_PendingReadCount);
 }
 
 _Use_decl_annotations_ PIRP
@@ -393,27 +535,42 @@ MonitorNetworkV6FillInfo(_Out_ WFPGEN_INFO *Info)
     Info->Magic = MONITORNETWORKV6_INFO_MAGIC;
     Info->FormatVersion = MONITORNETWORKV6_FORMAT_VERSION;
     Info->Fingerprint = MONITORNETWORKV6_LAYOUT_FINGERPRINT;
-    Info->Capacity = g_Ring.Capacity;
+    Info->Capacity = (UINT64)g_RingCount * g_RingCapacity;
     Info->LayerCount = MONITORNETWORKV6_LAYER_COUNT;
     Info->MaxRecordSize = MONITORNETWORKV6_MAX_RECORD_SIZE;
+    Info->RingCount = g_RingCount;
+    Info->RingCapacity = g_RingCapacity;
     return sizeof(*Info);
 }
 
+/* Sums the rings' counters, one ring lock at a time. */
 _IRQL_requires_max_(DISPATCH_LEVEL) static ULONG_PTR
 MonitorNetworkV6FillStats(_Out_ MONITORNETWORKV6_STATS *Stats)
 {
     KLOCK_QUEUE_HANDLE lockHandle;
-    KIRQL irql;
+    MONITORNETWORKV6_RING *ring;
+    UINT32 i;
+    UINT32 layer;
 
     RtlZeroMemory(Stats, sizeof(*Stats));
-    KeAcquireInStackQueuedSpinLock(&g_Ring.Lock, &lockHandle);
-    Stats->HighWater = g_Ring.HighWater;
-    Stats->Used = g_Ring.Used;
-    RtlCopyMemory(Stats->Layers, g_Ring.Layers, sizeof(Stats->Layers));
-    KeReleaseInStackQueuedSpinLock(&lockHandle);
-    KeAcquireSpinLock(&g_ReadQueueLock, &irql);
-    Stats->PendingReads = g_PendingReadCount;
-    KeReleaseSpinLock(&g_ReadQueueLock, irql);
+    for (i = 0; i < g_RingCount; i++)
+    {
+        ring = g_Rings[i];
+        KeAcquireInStackQueuedSpinLock(&ring->Lock, &lockHandle);
+        if (ring->HighWater > Stats->HighWater)
+        {
+            Stats->HighWater = ring->HighWater;
+        }
+        Stats->Used += ring->Used;
+        for (layer = 0; layer < MONITORNETWORKV6_LAYER_COUNT; layer++)
+        {
+            Stats->Layers[layer].Classified += ring->Layers[layer].Classified;
+            Stats->Layers[layer].Emitted += ring->Layers[layer].Emitted;
+            Stats->Layers[layer].Dropped += ring->Layers[layer].Dropped;
+        }
+        KeReleaseInStackQueuedSpinLock(&lockHandle);
+    }
+    Stats->PendingReads = (UINT32)ReadAcquire(&g_PendingReadCount);
     Stats->LayerCount = MONITORNETWORKV6_LAYER_COUNT;
     return sizeof(*Stats);
 }
@@ -425,8 +582,8 @@ MonitorNetworkV6DispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     ULONG inputLength = stack->Parameters.DeviceIoControl.InputBufferLength;
     ULONG outputLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
     PVOID buffer = Irp->AssociatedIrp.SystemBuffer;
-    KLOCK_QUEUE_HANDLE lockHandle;
     ULONG_PTR written;
+    UINT32 records;
 
     UNREFERENCED_PARAMETER(DeviceObject);
 
@@ -457,18 +614,19 @@ MonitorNetworkV6DispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         {
             return MonitorNetworkV6CompleteIrp(Irp, STATUS_BUFFER_TOO_SMALL, 0);
         }
-        KeAcquireInStackQueuedSpinLock(&g_Ring.Lock, &lockHandle);
-        if (g_Ring.Used == 0)
+        written = MonitorNetworkV6FillBatch((UINT8 *)buffer, outputLength, outputLength, &records);
+        if (records > 0)
         {
-            /* Queued under the ring lock, so a record stored after this check finds it. */
-            IoCsqInsertIrp(&g_ReadQueue, Irp, NULL);
-            g_Ring.ReadsQueued++;
-            KeReleaseInStackQueuedSpinLock(&lockHandle);
-            return STATUS_PENDING;
+            return MonitorNetworkV6CompleteIrp(Irp, STATUS_SUCCESS, written);
         }
-        written = MonitorNetworkV6RingDrain((UINT8 *)buffer, outputLength);
-        KeReleaseInStackQueuedSpinLock(&lockHandle);
-        return MonitorNetworkV6CompleteIrp(Irp, STATUS_SUCCESS, written);
+        /* Every ring was empty. Queue the READ, then look again: a record stored before the READ
+           was queued did not see it waiting. */
+        IoCsqInsertIrp(&g_ReadQueue, Irp, NULL);
+        if (MonitorNetworkV6AnyRecords())
+        {
+            MonitorNetworkV6ServeQueuedRead(MONITORNETWORKV6_RING_CAPACITY);
+        }
+        return STATUS_PENDING;
 
     default:
         return MonitorNetworkV6CompleteIrp(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
@@ -476,6 +634,86 @@ MonitorNetworkV6DispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 }
 
 /* -- lifetime ------------------------------------------------------------------------------ */
+
+_IRQL_requires_max_(DISPATCH_LEVEL) static PVOID
+MonitorNetworkV6AllocateNonPaged(_In_ SIZE_T Size)
+{
+    return ExAllocatePoolZero(NonPagedPool, Size, MONITORNETWORKV6_POOL_TAG);
+}
+
+/* Frees every ring and the table; no classify, READ or STATS may run. */
+_IRQL_requires_max_(DISPATCH_LEVEL) static VOID
+MonitorNetworkV6FreeRings(VOID)
+{
+    MONITORNETWORKV6_RING **rings = g_Rings;
+    UINT32 count = g_RingCount;
+    UINT32 i;
+
+    g_Rings = NULL;
+    g_RingCount = 0;
+    g_RingCapacity = 0;
+    if (rings == NULL)
+    {
+        return;
+    }
+    for (i = 0; i < count; i++)
+    {
+        if (rings[i] != NULL)
+        {
+            ExFreePoolWithTag(rings[i], MONITORNETWORKV6_POOL_TAG);
+        }
+    }
+    ExFreePoolWithTag((PVOID)rings, MONITORNETWORKV6_POOL_TAG);
+}
+
+/* One ring per active processor, sharing MONITORNETWORKV6_RING_CAPACITY bytes (see the top): never
+   more rings than that holds rings of two of the largest records, so the rings never hold more
+   than MONITORNETWORKV6_RING_CAPACITY bytes, and one READ of that size can empty them all. */
+_IRQL_requires_(PASSIVE_LEVEL) static NTSTATUS
+MonitorNetworkV6AllocateRings(VOID)
+{
+    MONITORNETWORKV6_RING *ring;
+    UINT32 count = KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS);
+    UINT32 capacity;
+    UINT32 i;
+
+    if (count == 0)
+    {
+        count = 1;
+    }
+    if (count > MONITORNETWORKV6_RING_CAPACITY / MONITORNETWORKV6_MIN_RING_CAPACITY)
+    {
+        count = MONITORNETWORKV6_RING_CAPACITY / MONITORNETWORKV6_MIN_RING_CAPACITY; /* processors then share rings */
+    }
+    if (count > MONITORNETWORKV6_MAX_RINGS)
+    {
+        count = MONITORNETWORKV6_MAX_RINGS;
+    }
+    capacity = (MONITORNETWORKV6_RING_CAPACITY / count) & ~7u;
+    g_Rings = (MONITORNETWORKV6_RING **)MonitorNetworkV6AllocateNonPaged((SIZE_T)count * sizeof(*g_Rings));
+    if (g_Rings == NULL)
+    {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    g_RingCount = count;
+    g_RingCapacity = capacity;
+    for (i = 0; i < count; i++)
+    {
+        ring = (MONITORNETWORKV6_RING *)MonitorNetworkV6AllocateNonPaged((SIZE_T)MONITORNETWORKV6_RING_HEADER_SIZE +
+                                                                         capacity);
+        if (ring == NULL)
+        {
+            MonitorNetworkV6FreeRings(); /* the table is zeroed, so it frees just the rings made so far */
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
+        KeInitializeSpinLock(&ring->Lock);
+        ring->Buffer = (UINT8 *)ring + MONITORNETWORKV6_RING_HEADER_SIZE;
+        ring->Capacity = capacity;
+        ring->Index = (UINT16)i;
+        g_Rings[i] = ring;
+    }
+    return STATUS_SUCCESS;
+}
 
 _Use_decl_annotations_ NTSTATUS
 MonitorNetworkV6SinkInitialize(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT DeviceObject)
@@ -487,11 +725,10 @@ MonitorNetworkV6SinkInitialize(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT Devic
     UNREFERENCED_PARAMETER(DeviceObject);
     PAGED_CODE();
 
-    RtlZeroMemory(&g_Ring, sizeof(g_Ring));
-    KeInitializeSpinLock(&g_Ring.Lock);
     KeInitializeSpinLock(&g_ReadQueueLock);
     InitializeListHead(&g_PendingReads);
     g_PendingReadCount = 0;
+    g_DrainStart = 0;
     status = IoCsqInitialize(&g_ReadQueue, MonitorNetworkV6CsqInsertIrp, MonitorNetworkV6CsqRemoveIrp,
                              MonitorNetworkV6CsqPeekNextIrp, MonitorNetworkV6CsqAcquireLock,
                              MonitorNetworkV6CsqReleaseLock, MonitorNetworkV6CsqCompleteCanceledIrp);
@@ -499,14 +736,11 @@ MonitorNetworkV6SinkInitialize(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT Devic
     {
         return status;
     }
-
-    g_Ring.Buffer =
-        (UINT8 *)ExAllocatePoolZero(NonPagedPool, MONITORNETWORKV6_RING_CAPACITY, MONITORNETWORKV6_POOL_TAG);
-    if (g_Ring.Buffer == NULL)
+    status = MonitorNetworkV6AllocateRings();
+    if (!NT_SUCCESS(status))
     {
-        return STATUS_INSUFFICIENT_RESOURCES;
+        return status;
     }
-    g_Ring.Capacity = MONITORNETWORKV6_RING_CAPACITY;
 
     DriverObject->MajorFunction[IRP_MJ_CREATE] = MonitorNetworkV6DispatchCreateClose;
     DriverObject->MajorFunction[IRP_MJ_CLOSE] = MonitorNetworkV6DispatchCreateClose;
@@ -516,8 +750,7 @@ MonitorNetworkV6SinkInitialize(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT Devic
     status = IoCreateSymbolicLink(&dosName, &deviceName);
     if (!NT_SUCCESS(status))
     {
-        ExFreePoolWithTag(g_Ring.Buffer, MONITORNETWORKV6_POOL_TAG);
-        g_Ring.Buffer = NULL;
+        MonitorNetworkV6FreeRings();
         return status;
     }
     g_SymbolicLinkCreated = TRUE;
@@ -528,23 +761,13 @@ _Use_decl_annotations_ VOID
 MonitorNetworkV6SinkShutdown(VOID)
 {
     UNICODE_STRING dosName = RTL_CONSTANT_STRING(L"\\DosDevices\\MonitorNetworkV6");
-    KLOCK_QUEUE_HANDLE lockHandle;
-    UINT8 *buffer;
 
     if (g_SymbolicLinkCreated)
     {
         (VOID) IoDeleteSymbolicLink(&dosName);
         g_SymbolicLinkCreated = FALSE;
     }
-    /* No classify runs any more (the callouts are gone); finish every reader before the ring goes. */
+    /* No classify runs any more (the callouts are gone); finish every reader before the rings go. */
     MonitorNetworkV6CancelQueuedReads(NULL);
-    KeAcquireInStackQueuedSpinLock(&g_Ring.Lock, &lockHandle);
-    buffer = g_Ring.Buffer;
-    g_Ring.Buffer = NULL;
-    g_Ring.Used = 0;
-    KeReleaseInStackQueuedSpinLock(&lockHandle);
-    if (buffer != NULL)
-    {
-        ExFreePoolWithTag(buffer, MONITORNETWORKV6_POOL_TAG);
-    }
+    MonitorNetworkV6FreeRings();
 }

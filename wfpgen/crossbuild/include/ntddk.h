@@ -8,8 +8,8 @@
  *   - SAL / driver annotations MinGW does not define (_Dispatch_type_ ...);
  *   - FORCEINLINE with the WDK's meaning, and the IO_CSQ_* routine role types;
  *   - POOL_FLAGS, POOL_FLAG_*, ExAllocatePool2 (Windows 10 2004), ExAllocatePoolZero,
- *     ExInitializeDriverRuntime / DrvRtPoolNxOptIn (Windows 8) and KeQuerySystemTimePrecise
- *     (Windows 8).
+ *     ExInitializeDriverRuntime / DrvRtPoolNxOptIn (Windows 8), KeQuerySystemTimePrecise
+ *     (Windows 8) and ReadAcquire.
  *
  * Pulling ntifs.h in here also fixes an include-order trap: MinGW's wdmsec.h #defines
  * RtlInitUnicodeStringEx, which clang then sees re-declared dllimport by ntifs.h.
@@ -150,6 +150,18 @@ static __inline__ PVOID ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBy
         RtlZeroMemory(Entry, NumberOfBytes);
     }
     return Entry;
+}
+#endif
+
+/* ---- Memory ordering ---------------------------------------------------------------------- */
+
+/* ReadAcquire (wdm.h): an inline routine, a load with acquire semantics (a plain load and a
+ * compiler barrier on x64, ldar on ARM64).  Stand-in: the same load through the builtin. */
+#ifndef WFPGEN_HAVE_READACQUIRE
+#define WFPGEN_HAVE_READACQUIRE
+static __inline__ LONG ReadAcquire(_In_ _Interlocked_operand_ LONG const volatile *Source)
+{
+    return __atomic_load_n(Source, __ATOMIC_ACQUIRE);
 }
 #endif
 

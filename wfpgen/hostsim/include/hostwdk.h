@@ -428,6 +428,21 @@ _IRQL_requires_max_(DISPATCH_LEVEL) _IRQL_saves_global_(QueuedSpinLock, LockHand
 _IRQL_requires_(DISPATCH_LEVEL) _IRQL_restores_global_(QueuedSpinLock, LockHandle)
     NTKERNELAPI VOID FASTCALL KeReleaseInStackQueuedSpinLock(_In_ PKLOCK_QUEUE_HANDLE LockHandle);
 
+/* Processors (ntdef.h, wdm.h). */
+typedef struct _PROCESSOR_NUMBER
+{
+    USHORT Group;
+    UCHAR Number;
+    UCHAR Reserved;
+} PROCESSOR_NUMBER, *PPROCESSOR_NUMBER;
+
+#define ALL_PROCESSOR_GROUPS 0xffff
+
+#if NTDDI_VERSION >= NTDDI_WIN7
+NTKERNELAPI ULONG KeQueryActiveProcessorCountEx(_In_ USHORT GroupNumber);
+NTKERNELAPI ULONG KeGetCurrentProcessorNumberEx(_Out_opt_ PPROCESSOR_NUMBER ProcNumber);
+#endif
+
 /* On x64 wdm.h makes KeGetCurrentIrql an inline that reads CR8; the host declares the routine. */
 _IRQL_requires_max_(HIGH_LEVEL) NTKERNELAPI KIRQL KeGetCurrentIrql(VOID);
 
@@ -798,6 +813,23 @@ static FORCEINLINE VOID ExInitializeDriverRuntime(_In_ ULONG RuntimeFlags)
 static FORCEINLINE LONG64 InterlockedIncrement64(_Inout_ _Interlocked_operand_ LONG64 volatile *Addend)
 {
     return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+/* InterlockedIncrement and InterlockedDecrement are compiler intrinsics on Windows, ReadAcquire
+ * an inline in wdm.h (a load with acquire semantics); same contracts here. */
+static FORCEINLINE LONG InterlockedIncrement(_Inout_ _Interlocked_operand_ LONG volatile *Addend)
+{
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+static FORCEINLINE LONG InterlockedDecrement(_Inout_ _Interlocked_operand_ LONG volatile *Addend)
+{
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+static FORCEINLINE LONG ReadAcquire(_In_ _Interlocked_operand_ LONG const volatile *Source)
+{
+    return __atomic_load_n(Source, __ATOMIC_ACQUIRE);
 }
 
 #if NTDDI_VERSION >= NTDDI_WIN8

@@ -464,6 +464,53 @@ KIRQL KeGetCurrentIrql(VOID)
     return hw_thread()->Irql;
 }
 
+/* -- processors -------------------------------------------------------------------------------- */
+
+#define HW_GROUP_SIZE 64u
+
+static uint32_t g_processor_count = 1; /* atomic (relaxed) */
+
+void HostWdk_SetProcessorCount(uint32_t count)
+{
+    __atomic_store_n(&g_processor_count, count == 0 ? 1u : count, __ATOMIC_RELAXED);
+}
+
+void HostWdk_SetCurrentProcessor(uint32_t index)
+{
+    hw_thread()->Processor = index;
+}
+
+ULONG KeQueryActiveProcessorCountEx(USHORT GroupNumber)
+{
+    uint32_t count = __atomic_load_n(&g_processor_count, __ATOMIC_RELAXED);
+    uint32_t first = (uint32_t)GroupNumber * HW_GROUP_SIZE;
+
+    hw_api_count(HW_API_KeQueryActiveProcessorCountEx);
+    if (GroupNumber == ALL_PROCESSOR_GROUPS)
+    {
+        return count;
+    }
+    if (first >= count)
+    {
+        return 0;
+    }
+    return count - first < HW_GROUP_SIZE ? count - first : HW_GROUP_SIZE;
+}
+
+ULONG KeGetCurrentProcessorNumberEx(PPROCESSOR_NUMBER ProcNumber)
+{
+    uint32_t index = hw_thread()->Processor;
+
+    hw_api_count(HW_API_KeGetCurrentProcessorNumberEx);
+    if (ProcNumber != NULL)
+    {
+        ProcNumber->Group = (USHORT)(index / HW_GROUP_SIZE);
+        ProcNumber->Number = (UCHAR)(index % HW_GROUP_SIZE);
+        ProcNumber->Reserved = 0;
+    }
+    return index;
+}
+
 VOID HostWdkCheckPagedCode(PCSTR Function)
 {
     HW_THREAD *thread = hw_thread();
@@ -490,8 +537,64 @@ typedef struct _HW_LOCK_SLOT
     uint32_t Ready;  /* atomic: Mutex initialised */
     uint64_t Owner;  /* atomic (relaxed): holder's thread id, 0 = free */
     uint32_t Depth;  /* recursive acquisitions refused on top of the real one (owner only) */
+    uint64_t Since;  /* owner only: the holder's CPU time (ns) when it acquired the lock */
     pthread_mutex_t Mutex;
 } HW_LOCK_SLOT;
+
+/* The longest hold of any spin lock, in the holder's CPU time: a thread preempted while it holds
+ * the lock (which the host allows and Windows, at DISPATCH_LEVEL, does not) is not charged. */
+static pthread_mutex_t g_hold_mutex = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t g_hold_longest; /* atomic (relaxed) for the fast comparison; written under g_hold_mutex */
+static uint64_t g_hold_count;   /* atomic (relaxed) */
+static char g_hold_context[48];  /* under g_hold_mutex */
+
+static uint64_t hw_thread_cpu_ns(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+static void hw_hold_record(uint64_t since, const char *context)
+{
+    uint64_t held = hw_thread_cpu_ns() - since;
+
+    __atomic_add_fetch(&g_hold_count, 1, __ATOMIC_RELAXED);
+    if (held <= __atomic_load_n(&g_hold_longest, __ATOMIC_RELAXED))
+    {
+        return;
+    }
+    pthread_mutex_lock(&g_hold_mutex);
+    if (held > __atomic_load_n(&g_hold_longest, __ATOMIC_RELAXED))
+    {
+        __atomic_store_n(&g_hold_longest, held, __ATOMIC_RELAXED);
+        snprintf(g_hold_context, sizeof(g_hold_context), "%s", context ? context : "?");
+    }
+    pthread_mutex_unlock(&g_hold_mutex);
+}
+
+void HostWdk_GetLockHolds(HOSTWDK_LOCK_HOLDS *holds)
+{
+    if (holds == NULL)
+    {
+        return;
+    }
+    pthread_mutex_lock(&g_hold_mutex);
+    holds->longest_ns = __atomic_load_n(&g_hold_longest, __ATOMIC_RELAXED);
+    holds->holds = __atomic_load_n(&g_hold_count, __ATOMIC_RELAXED);
+    snprintf(holds->context, sizeof(holds->context), "%s", g_hold_context);
+    pthread_mutex_unlock(&g_hold_mutex);
+}
+
+void HostWdk_ResetLockHolds(void)
+{
+    pthread_mutex_lock(&g_hold_mutex);
+    __atomic_store_n(&g_hold_longest, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_hold_count, 0, __ATOMIC_RELAXED);
+    g_hold_context[0] = '\0';
+    pthread_mutex_unlock(&g_hold_mutex);
+}
 
 static HW_LOCK_SLOT g_locks[HW_LOCK_SLOTS];
 
@@ -553,6 +656,7 @@ static void hw_lock_acquire(PKSPIN_LOCK lock, KIRQL old_irql, BOOLEAN queued, co
     {
         pthread_mutex_lock(&slot->Mutex);
         __atomic_store_n(&slot->Owner, thread->Id, __ATOMIC_RELAXED);
+        slot->Since = hw_thread_cpu_ns();
     }
     if (thread->HeldCount < HW_MAX_HELD)
     {
@@ -607,6 +711,7 @@ static BOOLEAN hw_lock_release(PKSPIN_LOCK lock, BOOLEAN queued, const char *api
         slot->Depth--;
         return TRUE;
     }
+    hw_hold_record(slot->Since, thread->Context);
     __atomic_store_n(&slot->Owner, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&slot->Mutex);
     return TRUE;
@@ -1134,6 +1239,9 @@ void HostWdk_Reset(void)
     hw_release_thread_locks();
     hw_thread()->Irql = PASSIVE_LEVEL;
     hw_thread()->Context = "harness";
+    hw_thread()->Processor = 0;
+    __atomic_store_n(&g_processor_count, 1u, __ATOMIC_RELAXED);
+    HostWdk_ResetLockHolds();
     for (i = 0; i < HW_API_COUNT; i++)
     {
         __atomic_store_n(&g_call_counts[i], 0, __ATOMIC_RELAXED);

@@ -58,6 +58,8 @@
     X(KeAcquireInStackQueuedSpinLock, DISPATCH_LEVEL, HW_F_QUIET)                                  \
     X(KeReleaseInStackQueuedSpinLock, DISPATCH_LEVEL, HW_F_QUIET)                                  \
     X(KeGetCurrentIrql, HIGH_LEVEL, HW_F_QUIET)                                                    \
+    X(KeGetCurrentProcessorNumberEx, HIGH_LEVEL, HW_F_QUIET)                                       \
+    X(KeQueryActiveProcessorCountEx, HIGH_LEVEL, HW_F_QUIET)                                       \
     X(HostWdkCheckPagedCode, HIGH_LEVEL, HW_F_QUIET)                                               \
     X(KeQuerySystemTimePrecise, HIGH_LEVEL, HW_F_QUIET)                                            \
     X(KeQuerySystemTime, HIGH_LEVEL, HW_F_QUIET)                                                   \
@@ -123,6 +125,7 @@ typedef struct _HW_THREAD
     HW_HELD Held[HW_MAX_HELD];
     uint32_t HeldCount;
     uint64_t ProcessId;  /* PsGetCurrentProcessId */
+    uint32_t Processor;  /* KeGetCurrentProcessorNumberEx: set by HostWdk_SetCurrentProcessor */
 } HW_THREAD;
 
 HW_THREAD *hw_thread(void);

@@ -85,6 +85,13 @@ int32_t HostWdk_Classify(uint16_t layer_id, const HOSTWDK_VALUE *values, uint32_
 int32_t HostWdk_ClassifyRepeat(uint16_t layer_id, const HOSTWDK_VALUE *values, uint32_t value_count,
                                const HOSTWDK_METADATA *metadata, uint32_t repeat, HOSTWDK_VERDICT *last);
 
+/* Processors: HostWdk_SetProcessorCount sets what KeQueryActiveProcessorCountEx reports (1 after
+   a reset; set it before loading the driver). HostWdk_SetCurrentProcessor sets the calling
+   thread's KeGetCurrentProcessorNumberEx (0 until set; an index at or above the count plays a
+   processor added after the driver loaded). Processors are numbered 64 to a group. */
+void HostWdk_SetProcessorCount(uint32_t count);
+void HostWdk_SetCurrentProcessor(uint32_t index);
+
 /* The FWPS run-time layer id of a layer name: "FWPS_LAYER_ALE_AUTH_CONNECT_V4" or the
    catalog's "ale_auth_connect_v4"; -1 if unknown. */
 int32_t HostWdk_LayerId(const char *fwps_layer_name);
@@ -141,6 +148,20 @@ const char *HostWdk_CallLog(void);
 /* Rule violations found so far, one per line ("" when none). */
 const char *HostWdk_Violations(void);
 uint32_t HostWdk_ViolationCount(void);
+
+/* Spin-lock hold times since the last reset or HostWdk_ResetLockHolds: the longest hold of any
+   spin lock, measured in the holder's CPU time (time the thread was preempted while holding
+   does not count: at DISPATCH_LEVEL on Windows it cannot be), with the holder's context
+   ("classifyFn", "IRP_MJ_DEVICE_CONTROL", ...) and the number of holds measured. */
+typedef struct _HOSTWDK_LOCK_HOLDS
+{
+    uint64_t longest_ns;
+    uint64_t holds;
+    char context[48];
+} HOSTWDK_LOCK_HOLDS;
+
+void HostWdk_GetLockHolds(HOSTWDK_LOCK_HOLDS *holds);
+void HostWdk_ResetLockHolds(void);
 
 typedef struct _HOSTWDK_COUNTERS
 {

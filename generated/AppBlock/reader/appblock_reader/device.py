@@ -42,9 +42,11 @@ class Info(NamedTuple):
 
     format_version: int
     fingerprint: int
-    capacity: int
+    capacity: int  # ring bytes, all rings together
     layer_count: int
     max_record_size: int
+    ring_count: int  # one ring per processor
+    ring_capacity: int  # bytes in each ring
 
 
 class LayerStats(NamedTuple):
@@ -57,10 +59,10 @@ class LayerStats(NamedTuple):
 
 
 class Stats(NamedTuple):
-    """STATS: the ring's fill and every layer's counters."""
+    """STATS: the rings' fill and every layer's counters, summed over the rings."""
 
-    high_water: int
-    used: int
+    high_water: int  # the fullest any one ring has been
+    used: int  # bytes in use, all rings
     pending_reads: int
     layers: tuple[LayerStats, ...]
 
@@ -69,7 +71,8 @@ def check_info(data: bytes) -> Info:
     """Parse a GET_INFO result and refuse a driver whose records this reader cannot decode."""
     if len(data) < layout.INFO_SIZE:
         raise DeviceError(f"GET_INFO returned {len(data)} bytes, {layout.INFO_SIZE} expected")
-    magic, version, fingerprint, capacity, layers, max_record = struct.unpack_from(layout.INFO_FORMAT, data)
+    (magic, version, fingerprint, capacity, layers, max_record, rings,
+     ring_capacity) = struct.unpack_from(layout.INFO_FORMAT, data)
     if magic != layout.INFO_MAGIC:
         raise DeviceError(f"{layout.DEVICE_PATH} answered GET_INFO with magic 0x{magic:08X}, not "
                           f"0x{layout.INFO_MAGIC:08X}: it is not the {layout.DRIVER_NAME} driver")
@@ -81,7 +84,7 @@ def check_info(data: bytes) -> Info:
                           f"reader's is {layout.FINGERPRINT:016x}: regenerate both from the same spec")
     if layers != len(layout.LAYERS):
         raise DeviceError(f"the driver has {layers} layers, this reader knows {len(layout.LAYERS)}")
-    return Info(version, fingerprint, capacity, layers, max_record)
+    return Info(version, fingerprint, capacity, layers, max_record, rings, ring_capacity)
 
 
 def parse_stats(data: bytes) -> Stats:

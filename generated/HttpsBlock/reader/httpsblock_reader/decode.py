@@ -203,10 +203,11 @@ class Record(NamedTuple):
 
     layer: str
     layer_index: int
-    sequence: int
+    sequence: int  # counted per processor: a gap is a loss on that processor
     timestamp: int  # FILETIME: 100 ns units since 1601-01-01 UTC
     values: dict[str, Raw | None]  # as written; None when absent
     truncated: frozenset[str]  # blob values cut to layout.MAX_BLOB bytes
+    processor: int = 0  # the driver's per-processor ring the record came from
 
     @property
     def layout(self) -> layout.Layer:
@@ -308,7 +309,7 @@ class _Plan:
             values = self.values(buf, pos, size, fields, present)
         truncated = self.truncated(fields[4]) if fields[4] else _NO_NAMES
         # tuple.__new__ directly: what Record(...) does, without its extra Python-level call.
-        return _new_tuple(Record, (self.name, self.index, fields[5], fields[6], values, truncated))
+        return _new_tuple(Record, (self.name, self.index, fields[5], fields[6], values, truncated, fields[2]))
 
     def values(self, buf: Buffer, pos: int, size: int, fields: tuple[Any, ...], present: int
                ) -> dict[str, Raw | None]:
