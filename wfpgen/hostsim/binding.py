@@ -218,6 +218,7 @@ class Counters:
     pool_bytes: int
     pending_irps: int
     open_handles: int
+    flow_contexts: int  # associated with a flow and not yet handed to flowDeleteFn
 
     def nonzero(self) -> dict[str, int]:
         """The counters that are not 0."""
@@ -295,6 +296,7 @@ class _Counters(ctypes.Structure):
         ("pool_bytes", ctypes.c_uint64),
         ("pending_irps", ctypes.c_uint32),
         ("open_handles", ctypes.c_uint32),
+        ("flow_contexts", ctypes.c_uint32),
     ]
 
 
@@ -426,6 +428,7 @@ class HostDriver:
             "HostWdk_SetCurrentProcessor": (None, [ctypes.c_uint32]),
             "HostWdk_GetLockHolds": (None, [ctypes.POINTER(_LockHolds)]),
             "HostWdk_ResetLockHolds": (None, []),
+            "HostWdk_FlowEnd": (ctypes.c_uint32, [ctypes.c_uint64]),
         }
         for name, (restype, argtypes) in signatures.items():
             function = getattr(lib, name)
@@ -466,6 +469,11 @@ class HostDriver:
         self.lib.HostWdk_ResetLockHolds()
 
     # -- traffic --------------------------------------------------------------------------------
+
+    def flow_end(self, flow: int) -> int:
+        """End the flow whose classifies carried ``flow_handle=flow``: each context associated with it
+        goes to its callout's flowDeleteFn. The number of contexts it had."""
+        return int(self.lib.HostWdk_FlowEnd(flow))
 
     def layer_id(self, name: str) -> int:
         """FWPS layer id of ``FWPS_LAYER_X`` or the catalog name ``x``; -1 if unknown."""

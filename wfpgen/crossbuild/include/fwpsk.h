@@ -220,6 +220,8 @@ NTSTATUS NTAPI FwpsCalloutRegister3(void *deviceObject, const FWPS_CALLOUT3 *cal
 #endif
 NTSTATUS NTAPI FwpsCalloutUnregisterById0(const UINT32 calloutId);
 NTSTATUS NTAPI FwpsCalloutUnregisterByKey0(const GUID *calloutKey);
+NTSTATUS NTAPI FwpsFlowAssociateContext0(UINT64 flowId, UINT16 layerId, UINT32 calloutId, UINT64 flowContext);
+NTSTATUS NTAPI FwpsFlowRemoveContext0(UINT64 flowId, UINT16 layerId, UINT32 calloutId);
 
 /* ---- x64 sizes ------------------------------------------------------------------------- */
 

@@ -246,6 +246,7 @@ typedef union _LARGE_INTEGER
 
 #define STATUS_SUCCESS                ((NTSTATUS)0x00000000L)
 #define STATUS_PENDING                ((NTSTATUS)0x00000103L)
+#define STATUS_OBJECT_NAME_EXISTS     ((NTSTATUS)0x40000000L) /* informational: NT_SUCCESS is TRUE */
 #define STATUS_BUFFER_OVERFLOW        ((NTSTATUS)0x80000005L)
 #define STATUS_UNSUCCESSFUL           ((NTSTATUS)0xC0000001L)
 #define STATUS_NOT_IMPLEMENTED        ((NTSTATUS)0xC0000002L)
@@ -1153,6 +1154,8 @@ typedef struct FWPM_SUBLAYER0_
     UINT16 weight;
 } FWPM_SUBLAYER0;
 
+#define FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW (0x00000001)
+
 typedef struct FWPM_CALLOUT0_
 {
     GUID calloutKey;
@@ -1421,6 +1424,13 @@ _IRQL_requires_(PASSIVE_LEVEL) _Must_inspect_result_ NTSTATUS FwpsCalloutRegiste
 _IRQL_requires_(PASSIVE_LEVEL) NTSTATUS FwpsCalloutUnregisterById0(_In_ const UINT32 calloutId);
 
 _IRQL_requires_(PASSIVE_LEVEL) NTSTATUS FwpsCalloutUnregisterByKey0(_In_ const GUID *calloutKey);
+
+_IRQL_requires_max_(DISPATCH_LEVEL) NTSTATUS FwpsFlowAssociateContext0(_In_ UINT64 flowId, _In_ UINT16 layerId,
+                                                                        _In_ UINT32 calloutId,
+                                                                        _In_ UINT64 flowContext);
+
+_IRQL_requires_max_(DISPATCH_LEVEL) NTSTATUS FwpsFlowRemoveContext0(_In_ UINT64 flowId, _In_ UINT16 layerId,
+                                                                     _In_ UINT32 calloutId);
 
 /* ---------------------------------------------------------------------------------------
  * fwpmk.h: kernel-mode management API (returns NTSTATUS, unlike fwpmu.h's DWORD)

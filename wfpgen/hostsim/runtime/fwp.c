@@ -71,6 +71,7 @@ typedef struct _HW_OBJECT
     UINT16 SubLayerWeight;                 /* sublayer: its weight; filter: its sublayer's */
     const HOSTWDK_CATALOG_LAYER *Layer;    /* callout: applicable layer; filter: its layer */
     UINT32 CalloutId;                      /* callout */
+    UINT32 CalloutFlags;                   /* callout: FWP_CALLOUT_FLAG_* */
     UINT64 FilterId;                       /* filter */
     UINT64 Weight;
     GUID SubLayer;
@@ -106,7 +107,9 @@ typedef struct _HW_RCALLOUT
     int Version;
     void *Classify;
     void *Notify;
+    void *FlowDelete; /* FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0, or NULL: then no flow context may be associated */
     const void *Device;
+    uint32_t BusyContexts; /* flow contexts that made the last unregistration fail (STATUS_DEVICE_BUSY) */
     /* classifyFn calls of this callout running now. classifyFn runs with the engine lock held
      * for reading and unregistration takes it for writing, so unregistration waits for every
      * in-progress classifyFn and none starts after it (or after the filter's deletion); this
@@ -981,6 +984,7 @@ NTSTATUS FwpmCalloutAdd0(HANDLE engineHandle, const FWPM_CALLOUT0 *callout, PSEC
         }
         object->Layer = layer;
         object->CalloutId = hw_callout_id_for(&callout->calloutKey);
+        object->CalloutFlags = callout->flags;
         status = hw_add_object(engine, object);
         if (!NT_SUCCESS(status))
         {
@@ -1602,10 +1606,315 @@ NTSTATUS FwpmProviderDeleteByKey0(HANDLE engineHandle, const GUID *key)
     return hw_delete(HW_API_FwpmProviderDeleteByKey0, engineHandle, HW_PROVIDER, key, 0);
 }
 
+/* -- flow contexts ---------------------------------------------------------------------------------------
+ * FwpsFlowAssociateContext0 keeps one context per (flow, layer, callout).  A classify whose metadata
+ * carries FWPS_METADATA_FIELD_FLOW_HANDLE hands that callout's context for that flow and layer to its
+ * classifyFn as flowContext.  The flow's end (HostWdk_FlowEnd) or FwpsFlowRemoveContext0 hands it to
+ * the callout's flowDeleteFn exactly once, after the last classifyFn using it has returned
+ * (FwpsFlowRemoveContext0 returns STATUS_PENDING meanwhile, as WFP documents).  g_flow_lock comes
+ * after g_engine_lock; no flow lock is held while driver code runs, and classifies take it only for
+ * reading, so they stay unordered for ThreadSanitizer. */
+
+typedef struct _HW_FLOW_CONTEXT
+{
+    UINT64 Flow;
+    UINT16 LayerId;
+    UINT32 CalloutId;
+    UINT64 Context;
+    FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 FlowDelete;
+    uint32_t Active;  /* atomic: classifyFn calls using the context now */
+    uint32_t Removed; /* atomic: unlinked while in use; the last classifyFn to return calls flowDeleteFn */
+    struct _HW_FLOW_CONTEXT *Next;
+} HW_FLOW_CONTEXT;
+
+#define HW_FLOW_BUCKET_BITS 10u
+static pthread_rwlock_t g_flow_lock = PTHREAD_RWLOCK_INITIALIZER;
+static HW_FLOW_CONTEXT *g_flow_contexts[1u << HW_FLOW_BUCKET_BITS];
+static uint32_t g_flow_context_count;      /* atomic: associated, or removed and waiting for classifyFn */
+static __thread uint32_t t_engine_readers; /* this thread holds g_engine_lock for reading (classify) */
+
+static uint32_t hw_flow_bucket(UINT64 flow)
+{
+    return (uint32_t)((flow * 0x9E3779B97F4A7C15ull) >> (64u - HW_FLOW_BUCKET_BITS));
+}
+
+/* g_flow_lock held: the link to the context of (flow, layer, callout), or NULL. */
+static HW_FLOW_CONTEXT **hw_flow_find(UINT64 flow, UINT16 layer, UINT32 callout)
+{
+    HW_FLOW_CONTEXT **it;
+
+    for (it = &g_flow_contexts[hw_flow_bucket(flow)]; *it != NULL; it = &(*it)->Next)
+    {
+        if ((*it)->Flow == flow && (*it)->LayerId == layer && (*it)->CalloutId == callout)
+        {
+            return it;
+        }
+    }
+    return NULL;
+}
+
+/* g_flow_lock held for writing: unlinks *it.  Returns the context when its flowDeleteFn is due now,
+ * NULL when a classifyFn still uses it (the last one to return calls flowDeleteFn). */
+static HW_FLOW_CONTEXT *hw_flow_unlink(HW_FLOW_CONTEXT **it)
+{
+    HW_FLOW_CONTEXT *context = *it;
+
+    *it = context->Next;
+    context->Next = NULL;
+    if (__atomic_load_n(&context->Active, __ATOMIC_ACQUIRE) > 0)
+    {
+        __atomic_store_n(&context->Removed, 1u, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    return context;
+}
+
+/* Calls flowDeleteFn at DISPATCH_LEVEL (the highest IRQL it may be called at) and forgets the context. */
+static void hw_flow_delete_notify(HW_FLOW_CONTEXT *context, const char *why)
+{
+    HW_THREAD *thread = hw_thread();
+    KIRQL irql = thread->Irql;
+    uint32_t held = thread->HeldCount;
+    const char *previous;
+
+    hw_log("flowDeleteFn(layer %u, callout %u, context 0x%llx) of flow %llu: %s", (unsigned)context->LayerId,
+           (unsigned)context->CalloutId, (unsigned long long)context->Context, (unsigned long long)context->Flow, why);
+    previous = hw_enter_driver("flowDeleteFn", DISPATCH_LEVEL);
+    context->FlowDelete(context->LayerId, context->CalloutId, context->Context);
+    if (thread->Irql != DISPATCH_LEVEL)
+    {
+        hw_violation("flowDeleteFn returned at IRQL %u; it was called at DISPATCH_LEVEL (2)", (unsigned)thread->Irql);
+    }
+    if (thread->HeldCount != held)
+    {
+        hw_violation("flowDeleteFn returned holding %u spin lock(s) it did not hold when called; it held %u",
+                     (unsigned)thread->HeldCount, (unsigned)held);
+    }
+    thread->Context = previous;
+    thread->Irql = irql;
+    free(context);
+    __atomic_sub_fetch(&g_flow_context_count, 1u, __ATOMIC_RELAXED);
+}
+
+/* Classify: the context of (flow, layer, callout), held until hw_flow_release; NULL if none. */
+static HW_FLOW_CONTEXT *hw_flow_hold(UINT64 flow, UINT16 layer, UINT32 callout)
+{
+    HW_FLOW_CONTEXT **it;
+    HW_FLOW_CONTEXT *context = NULL;
+
+    pthread_rwlock_rdlock(&g_flow_lock);
+    it = hw_flow_find(flow, layer, callout);
+    if (it != NULL)
+    {
+        context = *it;
+        __atomic_add_fetch(&context->Active, 1u, __ATOMIC_ACQ_REL);
+    }
+    pthread_rwlock_unlock(&g_flow_lock);
+    return context;
+}
+
+static void hw_flow_release(HW_FLOW_CONTEXT *context)
+{
+    uint32_t left;
+    uint32_t removed;
+
+    pthread_rwlock_rdlock(&g_flow_lock);
+    left = __atomic_sub_fetch(&context->Active, 1u, __ATOMIC_ACQ_REL);
+    removed = __atomic_load_n(&context->Removed, __ATOMIC_ACQUIRE);
+    pthread_rwlock_unlock(&g_flow_lock);
+    if (left == 0 && removed)
+    {
+        hw_flow_delete_notify(context, "removed while classifyFn used it; deleted when it returned");
+    }
+}
+
+/* Flow contexts associated with a callout (g_engine_lock held). */
+static uint32_t hw_flow_contexts_of(UINT32 callout)
+{
+    uint32_t count = 0;
+    uint32_t bucket;
+    const HW_FLOW_CONTEXT *context;
+
+    pthread_rwlock_rdlock(&g_flow_lock);
+    for (bucket = 0; bucket < RTL_NUMBER_OF(g_flow_contexts); bucket++)
+    {
+        for (context = g_flow_contexts[bucket]; context != NULL; context = context->Next)
+        {
+            count += context->CalloutId == callout ? 1u : 0u;
+        }
+    }
+    pthread_rwlock_unlock(&g_flow_lock);
+    return count;
+}
+
+static HW_RCALLOUT *hw_rcallout_by_id(UINT32 id)
+{
+    HW_RCALLOUT *it;
+
+    for (it = g_rcallouts; it != NULL && it->Id != id; it = it->Next)
+    {
+    }
+    return it;
+}
+
+static const HW_OBJECT *hw_callout_object_by_id(UINT32 id)
+{
+    const HW_OBJECT *it;
+
+    for (it = g_objects[HW_CALLOUT]; it != NULL && (it->CalloutId != id || it->Uncommitted); it = it->Next)
+    {
+    }
+    return it;
+}
+
+NTSTATUS FwpsFlowAssociateContext0(UINT64 flowId, UINT16 layerId, UINT32 calloutId, UINT64 flowContext)
+{
+    NTSTATUS status;
+    const HW_RCALLOUT *callout;
+    const HW_OBJECT *object;
+    HW_FLOW_CONTEXT *context;
+    const char *why = "";
+    BOOLEAN lock = t_engine_readers == 0; /* classifyFn runs with the engine lock held already */
+
+    if (hw_api_enter(HW_API_FwpsFlowAssociateContext0, &status))
+    {
+        goto Done;
+    }
+    if (lock)
+    {
+        pthread_rwlock_rdlock(&g_engine_lock);
+    }
+    callout = hw_rcallout_by_id(calloutId);
+    object = hw_callout_object_by_id(calloutId);
+    status = STATUS_INVALID_PARAMETER;
+    if (flowContext == 0)
+    {
+        why = ": flowContext is 0";
+    }
+    else if (flowId == 0)
+    {
+        why = ": flowId is 0 (the packet carried no FWPS_METADATA_FIELD_FLOW_HANDLE)";
+    }
+    else if (callout == NULL)
+    {
+        why = ": no callout with this id is registered";
+    }
+    else if (callout->FlowDelete == NULL)
+    {
+        why = ": the callout registered no flowDeleteFn";
+    }
+    else if (object == NULL || object->Layer->LayerId != layerId)
+    {
+        why = ": the callout is not in the filter engine at this layer (FwpmCalloutAdd0 applicableLayer)";
+    }
+    else
+    {
+        pthread_rwlock_wrlock(&g_flow_lock);
+        if (hw_flow_find(flowId, layerId, calloutId) != NULL)
+        {
+            status = STATUS_OBJECT_NAME_EXISTS;
+            why = ": the callout already has a context on this flow at this layer";
+        }
+        else if ((context = calloc(1, sizeof(*context))) == NULL)
+        {
+            status = STATUS_INSUFFICIENT_RESOURCES;
+        }
+        else
+        {
+            uint32_t bucket = hw_flow_bucket(flowId);
+
+            context->Flow = flowId;
+            context->LayerId = layerId;
+            context->CalloutId = calloutId;
+            context->Context = flowContext;
+            context->FlowDelete = (FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0)callout->FlowDelete;
+            context->Next = g_flow_contexts[bucket];
+            g_flow_contexts[bucket] = context;
+            __atomic_add_fetch(&g_flow_context_count, 1u, __ATOMIC_RELAXED);
+            status = STATUS_SUCCESS;
+        }
+        pthread_rwlock_unlock(&g_flow_lock);
+    }
+    if (lock)
+    {
+        pthread_rwlock_unlock(&g_engine_lock);
+    }
+Done:
+    hw_log_api(HW_API_FwpsFlowAssociateContext0, "FwpsFlowAssociateContext0(flow %llu, layer %u, callout %u, "
+               "context 0x%llx) -> 0x%08X%s", (unsigned long long)flowId, (unsigned)layerId, (unsigned)calloutId,
+               (unsigned long long)flowContext, (unsigned)status, why);
+    return status;
+}
+
+NTSTATUS FwpsFlowRemoveContext0(UINT64 flowId, UINT16 layerId, UINT32 calloutId)
+{
+    NTSTATUS status;
+    HW_FLOW_CONTEXT **it;
+    HW_FLOW_CONTEXT *due = NULL;
+
+    if (hw_api_enter(HW_API_FwpsFlowRemoveContext0, &status))
+    {
+        goto Done;
+    }
+    pthread_rwlock_wrlock(&g_flow_lock);
+    it = hw_flow_find(flowId, layerId, calloutId);
+    if (it == NULL)
+    {
+        status = STATUS_UNSUCCESSFUL; /* no context on this flow for this layer and callout */
+    }
+    else
+    {
+        due = hw_flow_unlink(it);
+        status = due != NULL ? STATUS_SUCCESS : STATUS_PENDING;
+    }
+    pthread_rwlock_unlock(&g_flow_lock);
+Done:
+    hw_log_api(HW_API_FwpsFlowRemoveContext0, "FwpsFlowRemoveContext0(flow %llu, layer %u, callout %u) -> 0x%08X",
+               (unsigned long long)flowId, (unsigned)layerId, (unsigned)calloutId, (unsigned)status);
+    if (due != NULL)
+    {
+        hw_flow_delete_notify(due, "FwpsFlowRemoveContext0");
+    }
+    return status;
+}
+
+uint32_t HostWdk_FlowEnd(uint64_t flow)
+{
+    HW_FLOW_CONTEXT **it;
+    HW_FLOW_CONTEXT *context;
+    HW_FLOW_CONTEXT *due = NULL;
+    uint32_t count = 0;
+
+    pthread_rwlock_wrlock(&g_flow_lock);
+    for (it = &g_flow_contexts[hw_flow_bucket(flow)]; *it != NULL;)
+    {
+        if ((*it)->Flow != flow)
+        {
+            it = &(*it)->Next;
+            continue;
+        }
+        count++;
+        context = hw_flow_unlink(it);
+        if (context != NULL)
+        {
+            context->Next = due;
+            due = context;
+        }
+    }
+    pthread_rwlock_unlock(&g_flow_lock);
+    while (due != NULL)
+    {
+        context = due;
+        due = context->Next;
+        hw_flow_delete_notify(context, "the flow ended");
+    }
+    return count;
+}
+
 /* -- run-time callouts ---------------------------------------------------------------------------------- */
 
 static NTSTATUS hw_register(HW_API api, void *deviceObject, const GUID *key, void *classify, void *notify,
-                            int version, UINT32 *calloutId)
+                            void *flowDelete, int version, UINT32 *calloutId)
 {
     NTSTATUS status;
     HW_RCALLOUT *callout = NULL;
@@ -1652,6 +1961,7 @@ static NTSTATUS hw_register(HW_API api, void *deviceObject, const GUID *key, voi
         callout->Version = version;
         callout->Classify = classify;
         callout->Notify = notify;
+        callout->FlowDelete = flowDelete;
         callout->Device = deviceObject;
         callout->Next = g_rcallouts;
         g_rcallouts = callout;
@@ -1671,22 +1981,22 @@ Done:
 NTSTATUS FwpsCalloutRegister1(void *deviceObject, const FWPS_CALLOUT1 *callout, UINT32 *calloutId)
 {
     return hw_register(HW_API_FwpsCalloutRegister1, deviceObject, callout ? &callout->calloutKey : NULL,
-                       callout ? (void *)callout->classifyFn : NULL, callout ? (void *)callout->notifyFn : NULL, 1,
-                       calloutId);
+                       callout ? (void *)callout->classifyFn : NULL, callout ? (void *)callout->notifyFn : NULL,
+                       callout ? (void *)callout->flowDeleteFn : NULL, 1, calloutId);
 }
 
 NTSTATUS FwpsCalloutRegister2(void *deviceObject, const FWPS_CALLOUT2 *callout, UINT32 *calloutId)
 {
     return hw_register(HW_API_FwpsCalloutRegister2, deviceObject, callout ? &callout->calloutKey : NULL,
-                       callout ? (void *)callout->classifyFn : NULL, callout ? (void *)callout->notifyFn : NULL, 2,
-                       calloutId);
+                       callout ? (void *)callout->classifyFn : NULL, callout ? (void *)callout->notifyFn : NULL,
+                       callout ? (void *)callout->flowDeleteFn : NULL, 2, calloutId);
 }
 
 NTSTATUS FwpsCalloutRegister3(void *deviceObject, const FWPS_CALLOUT3 *callout, UINT32 *calloutId)
 {
     return hw_register(HW_API_FwpsCalloutRegister3, deviceObject, callout ? &callout->calloutKey : NULL,
-                       callout ? (void *)callout->classifyFn : NULL, callout ? (void *)callout->notifyFn : NULL, 3,
-                       calloutId);
+                       callout ? (void *)callout->classifyFn : NULL, callout ? (void *)callout->notifyFn : NULL,
+                       callout ? (void *)callout->flowDeleteFn : NULL, 3, calloutId);
 }
 
 static NTSTATUS hw_unregister(HW_API api, const GUID *key, UINT32 id)
@@ -1697,6 +2007,7 @@ static NTSTATUS hw_unregister(HW_API api, const GUID *key, UINT32 id)
     HW_OBJECT *filter;
     uint32_t references = 0;
     uint32_t active = 0;
+    uint32_t contexts = 0;
     char text[37] = "?";
 
     if (hw_api_enter(api, &status))
@@ -1728,8 +2039,16 @@ static NTSTATUS hw_unregister(HW_API api, const GUID *key, UINT32 id)
             }
         }
         active = __atomic_load_n(&callout->Active, __ATOMIC_ACQUIRE);
+        contexts = hw_flow_contexts_of(callout->Id);
         if (references > 0)
         {
+            status = STATUS_DEVICE_BUSY;
+        }
+        else if (contexts > 0)
+        {
+            /* WFP's rule: the callout stays registered until the driver has removed every flow
+             * context it associated (FwpsFlowRemoveContext0) and calls again. */
+            callout->BusyContexts = contexts;
             status = STATUS_DEVICE_BUSY;
         }
         else
@@ -1754,7 +2073,8 @@ static NTSTATUS hw_unregister(HW_API api, const GUID *key, UINT32 id)
                      hw_api_name(api), (unsigned)id, text, references);
     }
 Done:
-    hw_log_api(api, "%s(id %u, key %s) -> 0x%08X", hw_api_name(api), (unsigned)id, text, (unsigned)status);
+    hw_log_api(api, "%s(id %u, key %s) -> 0x%08X%s", hw_api_name(api), (unsigned)id, text, (unsigned)status,
+               contexts > 0 ? " (flow contexts still associated)" : "");
     return status;
 }
 
@@ -2119,30 +2439,60 @@ static const char *hw_action_name(FWP_ACTION_TYPE action)
     }
 }
 
-static void hw_call_classify(HW_MATCH *match, const FWPS_INCOMING_VALUES0 *values,
-                             const FWPS_INCOMING_METADATA_VALUES0 *metadata, FWPS_CLASSIFY_OUT0 *out)
+/* Runs the match's classifyFn with the flow's context for that callout and layer, if any; FALSE when
+ * the callout was added with FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW and the flow has no context for it
+ * (WFP then does not call it). */
+static BOOLEAN hw_call_classify(HW_MATCH *match, const FWPS_INCOMING_VALUES0 *values,
+                                const FWPS_INCOMING_METADATA_VALUES0 *metadata, FWPS_CLASSIFY_OUT0 *out)
 {
-    const char *previous = hw_enter_driver("classifyFn", DISPATCH_LEVEL);
+    const char *previous;
+    HW_FLOW_CONTEXT *context = NULL;
+    UINT64 flowContext = 0;
 
+    if (metadata->currentMetadataValues & FWPS_METADATA_FIELD_FLOW_HANDLE)
+    {
+        context = hw_flow_hold(metadata->flowHandle, values->layerId, match->Callout->Id);
+    }
+    if (context != NULL)
+    {
+        flowContext = context->Context;
+    }
+    else
+    {
+        const HW_OBJECT *object = hw_find(HW_CALLOUT, &match->Filter->CalloutKey);
+
+        if (object != NULL && (object->CalloutFlags & FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW))
+        {
+            return FALSE;
+        }
+    }
+    previous = hw_enter_driver("classifyFn", DISPATCH_LEVEL);
     __atomic_add_fetch(&match->Callout->Active, 1u, __ATOMIC_ACQ_REL);
 
     switch (match->Callout->Version)
     {
     case 1:
         ((FWPS_CALLOUT_CLASSIFY_FN1)match->Callout->Classify)(
-            values, metadata, NULL, NULL, (const FWPS_FILTER1 *)(const void *)&match->Filter->Runtime, 0, out);
+            values, metadata, NULL, NULL, (const FWPS_FILTER1 *)(const void *)&match->Filter->Runtime, flowContext,
+            out);
         break;
     case 2:
         ((FWPS_CALLOUT_CLASSIFY_FN2)match->Callout->Classify)(
-            values, metadata, NULL, NULL, (const FWPS_FILTER2 *)(const void *)&match->Filter->Runtime, 0, out);
+            values, metadata, NULL, NULL, (const FWPS_FILTER2 *)(const void *)&match->Filter->Runtime, flowContext,
+            out);
         break;
     default:
         ((FWPS_CALLOUT_CLASSIFY_FN3)match->Callout->Classify)(values, metadata, NULL, NULL, &match->Filter->Runtime,
-                                                              0, out);
+                                                              flowContext, out);
         break;
     }
     __atomic_sub_fetch(&match->Callout->Active, 1u, __ATOMIC_ACQ_REL);
     hw_leave_driver("classifyFn", DISPATCH_LEVEL, previous, PASSIVE_LEVEL);
+    if (context != NULL)
+    {
+        hw_flow_release(context);
+    }
+    return TRUE;
 }
 
 /* Runs the matching filters of `layer` (engine lock held for reading) and arbitrates. */
@@ -2235,7 +2585,10 @@ static void hw_classify_locked(const HOSTWDK_CATALOG_LAYER *layer, const FWPS_IN
             out.actionType = FWP_ACTION_CONTINUE;
             out.rights = given;
             out.filterId = match->Filter->FilterId;
-            hw_call_classify(match, values, metadata, &out);
+            if (!hw_call_classify(match, values, metadata, &out))
+            {
+                continue;
+            }
             verdict->callouts_invoked++;
             rights = out.rights;
             if ((given & FWPS_RIGHT_ACTION_WRITE) == 0 && out.actionType != FWP_ACTION_CONTINUE)
@@ -2457,7 +2810,9 @@ static NTSTATUS hw_classify(UINT16 layer_id, const HOSTWDK_VALUE *values, UINT32
         }
     }
     pthread_rwlock_rdlock(&g_engine_lock);
+    t_engine_readers++;
     hw_classify_locked(layer, &fixed, &meta, verdict);
+    t_engine_readers--;
     pthread_rwlock_unlock(&g_engine_lock);
     thread->ProcessId = saved_pid;
     return STATUS_SUCCESS;
@@ -2512,6 +2867,7 @@ void hw_fwp_counters(HOSTWDK_COUNTERS *counters)
         counters->runtime_callouts++;
     }
     pthread_rwlock_unlock(&g_engine_lock);
+    counters->flow_contexts = __atomic_load_n(&g_flow_context_count, __ATOMIC_RELAXED);
 }
 
 static void hw_value_text(HW_TEXT *text, const FWP_CONDITION_VALUE0 *value)
@@ -2635,8 +2991,44 @@ void hw_fwp_audit(const char *prefix)
     }
     for (callout = g_rcallouts; callout != NULL; callout = callout->Next)
     {
-        hw_text_append(&lines, "run-time callout %s (id %u) is still registered\n", hw_guid_text(&callout->Key, key),
-                       (unsigned)callout->Id);
+        if (callout->BusyContexts > 0)
+        {
+            hw_text_append(&lines, "run-time callout %s (id %u) is still registered: its unregistration failed with "
+                           "STATUS_DEVICE_BUSY because %u flow context(s) were still associated with it (remove "
+                           "them with FwpsFlowRemoveContext0 before unregistering the callout)\n",
+                           hw_guid_text(&callout->Key, key), (unsigned)callout->Id, (unsigned)callout->BusyContexts);
+        }
+        else
+        {
+            hw_text_append(&lines, "run-time callout %s (id %u) is still registered\n",
+                           hw_guid_text(&callout->Key, key), (unsigned)callout->Id);
+        }
+    }
+    {
+        uint32_t bucket;
+        uint32_t left = 0;
+        const HW_FLOW_CONTEXT *context;
+
+        pthread_rwlock_rdlock(&g_flow_lock);
+        for (bucket = 0; bucket < RTL_NUMBER_OF(g_flow_contexts); bucket++)
+        {
+            for (context = g_flow_contexts[bucket]; context != NULL; context = context->Next)
+            {
+                if (left++ < 5)
+                {
+                    hw_text_append(&lines, "flow context 0x%llx (flow %llu, layer %u, callout id %u) is still "
+                                   "associated: the filter engine would call flowDeleteFn in the unloaded driver "
+                                   "(remove it with FwpsFlowRemoveContext0 at unload)\n",
+                                   (unsigned long long)context->Context, (unsigned long long)context->Flow,
+                                   (unsigned)context->LayerId, (unsigned)context->CalloutId);
+                }
+            }
+        }
+        pthread_rwlock_unlock(&g_flow_lock);
+        if (left > 5)
+        {
+            hw_text_append(&lines, "... and %u more flow contexts still associated\n", (unsigned)(left - 5));
+        }
     }
     for (kind = HW_FILTER; kind >= HW_PROVIDER; kind--)
     {
@@ -2710,6 +3102,23 @@ void hw_fwp_reset(void)
         g_callout_ids = id->Next;
         free(id);
     }
+    pthread_rwlock_wrlock(&g_flow_lock);
+    {
+        uint32_t bucket;
+
+        for (bucket = 0; bucket < RTL_NUMBER_OF(g_flow_contexts); bucket++)
+        {
+            while (g_flow_contexts[bucket] != NULL)
+            {
+                HW_FLOW_CONTEXT *context = g_flow_contexts[bucket];
+
+                g_flow_contexts[bucket] = context->Next;
+                free(context);
+            }
+        }
+        __atomic_store_n(&g_flow_context_count, 0u, __ATOMIC_RELAXED);
+    }
+    pthread_rwlock_unlock(&g_flow_lock);
     g_next_engine = 0;
     g_next_callout_id = 0;
     g_next_filter_id = 0;

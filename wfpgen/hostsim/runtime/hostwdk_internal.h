@@ -82,6 +82,8 @@
     X(FwpsCalloutRegister3, PASSIVE_LEVEL, HW_F_STATUS)                                            \
     X(FwpsCalloutUnregisterById0, PASSIVE_LEVEL, HW_F_STATUS)                                      \
     X(FwpsCalloutUnregisterByKey0, PASSIVE_LEVEL, HW_F_STATUS)                                     \
+    X(FwpsFlowAssociateContext0, DISPATCH_LEVEL, HW_F_STATUS)                                      \
+    X(FwpsFlowRemoveContext0, DISPATCH_LEVEL, 0)                                                   \
     X(FwpmEngineOpen0, PASSIVE_LEVEL, HW_F_STATUS)                                                 \
     X(FwpmEngineClose0, PASSIVE_LEVEL, HW_F_STATUS)                                                \
     X(FwpmTransactionBegin0, PASSIVE_LEVEL, HW_F_STATUS)                                           \

@@ -92,6 +92,13 @@ int32_t HostWdk_ClassifyRepeat(uint16_t layer_id, const HOSTWDK_VALUE *values, u
 void HostWdk_SetProcessorCount(uint32_t count);
 void HostWdk_SetCurrentProcessor(uint32_t index);
 
+/* Flows: a classify whose metadata carries FWPS_METADATA_FIELD_FLOW_HANDLE (any non-zero flow_handle the
+   harness picks) belongs to that flow; contexts associated with it (FwpsFlowAssociateContext0) reach the
+   callout's classifyFn as flowContext.  HostWdk_FlowEnd ends the flow: each context goes to its callout's
+   flowDeleteFn (at DISPATCH_LEVEL, on the calling thread, or on the thread of the last classifyFn still
+   using it).  Returns the number of contexts the flow had. */
+uint32_t HostWdk_FlowEnd(uint64_t flow);
+
 /* The FWPS run-time layer id of a layer name: "FWPS_LAYER_ALE_AUTH_CONNECT_V4" or the
    catalog's "ale_auth_connect_v4"; -1 if unknown. */
 int32_t HostWdk_LayerId(const char *fwps_layer_name);
@@ -178,6 +185,7 @@ typedef struct _HOSTWDK_COUNTERS
     uint64_t pool_bytes;
     uint32_t pending_irps;     /* requests handed to the driver and not completed */
     uint32_t open_handles;
+    uint32_t flow_contexts;    /* FwpsFlowAssociateContext0 contexts not yet handed to flowDeleteFn */
 } HOSTWDK_COUNTERS;
 
 void HostWdk_GetCounters(HOSTWDK_COUNTERS *counters);
