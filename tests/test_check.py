@@ -92,11 +92,13 @@ RING_STEPS = (
     "concurrent classify and draining reader",
     "READ holds ring locks for one slice at most",
 )
+FLOW_STEP = "flow contexts: limit, refused association, flows ending mid-classify"
 FAULT_STEP = "plain: fail every call DriverEntry makes"
 ANALYSIS_STEPS = ("static analysis: gcc -fanalyzer", "static analysis: clang-tidy")
 
 
-def expected_steps(ring: bool, variants: tuple[str, ...] = VARIANTS, analysis: bool = True) -> list[str]:
+def expected_steps(ring: bool, variants: tuple[str, ...] = VARIANTS, analysis: bool = True,
+                   flows: bool = False) -> list[str]:
     """The step names a passing check reports, in order."""
     names = ["render the project", REAL_HEADERS]
     for variant in variants:
@@ -104,6 +106,8 @@ def expected_steps(ring: bool, variants: tuple[str, ...] = VARIANTS, analysis: b
         if ring:
             names.insert(len(names) - 1, f"{variant}: {RING_STEPS[0]}")  # before the traffic step
             names += [f"{variant}: {step}" for step in RING_STEPS[1:]]
+            if flows:
+                names.append(f"{variant}: {FLOW_STEP}")
         names.append(f"{variant}: {COMMON_STEPS[4]}")
         if variant == "plain":
             names.append(FAULT_STEP)
@@ -156,9 +160,10 @@ def test_check_passes_for_every_example_spec(spec: Path, tmp_path: Path) -> None
     code, steps, output = check_cli(str(spec), "--out", str(tmp_path))
     assert code == 0, output
     assert steps and all(step.ok for step in steps), output
-    ring = model_for(spec).sink == "ring"
+    model = model_for(spec)
+    ring = model.sink == "ring"
     names = [step.name for step in steps]
-    assert names == expected_steps(ring), output
+    assert names == expected_steps(ring, flows=model.flows is not None), output
     skipped = sum(step.skipped for step in steps)
     assert f"check: {len(steps) - skipped} passed, 0 failed" in output
     assert skipped == (0 if os.environ.get("WFPGEN_WDK") else 1), "only the real-header tier may be skipped"
@@ -418,6 +423,80 @@ def test_planted_bug_fails_the_check(name: str, planted: Callable[..., Path], tm
     assert all(step.name.startswith(f"{plant.variant}: ") for step in failed), output
     naming = [step for step in failed if all(s in f"{step.name}\n{step.detail}" for s in plant.says)]
     assert naming, f"no failing step says {plant.says}:\n{output}"
+
+
+# -- planted flow-context bugs (specs/monitor-process.yaml) ----------------------------------------
+
+ESTABLISHED_END = "    ProcessMonitorFlowRelease(flow);\n    InterlockedDecrement(&g_FlowsEstablishing);"
+V4_TARGETS = ("static const UINT32 ProcessMonitorTargetsAleFlowEstablishedV4[] = {0u, 1u};\n"
+              "static const UINT16 ProcessMonitorTargetLayersAleFlowEstablishedV4[] = {FWPS_LAYER_INBOUND_TRANSPORT_V4,\n"
+              "                                                                        FWPS_LAYER_OUTBOUND_TRANSPORT_V4};")
+REMOVE_THEN_UNREGISTER = "    ProcessMonitorFlowsRemoveAll();\n    ProcessMonitorUnregisterRuntimeCallouts();"
+
+FLOW_PLANTS = {
+    # flowDeleteFn forgets to release its reference: the context never goes back to the pool.
+    "flow-context-never-freed": Plant(
+        "flows.c", (("        ProcessMonitorFlowRelease((PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext);\n", ""),),
+        "plain", ("never returned to the driver's pool", "a context never freed")),
+    # The establishing classify drops a reference it does not own; flowDeleteFn then frees it again.
+    "flow-context-freed-in-classify-and-in-flow-delete": Plant(
+        "flows.c", ((ESTABLISHED_END, "    ProcessMonitorFlowRelease(flow);\n" + ESTABLISHED_END),),
+        "plain", ("released more often than it was referenced (freed twice)",)),
+    # Unload unregisters the callouts first and removes the contexts afterwards.
+    "callouts-unregistered-before-flow-contexts-removed": Plant(
+        "callouts.c", ((REMOVE_THEN_UNREGISTER,
+                        "    ProcessMonitorUnregisterRuntimeCallouts();\n    ProcessMonitorFlowsRemoveAll();"),),
+        "plain", ("STATUS_DEVICE_BUSY", "flow context(s) were still associated")),
+    # The IPv4 context is associated with the inbound callout only: outbound classify reads a
+    # flowContext that was never associated with its layer.
+    "flow-context-read-at-a-layer-it-was-not-associated-with": Plant(
+        "flows.c", ((V4_TARGETS, "static const UINT32 ProcessMonitorTargetsAleFlowEstablishedV4[] = {0u};\n"
+                     "static const UINT16 ProcessMonitorTargetLayersAleFlowEstablishedV4[] = "
+                     "{FWPS_LAYER_INBOUND_TRANSPORT_V4};"),),
+        "plain", ("outbound_transport_v4.flow_attribution", "got no flowContext")),
+    # The context is associated with the outbound callout under the inbound layer's id.
+    "flow-context-associated-at-another-layer": Plant(
+        "flows.c", (("FWPS_LAYER_OUTBOUND_TRANSPORT_V4};", "FWPS_LAYER_INBOUND_TRANSPORT_V4};"),),
+        "plain", ("FwpsFlowAssociateContext0", "no classifyFn would receive this flowContext")),
+}
+
+
+@pytest.fixture(scope="module")
+def process_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """specs/monitor-process.yaml rendered once."""
+    spec = ROOT / "specs" / "monitor-process.yaml"
+    model, files = generate(spec, str(spec))
+    assert model.flows is not None
+    project = tmp_path_factory.mktemp("rendered") / "ProcessMonitor"
+    write(project, files, force=True)
+    return project
+
+
+@pytest.mark.parametrize("name", list(FLOW_PLANTS))
+def test_planted_flow_bug_fails_the_check(name: str, process_project: Path, tmp_path: Path) -> None:
+    plant = FLOW_PLANTS[name]
+    project = tmp_path / "project"
+    shutil.copytree(process_project, project)
+    source = project / "driver" / plant.file
+    text = source.read_text(encoding="utf-8")
+    for old, new in plant.edits:
+        assert text.count(old) == 1, f"{plant.file}: expected exactly one {old!r}, found {text.count(old)}"
+        text = text.replace(old, new)
+    source.write_text(text, encoding="utf-8")
+    code, steps, output = check_cli(str(project), "--variant", plant.variant, "--no-analysis", "--out",
+                                    str(tmp_path / "check"))
+    assert code == 1, output
+    failed = [step for step in steps if not step.ok]
+    naming = [step for step in failed if all(s in f"{step.name}\n{step.detail}" for s in plant.says)]
+    assert naming, f"no failing step says {plant.says}:\n{output}"
+
+
+def test_unplanted_flow_copy_passes(process_project: Path, tmp_path: Path) -> None:
+    """The control for the flow plants."""
+    code, steps, output = check_cli(str(process_project), "--variant", "plain", "--no-analysis", "--out",
+                                    str(tmp_path / "check"))
+    assert code == 0, output
+    assert [step.name for step in steps] == expected_steps(True, ("plain",), analysis=False, flows=True)
 
 
 #: The end of the IPv6 layer's application-id condition in specs/app-block.yaml's callouts.c (the

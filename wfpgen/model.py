@@ -131,9 +131,13 @@ _DATA_TYPES = {
     "byteBlob": "FWP_BYTE_BLOB_TYPE",
     "sid": "FWP_SID",
 }
-Display = Literal["decimal", "hex", "ipv4", "ipv6", "port", "protocol", "flags", "direction", "utf16", "sid", "bytes"]
+Display = Literal["decimal", "hex", "ipv4", "ipv6", "port", "protocol", "flags", "direction", "utf16", "sid", "bytes",
+                  "attribution"]
 DISPLAY_KINDS: tuple[Display, ...] = ("decimal", "hex", "ipv4", "ipv6", "port", "protocol", "flags", "direction",
-                                      "utf16", "sid", "bytes")
+                                      "utf16", "sid", "bytes", "attribution")
+# flow_attribution: where a packet's process data came from (flows.attribution), as the reader names it.
+FLOW_ATTRIBUTION = "flow_attribution"
+ATTRIBUTION_NAMES = ("flow", "no_context", "no_flow")  # values 0, 1, 2
 
 
 def _display(name: str, value_type: str) -> Display:
@@ -174,7 +178,7 @@ class RecordItem:
     size: int
     c_type: str
     array_length: int  # 16 for address arrays, else 0
-    source: Literal["field", "metadata", "process"]
+    source: Literal["field", "metadata", "process", "flow", "attribution"]
     reader: str  # suffix of the C helper that copies it (WfpgenRead<reader>)
     field_member: str | None  # FWPS_FIELD_* enum member
     data_type: str | None  # FWP_DATA_TYPE expected in FWP_VALUE0.type
@@ -192,6 +196,11 @@ class RecordItem:
     def is_blob(self) -> bool:
         """Whether the value lives in the record's variable tail."""
         return self.blob_index >= 0
+
+    @property
+    def upper_name(self) -> str:
+        """The name in upper case, as C constants spell it (``PROCESS_ID``)."""
+        return self.name.upper()
 
     @property
     def c_declaration(self) -> str:
@@ -304,9 +313,24 @@ class RecordLayout:
         return tuple(i for i in self.items if i.source == "process")
 
     @property
+    def flow_scalars(self) -> tuple[RecordItem, ...]:
+        """Process data copied from the flow context (flows.attribution): the process id."""
+        return tuple(i for i in self.items if i.source == "flow" and not i.is_blob)
+
+    @property
+    def flow_blobs(self) -> tuple[RecordItem, ...]:
+        """Process data referenced in the flow context: the process path."""
+        return tuple(i for i in self.items if i.source == "flow" and i.is_blob)
+
+    @property
+    def attribution(self) -> RecordItem | None:
+        """The flow_attribution item of a layer that takes process data from its flow."""
+        return next((i for i in self.items if i.source == "attribution"), None)
+
+    @property
     def uses_metadata(self) -> bool:
-        """Whether classify reads FWPS_INCOMING_METADATA_VALUES0."""
-        return any(i.source == "metadata" for i in self.items)
+        """Whether classify reads FWPS_INCOMING_METADATA_VALUES0 (flow attribution looks for a flow handle)."""
+        return any(i.source in ("metadata", "attribution") for i in self.items)
 
     @property
     def blob_ref_offsets_init(self) -> str:
@@ -337,6 +361,19 @@ def _field_item(field: Field, bit: int) -> tuple[RecordItem, int]:
     return item, align
 
 
+def _flow_item(name: str, bit: int) -> tuple[RecordItem, int]:
+    """process_id or process_path taken from the flow's establishing event, or flow_attribution."""
+    if name == "process_path":
+        return RecordItem(name, camel(name), bit, 0, 4, "WFPGEN_BLOB_REF", 0, "flow", "FlowBlob", None, None, None,
+                          None, None, "utf16", "HH", -1), 2
+    if name == FLOW_ATTRIBUTION:
+        return RecordItem(name, camel(name), bit, 0, 4, "UINT32", 0, "attribution", "Attribution", None, None, None,
+                          None, None, "attribution", "I", -1), 4
+    assert name == "process_id"
+    return RecordItem(name, camel(name), bit, 0, 8, "UINT64", 0, "flow", "FlowScalar", None, None, None, None, None,
+                      "decimal", "Q", -1), 8
+
+
 def _metadata_item(name: str, meta: MetadataItem | None, bit: int) -> tuple[RecordItem, int]:
     if meta is None:
         assert name == CURRENT_PROCESS_ID
@@ -360,7 +397,10 @@ def record_layout(type_name: str, layer: ResolvedLayer, max_blob: int) -> Record
     """Lay out ``layer``'s record: header, then values by decreasing alignment, then explicit padding."""
     raw: list[tuple[RecordItem, int]] = [_field_item(f, i) for i, f in enumerate(layer.fields)]
     base = len(raw)
-    raw += [_metadata_item(n, m, base + i) for i, (n, m) in enumerate(zip(layer.metadata_names, layer.metadata))]
+    raw += [_flow_item(n, base + i) if n in layer.from_flow else _metadata_item(n, m, base + i)
+            for i, (n, m) in enumerate(zip(layer.metadata_names, layer.metadata))]
+    if layer.from_flow:
+        raw.append(_flow_item(FLOW_ATTRIBUTION, len(raw)))
     blob_index = 0
     numbered: list[tuple[RecordItem, int]] = []
     for item, align in raw:
@@ -689,11 +729,72 @@ class LayerModel:
     conditions: tuple[ConditionModel, ...]
     record: RecordLayout
     line: DbgPrintLine
+    flow_delete_c: str = "NULL"  # the callout's flowDeleteFn: the driver's when its records take flow data
 
     @property
     def fwpm_layer_guid_args(self) -> str:
         """The layer GUID as the eleven DEFINE_GUID arguments."""
         return Guid(uuid.UUID(self.fwpm_layer_guid)).define_args
+
+    @property
+    def flow_attributed(self) -> bool:
+        """Whether this layer's records take process data from the flow context."""
+        return self.record.attribution is not None
+
+
+@dataclass(frozen=True)
+class FlowTarget:
+    """A packet layer whose callout gets a flow's context: its callout descriptor and run-time layer."""
+
+    index: int  # index in the callout descriptors (the layer's index)
+    fwps_layer: str
+    name: str
+
+
+@dataclass(frozen=True)
+class EstablishingCallout:
+    """The callout wfpgen adds at ALE_FLOW_ESTABLISHED_V4/V6 for flows.attribution: it captures the process
+    into a flow context and associates it with the callout of every target layer of the same IP version."""
+
+    index: int  # index in the callout descriptors, after the record layers
+    name: str
+    upper: str
+    camel: str
+    fwps_layer: str
+    fwpm_layer: str
+    fwpm_layer_guid: str
+    ip_version: int
+    callout_key: str
+    callout_guid: Guid
+    filter_key: str
+    filter_guid: Guid
+    classify_fn: str
+    callout_name: str  # C wide literal
+    callout_description: str  # C wide literal
+    filter_name: str  # C wide literal
+    targets: tuple[FlowTarget, ...]
+    action: str = "inspect"
+    filter_action: str = "FWP_ACTION_CALLOUT_INSPECTION"
+    conditions: tuple[ConditionModel, ...] = ()
+    flow_delete_c: str = "NULL"
+
+
+@dataclass(frozen=True)
+class FlowsModel:
+    """flows.attribution: contexts, their pool and the callouts that fill and read them."""
+
+    max_contexts: int
+    path_capacity: int  # bytes of process path a context keeps: max_blob + 2, so the sink sees a longer path
+    capture_process_id: bool
+    capture_process_path: bool
+    establishing: tuple[EstablishingCallout, ...]
+    delete_fn: str  # the flowDeleteFn of every target callout
+    context_type: str  # the C type of a flow context
+
+    @property
+    def target_count(self) -> int:
+        """Associations one flow can have: the targets of its IP version, at most."""
+        return max(len(e.targets) for e in self.establishing)
 
 
 def _line(layer: ResolvedLayer, record: RecordLayout) -> DbgPrintLine:
@@ -706,6 +807,48 @@ def _line(layer: ResolvedLayer, record: RecordLayout) -> DbgPrintLine:
     direction = layer.layer.direction or _DIRECTION_BY_FAMILY.get(layer.layer.family)
     arrow = {"outbound": "->", "inbound": "<-"}.get(direction or "", "<->")
     return DbgPrintLine(arrow, pid, local_a, local_p, remote_a, remote_p, extras)
+
+
+def _establishing(prefix: str, driver: str, catalog: Catalog, version: int, index: int,
+                  targets: tuple[LayerModel, ...]) -> EstablishingCallout:
+    cat = catalog.layer(f"ale_flow_established_v{version}")
+    assert cat is not None
+    upper = cat.name.upper()
+    return EstablishingCallout(
+        index=index, name=cat.name, upper=upper, camel=camel(cat.name), fwps_layer=cat.fwps_layer,
+        fwpm_layer=cat.fwpm_layer, fwpm_layer_guid=cat.fwpm_layer_guid, ip_version=version,
+        callout_key=f"{prefix}_CALLOUT_FLOWS_{upper}", callout_guid=derived_guid(driver, f"flows-callout/{cat.name}"),
+        filter_key=f"{prefix}_FILTER_FLOWS_{upper}", filter_guid=derived_guid(driver, f"flows-filter/{cat.name}"),
+        classify_fn=f"{driver}FlowEstablished{camel(cat.name)}",
+        callout_name=c_wide_literal(f"{driver} {cat.name} flow attribution callout"),
+        callout_description=c_wide_literal(f"Attributes the flows of {', '.join(t.name for t in targets)} to "
+                                           "their process"),
+        filter_name=c_wide_literal(f"{driver} {cat.name} flow attribution filter"),
+        targets=tuple(FlowTarget(t.index, t.fwps_layer, t.name) for t in targets),
+    )
+
+
+def _flows(prefix: str, driver: str, catalog: Catalog, resolved: Resolved, layers: tuple[LayerModel, ...]
+           ) -> FlowsModel | None:
+    if not resolved.spec.flows.attribution:
+        return None
+    attributed = [layer for layer in layers if layer.flow_attributed]
+    establishing = []
+    for version in (4, 6):
+        targets = tuple(layer for layer in attributed if layer.ip_version == version)
+        if targets:
+            establishing.append(_establishing(prefix, driver, catalog, version, len(layers) + len(establishing),
+                                              targets))
+    names = {item.name for layer in attributed for item in layer.record.items if item.source == "flow"}
+    return FlowsModel(
+        max_contexts=resolved.spec.flows.max_contexts,
+        path_capacity=resolved.spec.sink.max_blob + 2,
+        capture_process_id="process_id" in names,
+        capture_process_path="process_path" in names,
+        establishing=tuple(establishing),
+        delete_fn=f"{driver}FlowDelete",
+        context_type=f"{prefix}_FLOW",
+    )
 
 
 def _layer(prefix: str, driver: str, layer: ResolvedLayer, max_blob: int) -> LayerModel:
@@ -741,6 +884,7 @@ def _layer(prefix: str, driver: str, layer: ResolvedLayer, max_blob: int) -> Lay
         conditions=tuple(_condition(c) for c in layer.conditions),
         record=record,
         line=_line(layer, record),
+        flow_delete_c=f"{driver}FlowDelete" if layer.from_flow else "NULL",
     )
 
 
@@ -844,6 +988,17 @@ class ProjectModel:
     platforms: tuple[TargetPlatform, ...]  # the platforms of ``configurations``, in order
     configuration_names: tuple[str, ...]  # Debug, Release: the configurations of ``configurations``, in order
     wdk_nuget_version: str  # the one version of every WDK/SDK NuGet package (WDK_NUGET_VERSION)
+    flows: FlowsModel | None = None  # flows.attribution
+
+    @property
+    def attribution_names_py(self) -> str:
+        """flow_attribution's value names as a Python dict literal."""
+        return "{" + ", ".join(f'{i}: "{name}"' for i, name in enumerate(ATTRIBUTION_NAMES)) + "}"
+
+    @property
+    def callouts(self) -> tuple[LayerModel | EstablishingCallout, ...]:
+        """Every callout the driver registers: one per record layer, then the flow-establishing ones."""
+        return self.layers + (self.flows.establishing if self.flows else ())
 
     @property
     def display_enums(self) -> tuple[str, ...]:
@@ -976,6 +1131,7 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
     pool2 = catalog.version("win10_2004")
     assert target is not None and v3 is not None and pool2 is not None
     layers = tuple(_layer(upper, name, layer, spec.sink.max_blob) for layer in resolved.layers)
+    flows = _flows(upper, name, catalog, resolved, layers)
     provider_guid = Guid(uuid.UUID(spec.provider.key)) if spec.provider.key else derived_guid(name, "provider")
     description = spec.driver.description or f"{name} Windows Filtering Platform callout driver"
     tag_value, tag_text = pool_tag(name)
@@ -1041,4 +1197,5 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         platforms=PLATFORMS,
         configuration_names=CONFIGURATION_NAMES,
         wdk_nuget_version=WDK_NUGET_VERSION,
+        flows=flows,
     )

@@ -96,6 +96,8 @@ def project_files(model: ProjectModel) -> tuple[OutputFile, ...]:
         _vs("driver/install.ps1.j2", "scripts/install.ps1", "Installs the built package and starts the service"),
         _vs("driver/uninstall.ps1.j2", "scripts/uninstall.ps1", "Stops the service and removes the package"),
     ]
+    if model.flows is not None:
+        files.append(_c("flows.c", "Flow contexts: each flow's process, from its ALE_FLOW_ESTABLISHED event"))
     if model.sink == "ring":
         files.append(_c("sink_ring.c", "The ring sink: records in a ring buffer, read through a device"))
         files.append(_c("channel.h", "The device interface (IOCTLs, batches, statistics), shared with readers"))

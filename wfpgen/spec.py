@@ -232,6 +232,21 @@ class SinkSpec(_Strict):
         return value
 
 
+class FlowsSpec(_Strict):
+    """Flows: process data at the packet layers taken from each flow's ALE_FLOW_ESTABLISHED event."""
+
+    attribution: Annotated[
+        bool,
+        Field(description="process_id and process_path at transport, datagram and stream layers come from the "
+                          "flow's establishing event (a callout at ale_flow_established_v4/v6 is added)"),
+    ] = False
+    max_contexts: Annotated[
+        int,
+        Field(ge=16, le=1 << 20, description="Live flow contexts, preallocated at load; a flow beyond them is "
+                                             "recorded without process data and counted"),
+    ] = 4096
+
+
 class Spec(_Strict):
     """A wfpgen spec, version 1."""
 
@@ -251,6 +266,7 @@ class Spec(_Strict):
     conditions: list[ConditionSpec] = []
     action: Literal["inspect", "block"] = "inspect"
     sink: SinkSpec = SinkSpec()
+    flows: FlowsSpec = FlowsSpec()
 
 
 def json_schema() -> dict[str, Any]:

@@ -24,6 +24,8 @@ MAX_APP_ID_CHARS = 260
 SCALAR_METADATA_TYPES = {"UINT64": 8, "UINT32": 4, "ULONG": 4, "DWORD": 4, "UINT16": 2, "FWP_DIRECTION": 4}
 BLOB_METADATA_TYPES = {"FWP_BYTE_BLOB *"}
 CURRENT_PROCESS_ID = "current_process_id"
+# Process data a packet layer can take from its flow's ALE_FLOW_ESTABLISHED event (flows.attribution).
+FLOW_ATTRIBUTABLE = ("process_id", "process_path")
 
 PROTOCOL_NAMES = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "ipv6": 41, "gre": 47, "esp": 50, "ah": 51,
                   "icmpv6": 58, "sctp": 132}
@@ -120,6 +122,13 @@ class ResolvedLayer:
     metadata_names: tuple[str, ...]
     conditions: tuple[ResolvedCondition, ...]
     action: str
+    from_flow: frozenset[str] = frozenset()  # metadata names taken from the flow's establishing event
+
+
+def flow_capable(layer: Layer) -> bool:
+    """Whether a flow context can carry process data to ``layer``: a packet layer with a flow handle
+    (transport, datagram data, stream, stream packet); the ALE layers have the process themselves."""
+    return "flow_handle" in layer.metadata and not layer.name.startswith("ale_")
 
 
 @dataclass(frozen=True)
@@ -207,7 +216,9 @@ class _Checker:
         for clash in sorted({f.name for f in fields} & set(names)):
             self.error(meta_path, f"'{clash}' is both a field and a metadata item at layer '{layer.name}'; "
                        "a record holds each name once", allowed="the field or the metadata item, not both")
-        return ResolvedLayer(position, layer, fields, tuple(m for _, m in metadata), names, conditions, action)
+        from_flow = frozenset(n for n in names if n in FLOW_ATTRIBUTABLE and n not in layer.metadata)
+        return ResolvedLayer(position, layer, fields, tuple(m for _, m in metadata), names, conditions, action,
+                             from_flow)
 
     # -- fields -----------------------------------------------------------------------------
     def fields(self, layer: Layer, names: list[str], path: Path) -> tuple[Field, ...]:
@@ -271,6 +282,9 @@ class _Checker:
                            allowed="integer metadata and process_path")
                 continue
             if name not in layer.metadata:
+                if name in FLOW_ATTRIBUTABLE and flow_capable(layer) and self.spec.flows.attribution:
+                    result.append((name, item))  # from the flow's establishing event
+                    continue
                 self.metadata_elsewhere(layer, name, item_path)
                 continue
             result.append((name, item))
@@ -279,7 +293,11 @@ class _Checker:
     def metadata_elsewhere(self, layer: Layer, name: str, path: Path) -> None:
         where = self.catalog.layers_with_metadata(name)
         message = f"metadata '{name}' is not available at layer '{layer.name}'"
-        if name == "process_id":
+        if name in FLOW_ATTRIBUTABLE and flow_capable(layer):
+            message += ("; Microsoft documents it only at the ALE layers, but 'flows: {attribution: true}' takes "
+                        "it from each flow's ale_flow_established event (classify here runs in an arbitrary "
+                        "thread, so 'current_process_id' is rarely the process that owns the packet)")
+        elif name == "process_id":
             message += ("; Microsoft documents PROCESS_ID only at the ALE layers (e.g. ale_auth_connect_v4, "
                         "ale_auth_recv_accept_v4, ale_flow_established_v4): hook one of those for process "
                         "attribution, or ask for 'current_process_id' (the process whose thread runs classify, "
@@ -450,6 +468,12 @@ def resolve(spec: Spec, source: Source, catalog: Catalog) -> Resolved:
     """Resolve ``spec`` against ``catalog``; raise :class:`SpecError` listing every problem."""
     checker = _Checker(spec, source, catalog)
     layers = checker.layers()
+    if spec.flows.attribution and not checker.problems and not any(layer.from_flow for layer in layers):
+        path: Path = ("flows", "attribution") if ("flows", "attribution") in source.values else ("flows",)
+        capable = sorted(layer.layer.name for layer in layers if flow_capable(layer.layer))
+        checker.error(path, "flows.attribution is on, but no layer takes process_id or process_path from its flow",
+                      allowed="metadata: [process_id, process_path] at a transport, datagram_data or stream layer"
+                      + (f" ({join_names(capable, 6)})" if capable else ""))
     if checker.problems:
         raise SpecError(checker.problems)
     _check_capacity(spec, source, layers)

@@ -24,6 +24,8 @@ step, on all at once).
 from __future__ import annotations
 
 import argparse
+import ctypes
+import dataclasses
 import importlib
 import ipaddress
 import json
@@ -50,7 +52,7 @@ from wfpgen.hostsim.binding import (
     Value,
     status_text,
 )
-from wfpgen.model import LayerModel, ProjectModel, RecordItem
+from wfpgen.model import ATTRIBUTION_NAMES, LayerModel, ProjectModel, RecordItem
 from wfpgen.output import SPEC_COPY
 from wfpgen.pipeline import model_for
 
@@ -94,6 +96,8 @@ class Scenario:
         self.ring_capacity = 0  # bytes in each ring (GET_INFO)
         self.decoded: list[dict[str, Any]] = []
         self.failed = False
+        self.next_flow = 0x10000  # flow handles handed out (flows.attribution)
+        self.live_flows: list[int] = []  # established, not ended
 
     # -- plumbing ------------------------------------------------------------------------------
     def _import_reader(self) -> ModuleType:
@@ -134,19 +138,53 @@ class Scenario:
         return number
 
     def inputs(self, layer: LayerModel, values: dict[str, object | None]) -> tuple[list[Value | None], Metadata]:
-        """The incoming values (by field index) and metadata that carry ``values``."""
+        """The incoming values (by field index) and metadata that carry ``values``; for a layer that
+        takes process data from its flow, the flow too (established first when it has a context)."""
         catalog = self.catalog_layer(layer)
         slots: list[Value | None] = [None] * (max(f.index for f in catalog.fields) + 1)
         meta: dict[str, Any] = {}
+        from_flow = {i.name for i in layer.record.items if i.source in ("flow", "attribution")}
         for name, value in values.items():
             field = catalog.field(name)
-            if value is None or name == "current_process_id":
+            if value is None or name == "current_process_id" or name in from_flow:
                 continue
             if field is None:
                 meta[name] = value
                 continue
             slots[field.index] = Value(FWP_TYPES[field.type], _raw(field.type, value))
+        if layer.flow_attributed:
+            meta["flow_handle"] = self.flow_for(layer, values)
         return slots, Metadata(**meta)
+
+    def establishing(self, layer: LayerModel) -> Any:
+        """The ALE_FLOW_ESTABLISHED callout that attributes ``layer``'s flows."""
+        assert self.model.flows is not None
+        return next(e for e in self.model.flows.establishing if any(t.name == layer.name for t in e.targets))
+
+    def flow_for(self, layer: LayerModel, values: dict[str, object | None]) -> int | None:
+        """The flow handle a packet of ``layer`` carries for ``values``'s flow_attribution: a new flow
+        established with the values' process (0), a flow the driver never saw (1), or none (2)."""
+        attribution = layer.record.attribution
+        assert attribution is not None
+        code = values.get(attribution.name)
+        if code == 2:
+            return None
+        self.next_flow += 1
+        flow = self.next_flow
+        if code == 0:
+            process = {name: values.get(name) for name in ("process_id", "process_path")
+                       if values.get(name) is not None}
+            est = self.establishing(layer)
+            number = self.driver.layer_id(est.fwps_layer)
+            verdict = self.driver.classify(number, [], Metadata(flow_handle=flow, **process))
+            expect(verdict.callouts_invoked == 1, f"{est.name}: the flow callout ran {verdict.callouts_invoked} times")
+            self.live_flows.append(flow)
+        return flow
+
+    def end_flows(self, keep: int = 0) -> int:
+        """End the flows established so far but the last ``keep``; how many contexts they had."""
+        ending, self.live_flows = self.live_flows[:len(self.live_flows) - keep], self.live_flows[-keep:] if keep else []
+        return sum(self.driver.flow_end(flow) for flow in ending)
 
     def on_processor(self, index: int) -> None:
         """Run this thread's next classifies as processor ``index``."""
@@ -215,10 +253,10 @@ class Scenario:
         status = self.driver.load()
         expect(status == 0, f"DriverEntry returned {status_text(status)}; log tail: {self.driver.call_log()[-5:]}")
         counters = self.driver.counters()
-        n = len(self.model.layers)
+        n = len(self.model.callouts)  # one per layer, and one per ALE_FLOW_ESTABLISHED layer (flows.attribution)
+        pools = (1 + self.rings if self.ring else 0) + (1 if self.model.flows else 0)  # + the flow context pool
         wanted = {"engines": 1, "providers": 1, "sublayers": 1, "callouts": n, "runtime_callouts": n, "filters": n,
-                  "devices": 1, "symbolic_links": 1 if self.ring else 0, "transactions": 0,
-                  "pool_blocks": 1 + self.rings if self.ring else 0}
+                  "devices": 1, "symbolic_links": 1 if self.ring else 0, "transactions": 0, "pool_blocks": pools}
         found = {name: getattr(counters, name) for name in wanted}
         expect(found == wanted, f"registered objects {found}, expected {wanted}")
         expect(not self.driver.violations(), f"violations: {self.driver.violations()}")
@@ -226,17 +264,19 @@ class Scenario:
 
     def registered_filters(self) -> str:
         lines = self.driver.filters()
-        expect(len(lines) == len(self.model.layers), f"{len(lines)} filters for {len(self.model.layers)} layers")
-        for layer in self.model.layers:
-            line = next((text for text in lines if layer.fwpm_layer_guid in text.lower()), None)
-            expect(line is not None, f"no filter at {layer.fwpm_layer} ({layer.fwpm_layer_guid})")
+        expect(len(lines) == len(self.model.callouts), f"{len(lines)} filters for {len(self.model.callouts)} callouts")
+        for layer in self.model.callouts:
+            line = next((text for text in lines if layer.callout_guid.text in text.lower()), None)
+            expect(line is not None, f"no filter names the callout {layer.callout_guid.text} ({layer.name})")
             assert line is not None
+            expect(layer.fwpm_layer_guid in line.lower(), f"{layer.name}: filter not at {layer.fwpm_layer}: {line}")
             expect(f"action=0x{ACTIONS[layer.action]:04x}" in line.lower(),
                    f"{layer.name}: expected action 0x{ACTIONS[layer.action]:04X} in: {line}")
-            expect(layer.callout_guid.text in line.lower(), f"{layer.name}: filter does not name its callout")
             expect(f"conditions={len(layer.conditions)}" in line,
                    f"{layer.name}: expected {len(layer.conditions)} conditions in: {line}")
-        return f"{len(lines)} filters: layers, actions, callouts and condition counts as the spec says"
+        flows = (f" (with {len(self.model.flows.establishing)} flow attribution filter(s) at "
+                 f"{', '.join(e.name for e in self.model.flows.establishing)})") if self.model.flows else ""
+        return f"{len(lines)} filters: layers, actions, callouts and condition counts as the spec says{flows}"
 
     def device_info(self) -> str:
         self.handle = self.driver.open(self.model.channel.user_path)
@@ -531,6 +571,143 @@ class Scenario:
         return (f"{threads} threads x {per_thread} classifies, one per processor, against a draining reader: "
                 f"{len(got)} read, {dropped} dropped (each a gap in its processor's sequence)")
 
+    # -- flows.attribution ----------------------------------------------------------------------
+    def driver_counter(self, suffix: str) -> int:
+        """One of the driver's own counters (``<Name>FlowsUnattributed``...), read from its image."""
+        return ctypes.c_int32.in_dll(self.driver.lib, f"{self.model.name}{suffix}").value
+
+    def packet(self, layer: LayerModel, values: dict[str, object | None], flow: int | None) -> int:
+        """Classify one packet of ``layer`` carrying ``flow`` (None: no flow handle) and ``values``'s fields."""
+        attribution = layer.record.attribution
+        assert attribution is not None
+        slots, metadata = self.inputs(layer, {**values, attribution.name: 2})  # 2: no flow set up here
+        metadata = dataclasses.replace(metadata, flow_handle=flow)
+        return self.driver.classify(self.layer_id(layer), slots, metadata).callouts_invoked
+
+    def establish(self, layer: LayerModel, process_id: int) -> int:
+        """A new flow of ``layer``'s IP version, established by ``process_id``; its handle."""
+        est = self.establishing(layer)
+        self.next_flow += 1
+        self.driver.classify(self.driver.layer_id(est.fwps_layer), [],
+                             Metadata(flow_handle=self.next_flow, process_id=process_id))
+        return self.next_flow
+
+    def expect_no_flow_contexts(self) -> None:
+        """After every flow ended: WFP holds no context, and every context is back in the driver's pool."""
+        held = self.driver.counters().flow_contexts
+        expect(held == 0, f"WFP still holds {held} flow context(s) after every flow ended")
+        in_use = self.driver_counter("FlowContextsInUse")
+        expect(in_use == 0, f"{in_use} flow context(s) never returned to the driver's pool after their flows ended "
+               "(a context never freed)")
+
+    def drain(self) -> list[Any]:
+        """Every record in the rings (none when they are empty)."""
+        return self.decode(self.read()) if self.stats()["used"] else []
+
+    def flows(self) -> str:
+        """Flow contexts at their limit, a refused association, and flows ending while other threads
+        classify their packets; a few flows are left for unload to remove."""
+        assert self.model.flows is not None and self.reader is not None
+        flows = self.model.flows
+        self.end_flows()  # the earlier steps' flows
+        self.expect_no_flow_contexts()
+        self.drain()
+        layer = next(layer for layer in self.model.layers if layer.flow_attributed)
+        est = self.establishing(layer)
+        attribution = layer.record.attribution
+        assert attribution is not None
+        base = fixed_size_values(self.model, layer)
+        for item in layer.record.items:
+            if item.source == "flow":
+                base[item.name] = None
+        self.on_processor(0)
+
+        # 1. More flows than contexts: the rest are counted and their packets say no_context.
+        before = self.driver_counter("FlowsUnattributed")
+        handles = [self.establish(layer, 1000 + n) for n in range(flows.max_contexts + 3)]
+        over = self.driver_counter("FlowsUnattributed") - before
+        expect(over == 3, f"{flows.max_contexts + 3} flows for {flows.max_contexts} contexts: {over} counted "
+               "unattributed, expected 3")
+        pid_item = next((i for i in layer.record.items if i.name == "process_id"), None)
+        first = {**base, attribution.name: 0, **({"process_id": 1000} if pid_item else {})}
+        last = {**base, attribution.name: 1}
+        expect(self.packet(layer, base, handles[0]) == 1 and self.packet(layer, base, handles[-1]) == 1,
+               f"{layer.name}: the callout did not run")
+        self.read_and_compare([(0, Event(layer, first, True)), (0, Event(layer, last, True))])
+        contexts = sum(self.driver.flow_end(handle) for handle in handles)
+        expect(contexts == flows.max_contexts * len(est.targets),
+               f"{contexts} contexts ended with {len(handles)} flows, expected {flows.max_contexts} x "
+               f"{len(est.targets)} target callouts")
+        self.expect_no_flow_contexts()
+
+        # 2. WFP refuses the first association: that layer's packets say no_context, the others' do not.
+        failures = self.driver_counter("FlowAssociationFailures")
+        self.driver.fail_call("FwpsFlowAssociateContext0", 1)
+        flow = self.establish(layer, 77)
+        expect(self.driver_counter("FlowAssociationFailures") == failures + 1, "the refused association was not "
+               "counted")
+        sent = []
+        by_name = {target.name: target for target in self.model.layers}
+        for number, target in enumerate(est.targets):
+            target_layer = by_name[target.name]
+            values = {**fixed_size_values(self.model, target_layer)}
+            for item in target_layer.record.items:
+                if item.source == "flow":
+                    values[item.name] = 77 if item.name == "process_id" and number else None
+            values[attribution.name] = 1 if number == 0 else 0
+            expect(self.packet(target_layer, values, flow) == 1, f"{target.name}: the callout did not run")
+            sent.append((0, Event(target_layer, values, True)))
+        self.read_and_compare(sent)
+        expect(self.driver.flow_end(flow) == len(est.targets) - 1, "the refused association left a context")
+
+        # 3. Flows end on this thread while two others classify their packets.
+        count, repeat = (100, 2) if self.variant == "tsan" else (300, 4)
+        handles = [self.establish(layer, 5000 + n) for n in range(count)]
+        pids = {5000 + n for n in range(count)}
+        errors: list[str] = []
+
+        def classify_half(half: int) -> None:
+            try:
+                self.on_processor(half)
+                for handle in handles[half::2]:
+                    for _ in range(repeat):
+                        self.packet(layer, base, handle)
+            except Exception as exc:  # noqa: BLE001 - reported by the step
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+        before_stats = self.stats()
+        workers = [threading.Thread(target=classify_half, args=(half,)) for half in (0, 1)]
+        for worker in workers:
+            worker.start()
+        for handle in reversed(handles):  # the workers go forward: they meet in the middle
+            self.driver.flow_end(handle)
+        for worker in workers:
+            worker.join()
+        expect(not errors, "; ".join(errors))
+        records = []
+        while self.stats()["used"]:
+            records += self.drain()
+        emitted = self.stats()["emitted"] - before_stats["emitted"]
+        expect(len(records) == emitted, f"read {len(records)} of {emitted} records")
+        names = {0: "flow", 1: "no_context"}
+        seen = {0: 0, 1: 0}
+        for record in records:
+            code = record.values.get(attribution.name)
+            expect(code in names, f"flow_attribution {code} for a packet with a flow handle")
+            seen[code] += 1
+            pid = record.values.get("process_id")
+            if pid_item is not None:
+                expect((pid in pids) if code == 0 else pid is None,
+                       f"{names[code]} record with process_id {pid}")
+        self.expect_no_flow_contexts()
+
+        # 4. Flows still open at unload: the driver must remove their contexts itself.
+        self.live_flows += [self.establish(layer, 9000 + n) for n in range(5)]
+        return (f"{flows.max_contexts} contexts for {flows.max_contexts + 3} flows: 3 counted and recorded as "
+                f"no_context; a refused association: that layer no_context, the others attributed; {count} flows "
+                f"ended while 2 threads classified {count * repeat} packets: {seen[0]} attributed, {seen[1]} after "
+                f"their flow ended, no context leaked; 5 flows left open for unload")
+
     def last_sequences(self, layer: LayerModel, values: dict[str, object | None]) -> list[int]:
         """The sequence number each ring is at: one event on each, read back."""
         for ring in range(self.rings):
@@ -752,13 +929,20 @@ def compare(record: Any, event: Event, model: ProjectModel) -> None:
     """Every value of ``record`` equals what ``event`` sent (absent stays absent)."""
     layer = event.layer
     expect(record.layer == layer.name, f"record of layer {record.layer}, expected {layer.name}")
-    for item in layer.record.items:
+    # flow_attribution first: where the process data came from explains the process values.
+    for item in sorted(layer.record.items, key=lambda i: i.source != "attribution"):
         got = record.values.get(item.name)
         if item.name == "current_process_id":
             expect(got is not None, "current_process_id absent")
             continue
         sent = event.values.get(item.name)
         wanted = expected_raw(item, sent, model.max_blob)
+        if item.source == "attribution" and got != wanted:
+            names = dict(enumerate(ATTRIBUTION_NAMES))
+            hint = (": the flow was established, but this layer's classifyFn got no flowContext (the context "
+                    "was not associated with this layer's callout)") if wanted == 0 else ""
+            expect(False, f"{layer.name}.{item.name}: decoded {names.get(got, got)}, expected "
+                          f"{names.get(wanted, wanted)}{hint}")
         expect(got == wanted, f"{layer.name}.{item.name}: decoded {got!r}, sent {sent!r}")
         if item.is_blob and sent is not None:
             assert isinstance(sent, (bytes, bytearray))
@@ -1027,6 +1211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenario.step("ring overflow: drops counted exactly", scenario.overflow)
         scenario.step("concurrent classify and draining reader", scenario.concurrency)
         scenario.step("READ holds ring locks for one slice at most", scenario.lock_holds)
+        if scenario.model.flows is not None:
+            scenario.step("flow contexts: limit, refused association, flows ending mid-classify", scenario.flows)
         if args.pcap is not None:
             scenario.step(f"capture {args.pcap.name} versus dpkt", lambda: scenario.pcap(args.pcap, args.local))
     elif args.pcap is not None:  # not silently ignored

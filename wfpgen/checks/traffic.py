@@ -69,17 +69,32 @@ def _blob(rng: random.Random, item: RecordItem, max_blob: int) -> object:
     return rng.randbytes(rng.randrange(0, max_blob + 8))
 
 
+#: flow_attribution values the traffic holds, with their weights: mostly packets of flows with a
+#: context, some of flows established before the driver (no context), some without a flow handle.
+ATTRIBUTION_WEIGHTS = (8, 1, 1)
+
+
 def random_values(rng: random.Random, layer: LayerModel, max_blob: int, absent_rate: float = 0.1
                   ) -> dict[str, object | None]:
-    """One event's values; about ``absent_rate`` of them absent."""
+    """One event's values; about ``absent_rate`` of them absent.
+
+    A layer that takes process data from its flow gets a ``flow_attribution`` (always present); the
+    flow's process data is absent unless it is 0 (a flow with a context)."""
     values: dict[str, object | None] = {}
     for item in layer.record.items:
-        if rng.random() < absent_rate:
+        if item.source == "attribution":
+            values[item.name] = rng.choices(range(len(ATTRIBUTION_WEIGHTS)), ATTRIBUTION_WEIGHTS)[0]
+        elif rng.random() < absent_rate:
             values[item.name] = None
         elif item.is_blob:
             values[item.name] = _blob(rng, item, max_blob)
         else:
             values[item.name] = _scalar(rng, item, layer.ip_version == 6)
+    attribution = layer.record.attribution
+    if attribution is not None and values[attribution.name] != 0:
+        for item in layer.record.items:
+            if item.source == "flow":
+                values[item.name] = None
     return values
 
 

@@ -230,7 +230,10 @@ typedef union _LARGE_INTEGER
 
 /* Free-build NT_ASSERT does nothing; the host keeps the expression type-checked but never
  * evaluates it (so a wrong comparison still fails -Wsign-compare). */
-#define NT_ASSERT(_exp) ((void)sizeof(!(_exp)))
+/* The WDK's NT_ASSERT and NT_ASSERTMSG break into the debugger in a Debug build; the host, a Debug
+ * build, records a violation through HostWdkAssertFailed. */
+#define NT_ASSERT(_exp) ((_exp) ? (void)0 : HostWdkAssertFailed(NULL, #_exp, __FILE__, __LINE__, __func__))
+#define NT_ASSERTMSG(_msg, _exp) ((_exp) ? (void)0 : HostWdkAssertFailed((_msg), #_exp, __FILE__, __LINE__, __func__))
 
 /* The WDK's free-build PAGED_CODE() expands to nothing and its checked build asserts
  * IRQL <= APC_LEVEL.  The host always checks, through the host runtime's hook (declared
@@ -450,6 +453,10 @@ _IRQL_requires_max_(HIGH_LEVEL) NTKERNELAPI KIRQL KeGetCurrentIrql(VOID);
 /* Host only, behind PAGED_CODE(): records a violation when called above APC_LEVEL. */
 VOID HostWdkCheckPagedCode(_In_z_ PCSTR Function);
 
+/* Host only, behind NT_ASSERT and NT_ASSERTMSG: records a violation. */
+VOID HostWdkAssertFailed(_In_opt_z_ PCSTR Message, _In_z_ PCSTR Expression, _In_z_ PCSTR File, _In_ int Line,
+                         _In_z_ PCSTR Function);
+
 /* ---------------------------------------------------------------------------------------
  * Security (ntifs.h / winnt.h): SID for FWP_VALUE0.sid
  * ------------------------------------------------------------------------------------- */
@@ -577,6 +584,13 @@ _IRQL_requires_max_(PASSIVE_LEVEL) NTKERNELAPI NTSTATUS IoDeleteSymbolicLink(_In
  * ------------------------------------------------------------------------------------- */
 
 typedef CCHAR KPROCESSOR_MODE;
+
+typedef enum _MODE
+{
+    KernelMode,
+    UserMode,
+    MaximumMode
+} MODE;
 
 typedef struct _IO_STATUS_BLOCK
 {
@@ -835,6 +849,9 @@ static FORCEINLINE LONG ReadAcquire(_In_ _Interlocked_operand_ LONG const volati
 
 #if NTDDI_VERSION >= NTDDI_WIN8
 _IRQL_requires_max_(HIGH_LEVEL) NTKERNELAPI VOID KeQuerySystemTimePrecise(_Out_ PLARGE_INTEGER CurrentTime);
+
+_IRQL_requires_min_(PASSIVE_LEVEL) _IRQL_requires_max_(APC_LEVEL) NTKERNELAPI NTSTATUS
+KeDelayExecutionThread(_In_ KPROCESSOR_MODE WaitMode, _In_ BOOLEAN Alertable, _In_ PLARGE_INTEGER Interval);
 #endif
 /* On x64 KeQuerySystemTime is a macro over KUSER_SHARED_DATA; the host declares the routine. */
 _IRQL_requires_max_(HIGH_LEVEL) NTKERNELAPI VOID KeQuerySystemTime(_Out_ PLARGE_INTEGER CurrentTime);

@@ -524,6 +524,16 @@ VOID HostWdkCheckPagedCode(PCSTR Function)
     }
 }
 
+VOID HostWdkAssertFailed(PCSTR Message, PCSTR Expression, PCSTR File, int Line, PCSTR Function)
+{
+    const char *base = File != NULL ? strrchr(File, '/') : NULL;
+
+    hw_api_count(HW_API_HostWdkAssertFailed);
+    hw_violation("%s%sNT_ASSERT(%s) failed in %s (%s:%d) from %s", Message ? Message : "", Message ? ": " : "",
+                 Expression ? Expression : "?", Function ? Function : "?", base ? base + 1 : (File ? File : "?"),
+                 Line, hw_thread()->Context);
+}
+
 /* -- spin locks -------------------------------------------------------------------------------
  * One real pthread mutex per KSPIN_LOCK address, in an open-addressing table whose slots are
  * claimed with a compare-and-swap and never released (a lock at the same address reuses its
@@ -1149,6 +1159,40 @@ VOID KeQuerySystemTime(PLARGE_INTEGER CurrentTime)
 {
     hw_api_count(HW_API_KeQuerySystemTime);
     hw_system_time(CurrentTime);
+}
+
+NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLARGE_INTEGER Interval)
+{
+    struct timespec pause;
+    LONGLONG units;
+    NTSTATUS status;
+
+    if (hw_api_enter(HW_API_KeDelayExecutionThread, &status))
+    {
+        return status;
+    }
+    if (WaitMode != KernelMode || Interval == NULL)
+    {
+        hw_violation("KeDelayExecutionThread(%d, %d, %p): a driver waits in KernelMode with an interval",
+                     (int)WaitMode, (int)Alertable, (void *)Interval);
+        return STATUS_INVALID_PARAMETER;
+    }
+    /* Negative: relative, in 100-ns units; positive: an absolute system time. */
+    units = Interval->QuadPart;
+    if (units >= 0)
+    {
+        LARGE_INTEGER now;
+
+        hw_system_time(&now);
+        units = now.QuadPart - units;
+        units = units < 0 ? units : 0;
+    }
+    units = -units;
+    pause.tv_sec = (time_t)(units / 10000000LL);
+    pause.tv_nsec = (long)(units % 10000000LL) * 100L;
+    hw_log_api(HW_API_KeDelayExecutionThread, "KeDelayExecutionThread(%lld00 ns)", (long long)units);
+    nanosleep(&pause, NULL);
+    return STATUS_SUCCESS;
 }
 
 HANDLE PsGetCurrentProcessId(VOID)

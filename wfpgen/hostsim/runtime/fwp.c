@@ -1806,6 +1806,14 @@ NTSTATUS FwpsFlowAssociateContext0(UINT64 flowId, UINT16 layerId, UINT32 callout
     else if (object == NULL || object->Layer->LayerId != layerId)
     {
         why = ": the callout is not in the filter engine at this layer (FwpmCalloutAdd0 applicableLayer)";
+        if (object != NULL)
+        {
+            /* WFP refuses it; a driver that passes another layer's id means to read the context there. */
+            hw_violation("FwpsFlowAssociateContext0(flow %llu, layer %u, callout %u): the callout was added at "
+                         "layer %u (%s), not %u: no classifyFn would receive this flowContext",
+                         (unsigned long long)flowId, (unsigned)layerId, (unsigned)calloutId,
+                         (unsigned)object->Layer->LayerId, object->Layer->FwpsName, (unsigned)layerId);
+        }
     }
     else
     {

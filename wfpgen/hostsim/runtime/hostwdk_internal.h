@@ -61,9 +61,11 @@
     X(KeGetCurrentProcessorNumberEx, HIGH_LEVEL, HW_F_QUIET)                                       \
     X(KeQueryActiveProcessorCountEx, HIGH_LEVEL, HW_F_QUIET)                                       \
     X(HostWdkCheckPagedCode, HIGH_LEVEL, HW_F_QUIET)                                               \
+    X(HostWdkAssertFailed, HIGH_LEVEL, HW_F_QUIET)                                                 \
     X(KeQuerySystemTimePrecise, HIGH_LEVEL, HW_F_QUIET)                                            \
     X(KeQuerySystemTime, HIGH_LEVEL, HW_F_QUIET)                                                   \
     X(PsGetCurrentProcessId, HIGH_LEVEL, HW_F_QUIET)                                               \
+    X(KeDelayExecutionThread, APC_LEVEL, 0)                                                        \
     X(DbgPrintEx, HIGH_LEVEL, 0)                                                                   \
     X(ExAllocatePool2, DISPATCH_LEVEL, HW_F_NULL)                                                  \
     X(ExAllocatePoolWithTag, DISPATCH_LEVEL, HW_F_NULL)                                            \
