@@ -242,7 +242,7 @@ class FlowsSpec(_Strict):
     ] = False
     max_contexts: Annotated[
         int,
-        Field(ge=16, le=1 << 20, description="Live flow contexts, preallocated at load; a flow beyond them is "
+        Field(ge=16, le=1 << 16, description="Live flow contexts, preallocated at load; a flow beyond them is "
                                              "recorded without process data and counted"),
     ] = 4096
 
