@@ -47,7 +47,7 @@ typedef struct _ALECONNECTMONITOR_CONDITION_STORAGE
 
 #define ALECONNECTMONITOR_MAX_CONDITIONS 1u
 
-const ALECONNECTMONITOR_CALLOUT AleConnectMonitorCallouts[ALECONNECTMONITOR_LAYER_COUNT] = {
+const ALECONNECTMONITOR_CALLOUT AleConnectMonitorCallouts[ALECONNECTMONITOR_CALLOUT_COUNT] = {
     {
         &FWPM_LAYER_ALE_AUTH_CONNECT_V4,
         &ALECONNECTMONITOR_CALLOUT_ALE_AUTH_CONNECT_V4,
@@ -59,6 +59,7 @@ const ALECONNECTMONITOR_CALLOUT AleConnectMonitorCallouts[ALECONNECTMONITOR_LAYE
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
     {
         &FWPM_LAYER_ALE_AUTH_CONNECT_V6,
@@ -71,12 +72,13 @@ const ALECONNECTMONITOR_CALLOUT AleConnectMonitorCallouts[ALECONNECTMONITOR_LAYE
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
 };
 
 static HANDLE g_EngineHandle;
-static UINT32 g_CalloutIds[ALECONNECTMONITOR_LAYER_COUNT];
-static UINT64 g_FilterIds[ALECONNECTMONITOR_LAYER_COUNT];
+static UINT32 g_CalloutIds[ALECONNECTMONITOR_CALLOUT_COUNT];
+static UINT64 g_FilterIds[ALECONNECTMONITOR_CALLOUT_COUNT];
 static UINT32 g_RegisteredCallouts;
 
 #if defined(_MSC_VER)
@@ -202,7 +204,7 @@ AleConnectMonitorAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         return status;
     }
 
-    for (i = 0; i < ALECONNECTMONITOR_LAYER_COUNT; i++)
+    for (i = 0; i < ALECONNECTMONITOR_CALLOUT_COUNT; i++)
     {
         const ALECONNECTMONITOR_CALLOUT *descriptor = &AleConnectMonitorCallouts[i];
         FWPS_CALLOUT2 runtimeCallout;
@@ -213,7 +215,7 @@ AleConnectMonitorAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         runtimeCallout.calloutKey = *descriptor->CalloutKey;
         runtimeCallout.classifyFn = descriptor->ClassifyFn;
         runtimeCallout.notifyFn = AleConnectMonitorNotify;
-        runtimeCallout.flowDeleteFn = NULL;
+        runtimeCallout.flowDeleteFn = descriptor->FlowDeleteFn;
         status = FwpsCalloutRegister2(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
         if (!NT_SUCCESS(status))
         {
@@ -347,7 +349,7 @@ AleConnectMonitorUnregisterCallouts(VOID)
     if (g_EngineHandle != NULL)
     {
         /* Filters first, so no classify can start on a callout being unregistered. */
-        for (i = 0; i < ALECONNECTMONITOR_LAYER_COUNT; i++)
+        for (i = 0; i < ALECONNECTMONITOR_CALLOUT_COUNT; i++)
         {
             if (g_FilterIds[i] != 0)
             {

@@ -77,7 +77,7 @@ static const APPBLOCK_CONDITION AppBlockConditionsAleAuthConnectV6[] = {
      100},
 };
 
-const APPBLOCK_CALLOUT AppBlockCallouts[APPBLOCK_LAYER_COUNT] = {
+const APPBLOCK_CALLOUT AppBlockCallouts[APPBLOCK_CALLOUT_COUNT] = {
     {
         &FWPM_LAYER_ALE_AUTH_CONNECT_V4,
         &APPBLOCK_CALLOUT_ALE_AUTH_CONNECT_V4,
@@ -89,6 +89,7 @@ const APPBLOCK_CALLOUT AppBlockCallouts[APPBLOCK_LAYER_COUNT] = {
         FWP_ACTION_CALLOUT_TERMINATING,
         AppBlockConditionsAleAuthConnectV4,
         RTL_NUMBER_OF(AppBlockConditionsAleAuthConnectV4),
+        NULL,
     },
     {
         &FWPM_LAYER_ALE_AUTH_CONNECT_V6,
@@ -101,12 +102,13 @@ const APPBLOCK_CALLOUT AppBlockCallouts[APPBLOCK_LAYER_COUNT] = {
         FWP_ACTION_CALLOUT_TERMINATING,
         AppBlockConditionsAleAuthConnectV6,
         RTL_NUMBER_OF(AppBlockConditionsAleAuthConnectV6),
+        NULL,
     },
 };
 
 static HANDLE g_EngineHandle;
-static UINT32 g_CalloutIds[APPBLOCK_LAYER_COUNT];
-static UINT64 g_FilterIds[APPBLOCK_LAYER_COUNT];
+static UINT32 g_CalloutIds[APPBLOCK_CALLOUT_COUNT];
+static UINT64 g_FilterIds[APPBLOCK_CALLOUT_COUNT];
 static UINT32 g_RegisteredCallouts;
 
 #if defined(_MSC_VER)
@@ -232,7 +234,7 @@ AppBlockAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         return status;
     }
 
-    for (i = 0; i < APPBLOCK_LAYER_COUNT; i++)
+    for (i = 0; i < APPBLOCK_CALLOUT_COUNT; i++)
     {
         const APPBLOCK_CALLOUT *descriptor = &AppBlockCallouts[i];
         FWPS_CALLOUT2 runtimeCallout;
@@ -243,7 +245,7 @@ AppBlockAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         runtimeCallout.calloutKey = *descriptor->CalloutKey;
         runtimeCallout.classifyFn = descriptor->ClassifyFn;
         runtimeCallout.notifyFn = AppBlockNotify;
-        runtimeCallout.flowDeleteFn = NULL;
+        runtimeCallout.flowDeleteFn = descriptor->FlowDeleteFn;
         status = FwpsCalloutRegister2(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
         if (!NT_SUCCESS(status))
         {
@@ -377,7 +379,7 @@ AppBlockUnregisterCallouts(VOID)
     if (g_EngineHandle != NULL)
     {
         /* Filters first, so no classify can start on a callout being unregistered. */
-        for (i = 0; i < APPBLOCK_LAYER_COUNT; i++)
+        for (i = 0; i < APPBLOCK_CALLOUT_COUNT; i++)
         {
             if (g_FilterIds[i] != 0)
             {

@@ -113,7 +113,7 @@ static const HTTPSBLOCK_CONDITION HttpsBlockConditionsOutboundTransportV4[] = {
      0},
 };
 
-const HTTPSBLOCK_CALLOUT HttpsBlockCallouts[HTTPSBLOCK_LAYER_COUNT] = {
+const HTTPSBLOCK_CALLOUT HttpsBlockCallouts[HTTPSBLOCK_CALLOUT_COUNT] = {
     {
         &FWPM_LAYER_ALE_AUTH_CONNECT_V4,
         &HTTPSBLOCK_CALLOUT_ALE_AUTH_CONNECT_V4,
@@ -125,6 +125,7 @@ const HTTPSBLOCK_CALLOUT HttpsBlockCallouts[HTTPSBLOCK_LAYER_COUNT] = {
         FWP_ACTION_CALLOUT_TERMINATING,
         HttpsBlockConditionsAleAuthConnectV4,
         RTL_NUMBER_OF(HttpsBlockConditionsAleAuthConnectV4),
+        NULL,
     },
     {
         &FWPM_LAYER_OUTBOUND_TRANSPORT_V4,
@@ -137,12 +138,13 @@ const HTTPSBLOCK_CALLOUT HttpsBlockCallouts[HTTPSBLOCK_LAYER_COUNT] = {
         FWP_ACTION_CALLOUT_INSPECTION,
         HttpsBlockConditionsOutboundTransportV4,
         RTL_NUMBER_OF(HttpsBlockConditionsOutboundTransportV4),
+        NULL,
     },
 };
 
 static HANDLE g_EngineHandle;
-static UINT32 g_CalloutIds[HTTPSBLOCK_LAYER_COUNT];
-static UINT64 g_FilterIds[HTTPSBLOCK_LAYER_COUNT];
+static UINT32 g_CalloutIds[HTTPSBLOCK_CALLOUT_COUNT];
+static UINT64 g_FilterIds[HTTPSBLOCK_CALLOUT_COUNT];
 static UINT32 g_RegisteredCallouts;
 
 #if defined(_MSC_VER)
@@ -268,7 +270,7 @@ HttpsBlockAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         return status;
     }
 
-    for (i = 0; i < HTTPSBLOCK_LAYER_COUNT; i++)
+    for (i = 0; i < HTTPSBLOCK_CALLOUT_COUNT; i++)
     {
         const HTTPSBLOCK_CALLOUT *descriptor = &HttpsBlockCallouts[i];
         FWPS_CALLOUT2 runtimeCallout;
@@ -279,7 +281,7 @@ HttpsBlockAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         runtimeCallout.calloutKey = *descriptor->CalloutKey;
         runtimeCallout.classifyFn = descriptor->ClassifyFn;
         runtimeCallout.notifyFn = HttpsBlockNotify;
-        runtimeCallout.flowDeleteFn = NULL;
+        runtimeCallout.flowDeleteFn = descriptor->FlowDeleteFn;
         status = FwpsCalloutRegister2(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
         if (!NT_SUCCESS(status))
         {
@@ -413,7 +415,7 @@ HttpsBlockUnregisterCallouts(VOID)
     if (g_EngineHandle != NULL)
     {
         /* Filters first, so no classify can start on a callout being unregistered. */
-        for (i = 0; i < HTTPSBLOCK_LAYER_COUNT; i++)
+        for (i = 0; i < HTTPSBLOCK_CALLOUT_COUNT; i++)
         {
             if (g_FilterIds[i] != 0)
             {

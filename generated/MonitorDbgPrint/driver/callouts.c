@@ -47,7 +47,7 @@ typedef struct _MONITORDBGPRINT_CONDITION_STORAGE
 
 #define MONITORDBGPRINT_MAX_CONDITIONS 1u
 
-const MONITORDBGPRINT_CALLOUT MonitorDbgPrintCallouts[MONITORDBGPRINT_LAYER_COUNT] = {
+const MONITORDBGPRINT_CALLOUT MonitorDbgPrintCallouts[MONITORDBGPRINT_CALLOUT_COUNT] = {
     {
         &FWPM_LAYER_INBOUND_TRANSPORT_V4,
         &MONITORDBGPRINT_CALLOUT_INBOUND_TRANSPORT_V4,
@@ -59,6 +59,7 @@ const MONITORDBGPRINT_CALLOUT MonitorDbgPrintCallouts[MONITORDBGPRINT_LAYER_COUN
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
     {
         &FWPM_LAYER_OUTBOUND_TRANSPORT_V4,
@@ -71,12 +72,13 @@ const MONITORDBGPRINT_CALLOUT MonitorDbgPrintCallouts[MONITORDBGPRINT_LAYER_COUN
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
 };
 
 static HANDLE g_EngineHandle;
-static UINT32 g_CalloutIds[MONITORDBGPRINT_LAYER_COUNT];
-static UINT64 g_FilterIds[MONITORDBGPRINT_LAYER_COUNT];
+static UINT32 g_CalloutIds[MONITORDBGPRINT_CALLOUT_COUNT];
+static UINT64 g_FilterIds[MONITORDBGPRINT_CALLOUT_COUNT];
 static UINT32 g_RegisteredCallouts;
 
 #if defined(_MSC_VER)
@@ -202,7 +204,7 @@ MonitorDbgPrintAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         return status;
     }
 
-    for (i = 0; i < MONITORDBGPRINT_LAYER_COUNT; i++)
+    for (i = 0; i < MONITORDBGPRINT_CALLOUT_COUNT; i++)
     {
         const MONITORDBGPRINT_CALLOUT *descriptor = &MonitorDbgPrintCallouts[i];
         FWPS_CALLOUT2 runtimeCallout;
@@ -213,7 +215,7 @@ MonitorDbgPrintAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         runtimeCallout.calloutKey = *descriptor->CalloutKey;
         runtimeCallout.classifyFn = descriptor->ClassifyFn;
         runtimeCallout.notifyFn = MonitorDbgPrintNotify;
-        runtimeCallout.flowDeleteFn = NULL;
+        runtimeCallout.flowDeleteFn = descriptor->FlowDeleteFn;
         status = FwpsCalloutRegister2(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
         if (!NT_SUCCESS(status))
         {
@@ -347,7 +349,7 @@ MonitorDbgPrintUnregisterCallouts(VOID)
     if (g_EngineHandle != NULL)
     {
         /* Filters first, so no classify can start on a callout being unregistered. */
-        for (i = 0; i < MONITORDBGPRINT_LAYER_COUNT; i++)
+        for (i = 0; i < MONITORDBGPRINT_CALLOUT_COUNT; i++)
         {
             if (g_FilterIds[i] != 0)
             {

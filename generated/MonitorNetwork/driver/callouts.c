@@ -47,7 +47,7 @@ typedef struct _MONITORNETWORK_CONDITION_STORAGE
 
 #define MONITORNETWORK_MAX_CONDITIONS 1u
 
-const MONITORNETWORK_CALLOUT MonitorNetworkCallouts[MONITORNETWORK_LAYER_COUNT] = {
+const MONITORNETWORK_CALLOUT MonitorNetworkCallouts[MONITORNETWORK_CALLOUT_COUNT] = {
     {
         &FWPM_LAYER_INBOUND_TRANSPORT_V4,
         &MONITORNETWORK_CALLOUT_INBOUND_TRANSPORT_V4,
@@ -59,6 +59,7 @@ const MONITORNETWORK_CALLOUT MonitorNetworkCallouts[MONITORNETWORK_LAYER_COUNT] 
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
     {
         &FWPM_LAYER_OUTBOUND_TRANSPORT_V4,
@@ -71,12 +72,13 @@ const MONITORNETWORK_CALLOUT MonitorNetworkCallouts[MONITORNETWORK_LAYER_COUNT] 
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
 };
 
 static HANDLE g_EngineHandle;
-static UINT32 g_CalloutIds[MONITORNETWORK_LAYER_COUNT];
-static UINT64 g_FilterIds[MONITORNETWORK_LAYER_COUNT];
+static UINT32 g_CalloutIds[MONITORNETWORK_CALLOUT_COUNT];
+static UINT64 g_FilterIds[MONITORNETWORK_CALLOUT_COUNT];
 static UINT32 g_RegisteredCallouts;
 
 #if defined(_MSC_VER)
@@ -202,7 +204,7 @@ MonitorNetworkAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         return status;
     }
 
-    for (i = 0; i < MONITORNETWORK_LAYER_COUNT; i++)
+    for (i = 0; i < MONITORNETWORK_CALLOUT_COUNT; i++)
     {
         const MONITORNETWORK_CALLOUT *descriptor = &MonitorNetworkCallouts[i];
         FWPS_CALLOUT2 runtimeCallout;
@@ -213,7 +215,7 @@ MonitorNetworkAddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         runtimeCallout.calloutKey = *descriptor->CalloutKey;
         runtimeCallout.classifyFn = descriptor->ClassifyFn;
         runtimeCallout.notifyFn = MonitorNetworkNotify;
-        runtimeCallout.flowDeleteFn = NULL;
+        runtimeCallout.flowDeleteFn = descriptor->FlowDeleteFn;
         status = FwpsCalloutRegister2(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
         if (!NT_SUCCESS(status))
         {
@@ -347,7 +349,7 @@ MonitorNetworkUnregisterCallouts(VOID)
     if (g_EngineHandle != NULL)
     {
         /* Filters first, so no classify can start on a callout being unregistered. */
-        for (i = 0; i < MONITORNETWORK_LAYER_COUNT; i++)
+        for (i = 0; i < MONITORNETWORK_CALLOUT_COUNT; i++)
         {
             if (g_FilterIds[i] != 0)
             {

@@ -70,7 +70,11 @@ typedef struct _MONITORNETWORK_CALLOUT
     FWP_ACTION_TYPE FilterAction;
     const MONITORNETWORK_CONDITION *Conditions;
     UINT32 ConditionCount;
+    FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 FlowDeleteFn; /* NULL unless the callout reads flow contexts */
 } MONITORNETWORK_CALLOUT;
+
+/* Callouts registered: one per record layer. */
+#define MONITORNETWORK_CALLOUT_COUNT 2u
 
 /* A variable-length value seen at classify time; valid only until classify returns. */
 typedef struct _WFPGEN_BLOB_SOURCE
@@ -93,9 +97,10 @@ typedef enum _WFPGEN_DISPLAY
     WFPGEN_DISPLAY_UTF16,
     WFPGEN_DISPLAY_SID,
     WFPGEN_DISPLAY_BYTES,
+    WFPGEN_DISPLAY_ATTRIBUTION,
 } WFPGEN_DISPLAY;
 
-extern const MONITORNETWORK_CALLOUT MonitorNetworkCallouts[MONITORNETWORK_LAYER_COUNT];
+extern const MONITORNETWORK_CALLOUT MonitorNetworkCallouts[MONITORNETWORK_CALLOUT_COUNT];
 
 DRIVER_INITIALIZE DriverEntry;
 DRIVER_UNLOAD MonitorNetworkUnload;

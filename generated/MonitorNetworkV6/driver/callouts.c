@@ -47,7 +47,7 @@ typedef struct _MONITORNETWORKV6_CONDITION_STORAGE
 
 #define MONITORNETWORKV6_MAX_CONDITIONS 1u
 
-const MONITORNETWORKV6_CALLOUT MonitorNetworkV6Callouts[MONITORNETWORKV6_LAYER_COUNT] = {
+const MONITORNETWORKV6_CALLOUT MonitorNetworkV6Callouts[MONITORNETWORKV6_CALLOUT_COUNT] = {
     {
         &FWPM_LAYER_INBOUND_TRANSPORT_V4,
         &MONITORNETWORKV6_CALLOUT_INBOUND_TRANSPORT_V4,
@@ -59,6 +59,7 @@ const MONITORNETWORKV6_CALLOUT MonitorNetworkV6Callouts[MONITORNETWORKV6_LAYER_C
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
     {
         &FWPM_LAYER_OUTBOUND_TRANSPORT_V4,
@@ -71,6 +72,7 @@ const MONITORNETWORKV6_CALLOUT MonitorNetworkV6Callouts[MONITORNETWORKV6_LAYER_C
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
     {
         &FWPM_LAYER_INBOUND_TRANSPORT_V6,
@@ -83,6 +85,7 @@ const MONITORNETWORKV6_CALLOUT MonitorNetworkV6Callouts[MONITORNETWORKV6_LAYER_C
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
     {
         &FWPM_LAYER_OUTBOUND_TRANSPORT_V6,
@@ -95,12 +98,13 @@ const MONITORNETWORKV6_CALLOUT MonitorNetworkV6Callouts[MONITORNETWORKV6_LAYER_C
         FWP_ACTION_CALLOUT_INSPECTION,
         NULL,
         0,
+        NULL,
     },
 };
 
 static HANDLE g_EngineHandle;
-static UINT32 g_CalloutIds[MONITORNETWORKV6_LAYER_COUNT];
-static UINT64 g_FilterIds[MONITORNETWORKV6_LAYER_COUNT];
+static UINT32 g_CalloutIds[MONITORNETWORKV6_CALLOUT_COUNT];
+static UINT64 g_FilterIds[MONITORNETWORKV6_CALLOUT_COUNT];
 static UINT32 g_RegisteredCallouts;
 
 #if defined(_MSC_VER)
@@ -226,7 +230,7 @@ MonitorNetworkV6AddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         return status;
     }
 
-    for (i = 0; i < MONITORNETWORKV6_LAYER_COUNT; i++)
+    for (i = 0; i < MONITORNETWORKV6_CALLOUT_COUNT; i++)
     {
         const MONITORNETWORKV6_CALLOUT *descriptor = &MonitorNetworkV6Callouts[i];
         FWPS_CALLOUT2 runtimeCallout;
@@ -237,7 +241,7 @@ MonitorNetworkV6AddObjects(_In_ PDEVICE_OBJECT DeviceObject)
         runtimeCallout.calloutKey = *descriptor->CalloutKey;
         runtimeCallout.classifyFn = descriptor->ClassifyFn;
         runtimeCallout.notifyFn = MonitorNetworkV6Notify;
-        runtimeCallout.flowDeleteFn = NULL;
+        runtimeCallout.flowDeleteFn = descriptor->FlowDeleteFn;
         status = FwpsCalloutRegister2(DeviceObject, &runtimeCallout, &g_CalloutIds[i]);
         if (!NT_SUCCESS(status))
         {
@@ -371,7 +375,7 @@ MonitorNetworkV6UnregisterCallouts(VOID)
     if (g_EngineHandle != NULL)
     {
         /* Filters first, so no classify can start on a callout being unregistered. */
-        for (i = 0; i < MONITORNETWORKV6_LAYER_COUNT; i++)
+        for (i = 0; i < MONITORNETWORKV6_CALLOUT_COUNT; i++)
         {
             if (g_FilterIds[i] != 0)
             {

@@ -70,7 +70,11 @@ typedef struct _MONITORNETWORKV6_CALLOUT
     FWP_ACTION_TYPE FilterAction;
     const MONITORNETWORKV6_CONDITION *Conditions;
     UINT32 ConditionCount;
+    FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 FlowDeleteFn; /* NULL unless the callout reads flow contexts */
 } MONITORNETWORKV6_CALLOUT;
+
+/* Callouts registered: one per record layer. */
+#define MONITORNETWORKV6_CALLOUT_COUNT 4u
 
 /* A variable-length value seen at classify time; valid only until classify returns. */
 typedef struct _WFPGEN_BLOB_SOURCE
@@ -93,9 +97,10 @@ typedef enum _WFPGEN_DISPLAY
     WFPGEN_DISPLAY_UTF16,
     WFPGEN_DISPLAY_SID,
     WFPGEN_DISPLAY_BYTES,
+    WFPGEN_DISPLAY_ATTRIBUTION,
 } WFPGEN_DISPLAY;
 
-extern const MONITORNETWORKV6_CALLOUT MonitorNetworkV6Callouts[MONITORNETWORKV6_LAYER_COUNT];
+extern const MONITORNETWORKV6_CALLOUT MonitorNetworkV6Callouts[MONITORNETWORKV6_CALLOUT_COUNT];
 
 DRIVER_INITIALIZE DriverEntry;
 DRIVER_UNLOAD MonitorNetworkV6Unload;

@@ -31,6 +31,9 @@ Json = int | str | list[str] | dict[str, Any] | None
 MAGIC_BYTES = struct.pack("<I", layout.BATCH_MAGIC)
 PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6"}
 DIRECTION_NAMES = {0: "outbound", 1: "inbound"}  # FWP_DIRECTION
+# flow_attribution: flow (the flow's establishing event), no_context (the flow has no context: it was
+# established before the driver loaded, or none was free), no_flow (the packet carried no flow handle).
+ATTRIBUTION_NAMES = {0: "flow", 1: "no_context", 2: "no_flow"}
 _FILETIME_EPOCH = _dt.datetime(1601, 1, 1, tzinfo=_dt.timezone.utc)
 _FILETIME_EPOCH_NAIVE = _dt.datetime(1601, 1, 1)
 _BATCH = struct.Struct(layout.BATCH_FORMAT)
@@ -102,6 +105,11 @@ def direction_name(value: int) -> str:
     return DIRECTION_NAMES.get(value, str(value))
 
 
+def attribution_name(value: int) -> str:
+    """Where a record's process data came from (flow_attribution), or the number."""
+    return ATTRIBUTION_NAMES.get(value, str(value))
+
+
 def flag_names(value: int) -> list[str]:
     """The FWP_CONDITION_FLAG_* names set in ``value``."""
     return [name for name, bit in layout.CONDITION_FLAGS if value & bit]
@@ -133,6 +141,7 @@ _TYPED: dict[str, Callable[[Raw], object]] = {
     "protocol": _int,
     "flags": _int,
     "direction": _int,
+    "attribution": _int,
     "ipv4": lambda raw: ipaddress.IPv4Address(_int(raw)),
     "ipv6": lambda raw: ipaddress.IPv6Address(_bytes(raw)),
     "utf16": lambda raw: utf16_text(_bytes(raw)),
@@ -146,6 +155,7 @@ _TEXT: dict[str, Callable[[Raw], str]] = {
     "protocol": lambda raw: protocol_name(_int(raw)),
     "flags": lambda raw: flags_text(_int(raw)),
     "direction": lambda raw: direction_name(_int(raw)),
+    "attribution": lambda raw: attribution_name(_int(raw)),
     "ipv4": lambda raw: ipv4_text(_int(raw)),
     "ipv6": lambda raw: ipv6_text(_bytes(raw)),
     "utf16": lambda raw: utf16_text(_bytes(raw)),
@@ -160,6 +170,7 @@ _JSON: dict[str, Callable[[Raw], Json]] = {
     "protocol": lambda raw: {"value": raw, "name": protocol_name(_int(raw))},
     "flags": lambda raw: {"value": raw, "names": flag_names(_int(raw))},
     "direction": lambda raw: {"value": raw, "name": direction_name(_int(raw))},
+    "attribution": lambda raw: {"value": raw, "name": attribution_name(_int(raw))},
 }
 
 
