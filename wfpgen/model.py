@@ -784,7 +784,7 @@ class FlowsModel:
     """flows.attribution: contexts, their pool and the callouts that fill and read them."""
 
     max_contexts: int
-    path_capacity: int  # bytes of process path a context keeps: max_blob + 2, so the sink sees a longer path
+    path_capacity: int  # bytes of process path a context keeps: max_blob, all a sink records
     capture_process_id: bool
     capture_process_path: bool
     establishing: tuple[EstablishingCallout, ...]
@@ -842,7 +842,7 @@ def _flows(prefix: str, driver: str, catalog: Catalog, resolved: Resolved, layer
     names = {item.name for layer in attributed for item in layer.record.items if item.source == "flow"}
     return FlowsModel(
         max_contexts=resolved.spec.flows.max_contexts,
-        path_capacity=resolved.spec.sink.max_blob + 2,
+        path_capacity=resolved.spec.sink.max_blob,
         capture_process_id="process_id" in names,
         capture_process_path="process_path" in names,
         establishing=tuple(establishing),

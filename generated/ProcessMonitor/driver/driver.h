@@ -106,7 +106,7 @@ extern const PROCESSMONITOR_CALLOUT ProcessMonitorCallouts[PROCESSMONITOR_CALLOU
  * to the packet callouts of the flow as flowContext. Contexts come from a pool allocated at load
  * (PROCESSMONITOR_MAX_FLOWS of them): classify never allocates. */
 #define PROCESSMONITOR_MAX_FLOWS          4096u
-#define PROCESSMONITOR_FLOW_PATH_CAPACITY 522u /* max_blob + 2: the sink marks a longer path truncated */
+#define PROCESSMONITOR_FLOW_PATH_CAPACITY 520u /* max_blob: all of a path a sink records */
 #define PROCESSMONITOR_FLOW_PROCESS_ID    0x1u
 #define PROCESSMONITOR_FLOW_PROCESS_PATH  0x2u
 
@@ -121,8 +121,8 @@ typedef struct _PROCESSMONITOR_FLOW
     UINT64 FlowHandle;
     volatile LONG References; /* one per association WFP holds, and one while the establishing classify runs */
     UINT32 IpVersion;
-    UINT32 Present; /* PROCESSMONITOR_FLOW_PROCESS_ID, PROCESSMONITOR_FLOW_PROCESS_PATH */
-    UINT32 ProcessPathLength;
+    UINT32 Present;           /* PROCESSMONITOR_FLOW_PROCESS_ID, PROCESSMONITOR_FLOW_PROCESS_PATH */
+    UINT32 ProcessPathLength; /* as the establishing event gave it; ProcessPath holds the first max_blob bytes */
     UINT64 ProcessId;
     UINT8 ProcessPath[PROCESSMONITOR_FLOW_PATH_CAPACITY];
 } PROCESSMONITOR_FLOW;

@@ -157,12 +157,14 @@ ProcessMonitorFlowEstablish(_In_ const FWPS_INCOMING_METADATA_VALUES0 *inMetaVal
                                                                                           : NULL;
     if (path != NULL && (path->data != NULL || path->size == 0))
     {
-        /* At most the capacity: a longer path still reaches the sink longer than max_blob, marked truncated. */
-        flow->ProcessPathLength =
-            path->size < PROCESSMONITOR_FLOW_PATH_CAPACITY ? path->size : PROCESSMONITOR_FLOW_PATH_CAPACITY;
-        if (flow->ProcessPathLength > 0)
+        /* The first max_blob bytes, and the full length: a sink reads at most max_blob bytes of a
+         * blob and marks a longer one truncated, as it does for a path read at classify. */
+        flow->ProcessPathLength = path->size;
+        if (path->size > 0)
         {
-            RtlCopyMemory(flow->ProcessPath, path->data, flow->ProcessPathLength);
+            RtlCopyMemory(flow->ProcessPath, path->data,
+                          path->size < PROCESSMONITOR_FLOW_PATH_CAPACITY ? path->size
+                                                                         : PROCESSMONITOR_FLOW_PATH_CAPACITY);
         }
         flow->Present |= PROCESSMONITOR_FLOW_PROCESS_PATH;
     }
