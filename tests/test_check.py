@@ -450,9 +450,9 @@ FLOW_PLANTS = {
     # The IPv4 context is associated with the inbound callout only: outbound classify reads a
     # flowContext that was never associated with its layer.
     "flow-context-read-at-a-layer-it-was-not-associated-with": Plant(
-        "flows.c", ((V4_TARGETS, "static const UINT32 ProcessMonitorTargetsAleFlowEstablishedV4[] = {0u};\n"
-                     "static const UINT16 ProcessMonitorTargetLayersAleFlowEstablishedV4[] = "
-                     "{FWPS_LAYER_INBOUND_TRANSPORT_V4};"),),
+        "flows.c", ((V4_TARGETS, ("static const UINT32 ProcessMonitorTargetsAleFlowEstablishedV4[] = {0u};\n"
+                                  "static const UINT16 ProcessMonitorTargetLayersAleFlowEstablishedV4[] = "
+                                  "{FWPS_LAYER_INBOUND_TRANSPORT_V4};")),),
         "plain", ("outbound_transport_v4.flow_attribution", "got no flowContext")),
     # The context is associated with the outbound callout under the inbound layer's id.
     "flow-context-associated-at-another-layer": Plant(

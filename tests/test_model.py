@@ -156,3 +156,48 @@ def test_spec_name_never_carries_a_directory(tmp_path: Path) -> None:
     from wfpgen.pipeline import model_for
 
     assert model_for(spec).spec_name == "x.yaml"
+
+
+# -- flows.attribution ---------------------------------------------------------------------------
+
+FLOWS = BASE + """\
+layers: [inbound_transport_v4, outbound_transport_v4, outbound_transport_v6, ale_auth_connect_v4]
+metadata: [process_id, process_path]
+flows: {attribution: true, max_contexts: 64}
+"""
+
+
+def test_flow_attribution_takes_process_data_from_the_flow() -> None:
+    m = model_of(FLOWS)
+    assert m.flows is not None and m.flows.max_contexts == 64 and m.flows.path_capacity == 520
+    by_name = {layer.name: layer for layer in m.layers}
+    for name in ("inbound_transport_v4", "outbound_transport_v4", "outbound_transport_v6"):
+        items = {item.name: item for item in by_name[name].record.items}
+        assert items["process_id"].source == "flow" and items["process_path"].source == "flow"
+        assert items["flow_attribution"].source == "attribution" and items["flow_attribution"].display == "attribution"
+        assert by_name[name].flow_delete_c == "DemoFlowDelete" and by_name[name].record.uses_metadata
+    # The ALE layer has the process itself: metadata as before, no flowDeleteFn.
+    ale = {item.name: item for item in by_name["ale_auth_connect_v4"].record.items}
+    assert ale["process_id"].source == "metadata" and "flow_attribution" not in ale
+    assert by_name["ale_auth_connect_v4"].flow_delete_c == "NULL"
+    # One establishing callout per IP version, after the record layers, aimed at that version's layers.
+    est = m.flows.establishing
+    assert [(e.name, e.index, [t.name for t in e.targets]) for e in est] == [
+        ("ale_flow_established_v4", 4, ["inbound_transport_v4", "outbound_transport_v4"]),
+        ("ale_flow_established_v6", 5, ["outbound_transport_v6"]),
+    ]
+    assert [c.index for c in m.callouts] == list(range(6))
+    keys = {c.callout_guid for c in m.callouts} | {c.filter_guid for c in m.callouts}
+    assert len(keys) == 12
+
+
+def test_without_flows_nothing_changes() -> None:
+    m = model_of(BASE)
+    assert m.flows is None and m.callouts == m.layers
+    assert all(layer.flow_delete_c == "NULL" and not layer.flow_attributed for layer in m.layers)
+
+
+def test_flow_attribution_changes_the_layout_fingerprint() -> None:
+    plain = model_of(BASE + "layers: [outbound_transport_v4]\nmetadata: [current_process_id]\n")
+    flows = model_of(BASE + "layers: [outbound_transport_v4]\nmetadata: [process_id]\nflows: {attribution: true}\n")
+    assert plain.fingerprint != flows.fingerprint

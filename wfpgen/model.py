@@ -791,11 +791,6 @@ class FlowsModel:
     delete_fn: str  # the flowDeleteFn of every target callout
     context_type: str  # the C type of a flow context
 
-    @property
-    def target_count(self) -> int:
-        """Associations one flow can have: the targets of its IP version, at most."""
-        return max(len(e.targets) for e in self.establishing)
-
 
 def _line(layer: ResolvedLayer, record: RecordLayout) -> DbgPrintLine:
     bits = {item.name: item.bit for item in record.items}
@@ -833,7 +828,7 @@ def _flows(prefix: str, driver: str, catalog: Catalog, resolved: Resolved, layer
     if not resolved.spec.flows.attribution:
         return None
     attributed = [layer for layer in layers if layer.flow_attributed]
-    establishing = []
+    establishing: list[EstablishingCallout] = []
     for version in (4, 6):
         targets = tuple(layer for layer in attributed if layer.ip_version == version)
         if targets:

@@ -172,11 +172,12 @@ class Scenario:
         self.next_flow += 1
         flow = self.next_flow
         if code == 0:
-            process = {name: values.get(name) for name in ("process_id", "process_path")
-                       if values.get(name) is not None}
+            pid, path = values.get("process_id"), values.get("process_path")
             est = self.establishing(layer)
             number = self.driver.layer_id(est.fwps_layer)
-            verdict = self.driver.classify(number, [], Metadata(flow_handle=flow, **process))
+            metadata = Metadata(flow_handle=flow, process_id=pid if isinstance(pid, int) else None,
+                                process_path=bytes(path) if isinstance(path, (bytes, bytearray)) else None)
+            verdict = self.driver.classify(number, [], metadata)
             expect(verdict.callouts_invoked == 1, f"{est.name}: the flow callout ran {verdict.callouts_invoked} times")
             self.live_flows.append(flow)
         return flow
@@ -938,7 +939,7 @@ def compare(record: Any, event: Event, model: ProjectModel) -> None:
         sent = event.values.get(item.name)
         wanted = expected_raw(item, sent, model.max_blob)
         if item.source == "attribution" and got != wanted:
-            names = dict(enumerate(ATTRIBUTION_NAMES))
+            names: dict[object, str] = dict(enumerate(ATTRIBUTION_NAMES))
             hint = (": the flow was established, but this layer's classifyFn got no flowContext (the context "
                     "was not associated with this layer's callout)") if wanted == 0 else ""
             expect(False, f"{layer.name}.{item.name}: decoded {names.get(got, got)}, expected "
