@@ -57,6 +57,7 @@ sink: {kind: ring, max_blob: 64}
 """
 PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6"}
 DIRECTIONS = {0: "outbound", 1: "inbound"}
+ATTRIBUTIONS = {0: "flow", 1: "no_context", 2: "no_flow"}  # flow_attribution
 FILETIME_2024 = 133_485_408_000_000_000  # 2024-01-01T00:00:00Z
 TEXT_CHARS = "abcxyz_.\\/:éß€漢😀"
 
@@ -155,6 +156,8 @@ def _scalar_value(rng: random.Random, item: RecordItem, model: ProjectModel) -> 
         return value | (0x80000000 if rng.random() < 0.2 else 0)
     if item.display == "direction":
         return rng.choice([0, 1, 0, 1, 2])
+    if item.display == "attribution":
+        return rng.choice([0, 1, 2, 3])
     return rng.choice([0, 1, (1 << bits) - 1, rng.getrandbits(bits), rng.getrandbits(bits)])
 
 
@@ -206,6 +209,8 @@ def _expected_scalar(item: RecordItem, value: Any, model: ProjectModel) -> objec
         return {"value": value, "name": PROTOCOLS.get(value, str(value))}
     if kind == "direction":
         return {"value": value, "name": DIRECTIONS.get(value, str(value))}
+    if kind == "attribution":
+        return {"value": value, "name": ATTRIBUTIONS.get(value, str(value))}
     if kind == "flags":
         return {"value": value, "names": [name for name, bit in model.condition_flags if value & bit]}
     if kind == "hex":
