@@ -14,6 +14,13 @@
  *     model: an offset from the thread pointer, no __tls_get_addr call), set by
  *     HostWdk_SetCurrentProcessor.
  *
+ * KeQuerySystemTimePrecise stays core.c's (uncounted here): clock_gettime(CLOCK_REALTIME) in
+ * 100-ns units since 1601, the system time with sub-microsecond resolution that the routine
+ * returns on Windows and the checked builds return too. It is already the cheapest clock with
+ * those semantics: CLOCK_MONOTONIC costs the same through the vDSO (about 28 ns on the 2-core
+ * development VM) and would change the epoch, and the coarse clocks (about 7 ns) advance once a
+ * scheduler tick (4 ms), which is KeQuerySystemTime's resolution, not the Precise one's.
+ *
  * Nothing is counted or logged, so HostWdk_GetLockHolds reports no holds, and the audit sees no
  * lock held. A bench library proves nothing about a driver: `wfpgen check` never builds one.
  */
