@@ -14,7 +14,8 @@
  *                   (KeQuerySystemTimePrecise), the ring's lock (the same runtime spin lock),
  *                   one copy of the record into a ring of the driver's ring size and the
  *                   head and used-bytes update, into a ring of the thread's own, emptied
- *                   between rounds as a READ empties the driver's;
+ *                   between rounds by the caller's thread (Bench_FloorDrain) as a READ
+ *                   empties the driver's;
  *   BENCH_TIMESTAMP the floor's timestamp alone, to show how much of both it is.
  *
  * With a rate, a loop is paced: once a millisecond it runs the events due in that millisecond,
@@ -316,7 +317,8 @@ int Bench_Run(int mode, uint32_t threads, uint64_t events, double rate_per_threa
     {
         return -1;
     }
-    /* As READ leaves the driver's rings: empty, the next record written where the last ended. */
+    /* The floor's rings were emptied by Bench_FloorDrain, as READ empties the driver's: the next
+       record is written where the last ended. */
     for (uint32_t i = 0; i < g_Threads; i++)
     {
         g_Workers[i].Ring->Used = 0;
@@ -351,6 +353,37 @@ void Bench_Stop(void)
     pthread_barrier_destroy(&g_StartBarrier);
     pthread_barrier_destroy(&g_EndBarrier);
     g_Threads = 0;
+}
+
+/* Empties the floor's rings as a READ empties the driver's: every byte stored is copied out,
+   under the ring's lock, by the calling thread (not a worker), so a ring's next round starts with
+   its cache lines where the driver's start theirs. Returns the bytes copied. */
+uint64_t Bench_FloorDrain(void)
+{
+    static UINT8 sink[1u << 16];
+    KLOCK_QUEUE_HANDLE lockHandle;
+    uint64_t total = 0;
+
+    for (uint32_t i = 0; i < g_Threads; i++)
+    {
+        BENCH_RING *ring = g_Workers[i].Ring;
+
+        KeAcquireInStackQueuedSpinLock(&ring->Lock, &lockHandle);
+        while (ring->Used > 0)
+        {
+            UINT32 tail = (ring->Head + ring->Capacity - ring->Used) % ring->Capacity;
+            UINT32 piece = ring->Capacity - tail;
+
+            piece = piece < ring->Used ? piece : ring->Used;
+            piece = piece < sizeof(sink) ? piece : (UINT32)sizeof(sink);
+            memcpy(sink, ring->Buffer + tail, piece);
+            ring->Used -= piece;
+            total += piece;
+        }
+        KeReleaseInStackQueuedSpinLock(&lockHandle);
+    }
+    __asm__ __volatile__("" : : "r"(sink) : "memory");
+    return total;
 }
 
 /* The floor's drops in the last round, summed over the workers (the caller sizes rounds so
