@@ -15,9 +15,12 @@ Run longer with either
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,6 +30,12 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+
+# Builds cache the host runtime and analysis results (wfpgen.cachedir): the tests share a cache of
+# their own, never the user's, unless WFPGEN_CACHE names one. Subprocesses inherit it.
+if not os.environ.get("WFPGEN_CACHE"):
+    os.environ["WFPGEN_CACHE"] = tempfile.mkdtemp(prefix="wfpgen-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["WFPGEN_CACHE"], True)
 UPDATE = os.environ.get("WFPGEN_UPDATE_GOLDENS") == "1"
 
 

@@ -172,6 +172,46 @@ def test_check_passes_for_every_example_spec(spec: Path, tmp_path: Path) -> None
         assert (tmp_path / "plain" / "decoded.jsonl").stat().st_size > 0
 
 
+def test_tasks_run_in_parallel_report_in_their_own_order() -> None:
+    """Later tasks finishing first change nothing: steps are added and echoed in task order."""
+    import threading
+    import time
+
+    from wfpgen.checks.check import run_tasks
+    from wfpgen.checks.runner import Step
+
+    finished: list[int] = []
+    lock = threading.Lock()
+
+    def task(index: int, delay: float) -> list[Step]:
+        time.sleep(delay)
+        with lock:
+            finished.append(index)
+        return [Step(f"task {index} step {k}", True) for k in range(2)]
+
+    delays = [0.3, 0.1, 0.0, 0.2]
+    tasks = [lambda i=i, d=d: task(i, d) for i, d in enumerate(delays)]
+    for jobs in (1, 4):
+        finished.clear()
+        report, echoed = Report(), []
+        run_tasks(tasks, jobs, report, echoed.append)
+        expected = [f"task {i} step {k}" for i in range(len(delays)) for k in range(2)]
+        assert [step.name for step in report.steps] == expected
+        assert [line.split()[1:5] for line in echoed] == [name.split() for name in expected]
+        assert finished == ([0, 1, 2, 3] if jobs == 1 else [2, 1, 3, 0])
+
+
+def test_check_with_jobs_reports_as_a_sequential_check(tmp_path: Path) -> None:
+    spec = str(ROOT / "specs" / "monitor.yaml")
+    outputs = {}
+    for jobs in ("1", "3"):
+        code, steps, output = check_cli(spec, "--variant", "plain", "--variant", "tsan", "--no-analysis",
+                                        "--jobs", jobs, "--out", str(tmp_path / jobs))
+        assert code == 0, output
+        outputs[jobs] = [step.name for step in steps]
+    assert outputs["1"] == outputs["3"] == expected_steps(True, ("plain", "tsan"), analysis=False)
+
+
 def test_missing_clang_tidy_is_a_skipped_step_with_its_install_command(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """clang-tidy is optional for a check: without it the step says SKIP and how to install it."""

@@ -154,6 +154,8 @@ def check(
     = None,
     no_analysis: Annotated[bool, typer.Option("--no-analysis", help="Skip gcc -fanalyzer and clang-tidy.")] = False,
     wdk: WdkOption = None,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Build, run and analyse this many at once [default: one per CPU].")] = None,
 ) -> None:
     """Build the driver against the host simulation and prove it works: load, traffic, reads, faults, unload."""
     from wfpgen.checks.check import run_check
@@ -166,7 +168,7 @@ def check(
         raise typer.Exit(2)
     try:
         report = run_check(target, out, variants=chosen, analysis=not no_analysis, pcap=pcap, local=local,
-                           wdk=wdk, echo=typer.echo)
+                           wdk=wdk, echo=typer.echo, jobs=jobs)
     except WfpgenError as error:
         raise _fail(error) from None
     typer.echo(f"check: {report.tally()}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from wfpgen import realheaders
@@ -48,14 +49,16 @@ def _build_step(project: Path, model: ProjectModel, out: Path, variant: str) -> 
     return timed(f"{variant}: build -Wall -Wextra -Werror", build), library
 
 
-def _analysis_steps(project: Path, model: ProjectModel) -> list[Step]:
+def _analysis_tasks(project: Path, model: ProjectModel) -> list[Callable[[], Step]]:
+    """gcc -fanalyzer and clang-tidy, each a step to run."""
     from wfpgen.crossbuild import analyze
 
-    steps = []
+    tasks: list[Callable[[], Step]] = []
     for name, run in (("gcc -fanalyzer", analyze.run_fanalyzer), ("clang-tidy", analyze.run_clang_tidy)):
         if name == "clang-tidy" and analyze.clang_tidy_binary() is None:  # optional: say how to get it
-            steps.append(Step(f"static analysis: {name}", True, "skipped: clang-tidy is not installed; install "
-                              f"it with: {analyze.clang_tidy_install()}", skipped=True))
+            skipped = Step(f"static analysis: {name}", True, "skipped: clang-tidy is not installed; install "
+                           f"it with: {analyze.clang_tidy_install()}", skipped=True)
+            tasks.append(lambda skipped=skipped: skipped)  # type: ignore[misc]
             continue
 
         def action(run: Callable[..., str] = run) -> str:
@@ -66,11 +69,11 @@ def _analysis_steps(project: Path, model: ProjectModel) -> list[Step]:
             if problems.strip():
                 raise WfpgenError(problems.strip())
             return "clean"
-        steps.append(timed(f"static analysis: {name}", action))
-    return steps
+        tasks.append(lambda name=name, action=action: timed(f"static analysis: {name}", action))  # type: ignore[misc]
+    return tasks
 
 
-def _cross_steps(project: Path, model: ProjectModel, out: Path) -> list[Step]:
+def _cross_task(project: Path, model: ProjectModel, out: Path) -> Callable[[], Step]:
     from wfpgen.crossbuild import check_pe, cross_build
 
     def action() -> str:
@@ -83,7 +86,7 @@ def _cross_steps(project: Path, model: ProjectModel, out: Path) -> list[Step]:
             raise WfpgenError("; ".join(problems))
         return f"{image} (a check artefact, not a shippable driver)"
 
-    return [timed("MinGW-w64 cross build + PE checks", action)]
+    return lambda: timed("MinGW-w64 cross build + PE checks", action)
 
 
 REAL_HEADERS = "real WDK headers: clang, MSVC mode, /W4 /WX"
@@ -172,13 +175,55 @@ def _capture_fits(model: ProjectModel, target: Path) -> None:
                                     f"of them ({', '.join(TRANSPORT_LAYERS)})")
 
 
+def default_jobs() -> int:
+    """How many check tasks run at once by default: one per CPU this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _variant_steps(project: Path, model: ProjectModel, work: Path, variant: str, extra: Sequence[str]) -> list[Step]:
+    """Build one variant and run its scenario: its steps, in order."""
+    step, library = _build_step(project, model, work, variant)
+    if not step.ok:
+        return [step]
+    from wfpgen.hostsim.build import BuildError, sanitizer_env
+
+    env = dict(os.environ)
+    try:
+        env.update(sanitizer_env(variant))  # type: ignore[arg-type]
+    except (BuildError, subprocess.CalledProcessError) as exc:  # e.g. gcc without libtsan
+        return [step, Step(f"{variant}: sanitizer runtime", False, str(exc))]
+    return [step, *run_scenario(library, project, work / variant, variant, env, extra)]
+
+
+def run_tasks(tasks: Sequence[Callable[[], list[Step]]], jobs: int, report: Report, echo: Echo | None) -> None:
+    """Run ``tasks`` (each giving its steps in order), ``jobs`` at a time, and add their steps to
+    ``report`` in the order of ``tasks``: the report, and the lines echoed as soon as every earlier
+    task is done, read as they would from one task after another."""
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            for step in task():
+                report.add(step, echo)
+        return
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each task waits on compilers and subprocesses
+        futures = [pool.submit(task) for task in tasks]
+        for future in futures:
+            for step in future.result():
+                report.add(step, echo)
+
+
 def run_check(target: Path, out: Path | None, *, variants: Sequence[str] = VARIANTS, analysis: bool = True,
               cross: bool = False, pcap: Path | None = None, local: str | None = None,
-              wdk: Path | None = None, echo: Echo | None = None) -> Report:
+              wdk: Path | None = None, echo: Echo | None = None, jobs: int | None = None) -> Report:
     """Render (or take) a project, build it in each variant, run the scenario, analyse it.
 
     The real-header tier runs when a WDK include root is given (``wdk``), named by
-    ``WFPGEN_WDK``, or installed (Windows); otherwise its step reports SKIP.
+    ``WFPGEN_WDK``, or installed (Windows); otherwise its step reports SKIP. The builds with
+    their scenarios, the analyses and the cross build are independent tasks: ``jobs`` of them
+    (default: one per CPU) run at once, and the report lists their steps in the same order as
+    one after another.
     """
     report = Report()
     capture = capture_preflight(pcap, local)  # before anything is rendered or built
@@ -190,31 +235,18 @@ def run_check(target: Path, out: Path | None, *, variants: Sequence[str] = VARIA
     report.add(Step("render the project", True, str(project)), echo)
     if pcap is not None and capture is not None:
         report.add(Step(f"read capture {pcap.name}", True, capture.summary()), echo)
-    report.add(_real_header_step(project, model, work, wdk), echo)
     extra: list[str] = []
     if pcap is not None:
         extra += ["--pcap", str(pcap.resolve())] + (["--local", local] if local else [])
-    for variant in variants:
-        step, library = _build_step(project, model, work, variant)
-        report.add(step, echo)
-        if not step.ok:
-            continue
-        from wfpgen.hostsim.build import BuildError, sanitizer_env
-
-        env = dict(os.environ)
-        try:
-            env.update(sanitizer_env(variant))  # type: ignore[arg-type]
-        except (BuildError, subprocess.CalledProcessError) as exc:  # e.g. gcc without libtsan
-            report.add(Step(f"{variant}: sanitizer runtime", False, str(exc)), echo)
-            continue
-        for scenario_step in run_scenario(library, project, work / variant, variant, env, extra):
-            report.add(scenario_step, echo)
+    tasks: list[Callable[[], list[Step]]] = [lambda: [_real_header_step(project, model, work, wdk)]]
+    tasks += [lambda variant=variant: _variant_steps(project, model, work, variant, extra)  # type: ignore[misc]
+              for variant in variants]
     if analysis:
-        for step in _analysis_steps(project, model):
-            report.add(step, echo)
+        tasks += [lambda task=task: [task()] for task in _analysis_tasks(project, model)]  # type: ignore[misc]
     if cross:
-        for step in _cross_steps(project, model, work):
-            report.add(step, echo)
+        cross_task = _cross_task(project, model, work)
+        tasks.append(lambda: [cross_task()])
+    run_tasks(tasks, default_jobs() if jobs is None else jobs, report, echo)
     if echo is not None:
         echo(f"builds, decoded records and logs: {work}")
     return report

@@ -7,17 +7,23 @@ Both run against the host-simulation headers (``wfpgen/hostsim/include``, built 
 both report use after free, double free and mismatched deallocation of pool memory.
 
 Each function returns the problems as text: the tools' diagnostics for every file that
-failed, or ``""`` when the driver is clean.
+failed, or ``""`` when the driver is clean. A source found clean is remembered in the cache
+(:mod:`wfpgen.cachedir`) under a hash of the tool's identity, the whole command, the source and
+every header the command can read besides the system's (the project's ``driver/`` headers, the
+host headers, the clang-tidy prelude), so an unchanged driver is not analysed
+twice; problems are never cached.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from wfpgen import cachedir
 from wfpgen.hostsim import INCLUDE_DIR as HOSTSIM_INCLUDE_DIR
 from wfpgen.tools import find_tool, pip_install
 
@@ -134,13 +140,44 @@ def clang_tidy_command(source: Path, project_dir: Path, defines: Sequence[str] =
     ]
 
 
-def _run_each(commands: list[tuple[Path, list[str]]]) -> str:
+CACHE_KIND = "analysis"
+
+
+def _tool_identity(tool: str) -> str:
+    """The resolved path, size and modification time of ``tool`` (an upgrade changes them)."""
+    found = shutil.which(tool) or tool
+    real = os.path.realpath(found)
+    try:
+        stat = os.stat(real)
+    except OSError:
+        return real
+    return f"{real} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def _headers(project_dir: Path) -> list[bytes | str]:
+    """Every header an analysis command can read, apart from the system's: names and bytes."""
+    files = sorted((project_dir / "driver").glob("*.h")) + sorted(HOSTSIM_INCLUDE_DIR.glob("*.h"))
+    parts: list[bytes | str] = []
+    for path in [*files, CLANG_TIDY_PRELUDE]:
+        parts += [str(path), path.read_bytes()]
+    return parts
+
+
+def _run_each(commands: list[tuple[Path, list[str]]], project_dir: Path) -> str:
     reports = []
+    headers = _headers(project_dir)
+    identities: dict[str, str] = {}
     for source, command in commands:
+        tool = identities.setdefault(command[0], _tool_identity(command[0]))
+        key = cachedir.digest([tool, *command, source.read_bytes(), *headers])
+        if cachedir.lookup(CACHE_KIND, key) is not None:
+            continue
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()
             reports.append(f"== {source.name} (exit {result.returncode})\n{output}")
+        else:
+            cachedir.store_text(CACHE_KIND, key, "clean\n")
     return "\n".join(reports)
 
 
@@ -148,7 +185,7 @@ def run_fanalyzer(project_dir: str | Path, defines: Sequence[str] = ()) -> str:
     """gcc -fanalyzer -Werror over every ``driver/*.c``; ``""`` when clean."""
     project = Path(project_dir)
     _require(GCC, "apt-get install gcc")
-    return _run_each([(s, fanalyzer_command(s, project, defines)) for s in _sources(project)])
+    return _run_each([(s, fanalyzer_command(s, project, defines)) for s in _sources(project)], project)
 
 
 def run_clang_tidy(project_dir: str | Path, defines: Sequence[str] = ()) -> str:
@@ -157,4 +194,5 @@ def run_clang_tidy(project_dir: str | Path, defines: Sequence[str] = ()) -> str:
     binary = clang_tidy_binary()
     if binary is None:
         raise AnalyzerMissing(f"{CLANG_TIDY} is not installed: {clang_tidy_install()}")
-    return _run_each([(s, clang_tidy_command(s, project, defines, binary)) for s in _sources(project)])
+    return _run_each([(s, clang_tidy_command(s, project, defines, binary)) for s in _sources(project)],
+                     project)

@@ -1,6 +1,10 @@
 /*
  * core.c - host runtime: per-thread IRQL, spin locks, pool, time, debug output, and the
  * bookkeeping every API shares (call counts, call log, fault injection, violations).
+ *
+ * Compiled with HOSTWDK_BENCH (the bench build variant), the checking machinery of the
+ * classify path is left out: spin locks, the current processor and the call counters of the
+ * hot-path APIs come from bench.c instead, and KeQuerySystemTimePrecise is not counted.
  */
 
 #define _GNU_SOURCE
@@ -391,11 +395,20 @@ BOOLEAN hw_api_enter(HW_API api, NTSTATUS *fail)
     return FALSE;
 }
 
-/* Counting only: the spin-lock routines check their IRQL rules themselves. */
+/* Counting only: the spin-lock routines check their IRQL rules themselves. The bench build
+ * counts nothing on these paths: a counter every processor increments is one cache line they
+ * all write, which would measure the runtime, not the driver. */
+#ifndef HOSTWDK_BENCH
 static void hw_api_count(HW_API api)
 {
     __atomic_fetch_add(&g_call_counts[api], 1, __ATOMIC_RELAXED);
 }
+#else
+static inline void hw_api_count(HW_API api)
+{
+    (void)api;
+}
+#endif
 
 /* -- strings and GUIDs ----------------------------------------------------------------------- */
 
@@ -475,10 +488,12 @@ void HostWdk_SetProcessorCount(uint32_t count)
     __atomic_store_n(&g_processor_count, count == 0 ? 1u : count, __ATOMIC_RELAXED);
 }
 
+#ifndef HOSTWDK_BENCH
 void HostWdk_SetCurrentProcessor(uint32_t index)
 {
     hw_thread()->Processor = index;
 }
+#endif
 
 ULONG KeQueryActiveProcessorCountEx(USHORT GroupNumber)
 {
@@ -497,6 +512,7 @@ ULONG KeQueryActiveProcessorCountEx(USHORT GroupNumber)
     return count - first < HW_GROUP_SIZE ? count - first : HW_GROUP_SIZE;
 }
 
+#ifndef HOSTWDK_BENCH
 ULONG KeGetCurrentProcessorNumberEx(PPROCESSOR_NUMBER ProcNumber)
 {
     uint32_t index = hw_thread()->Processor;
@@ -510,6 +526,7 @@ ULONG KeGetCurrentProcessorNumberEx(PPROCESSOR_NUMBER ProcNumber)
     }
     return index;
 }
+#endif
 
 VOID HostWdkCheckPagedCode(PCSTR Function)
 {
@@ -535,9 +552,12 @@ VOID HostWdkAssertFailed(PCSTR Message, PCSTR Expression, PCSTR File, int Line, 
 }
 
 /* -- spin locks -------------------------------------------------------------------------------
+ * The bench build's are in bench.c.
  * One real pthread mutex per KSPIN_LOCK address, in an open-addressing table whose slots are
  * claimed with a compare-and-swap and never released (a lock at the same address reuses its
  * slot).  Owner and recursion depth are tracked for the rule checks. */
+
+#ifndef HOSTWDK_BENCH
 
 #define HW_LOCK_SLOTS 2048u
 
@@ -861,6 +881,8 @@ VOID KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE LockHandle)
     hw_lock_release(lock, TRUE, "KeReleaseInStackQueuedSpinLock");
     thread->Irql = LockHandle->OldIrql;
 }
+
+#endif /* HOSTWDK_BENCH */
 
 /* -- pool -------------------------------------------------------------------------------------
  * Every block is a malloc'd block of exactly the requested size, so AddressSanitizer sees
@@ -1283,7 +1305,7 @@ void HostWdk_Reset(void)
     hw_release_thread_locks();
     hw_thread()->Irql = PASSIVE_LEVEL;
     hw_thread()->Context = "harness";
-    hw_thread()->Processor = 0;
+    HostWdk_SetCurrentProcessor(0);
     __atomic_store_n(&g_processor_count, 1u, __ATOMIC_RELAXED);
     HostWdk_ResetLockHolds();
     for (i = 0; i < HW_API_COUNT; i++)
