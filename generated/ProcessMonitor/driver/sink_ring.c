@@ -143,11 +143,17 @@ ProcessMonitorRingCopyIn(_Inout_ PROCESSMONITOR_RING *Ring,
     if (Source == NULL)
     {
         RtlZeroMemory(Ring->Buffer + Offset, first);
-        RtlZeroMemory(Ring->Buffer, Length - first);
+        if (Length > first)
+        {
+            RtlZeroMemory(Ring->Buffer, Length - first);
+        }
         return;
     }
     RtlCopyMemory(Ring->Buffer + Offset, Source, first);
-    RtlCopyMemory(Ring->Buffer, (const UINT8 *)Source + first, Length - first);
+    if (Length > first) /* only a copy that wraps around the end of the ring takes a second piece */
+    {
+        RtlCopyMemory(Ring->Buffer, (const UINT8 *)Source + first, Length - first);
+    }
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
@@ -403,7 +409,10 @@ ProcessMonitorSinkEmit(WFPGEN_RECORD_HEADER *Record, const WFPGEN_BLOB_SOURCE *B
                 offset = ProcessMonitorRingAdvance(ring, offset, lengths[i]);
             }
         }
-        ProcessMonitorRingCopyIn(ring, offset, NULL, Record->Size - total);
+        if (Record->Size > total) /* the tail's padding to 8 bytes, when there is any */
+        {
+            ProcessMonitorRingCopyIn(ring, offset, NULL, Record->Size - total);
+        }
         ring->Head = ProcessMonitorRingAdvance(ring, ring->Head, Record->Size);
         ring->Used += Record->Size;
         if (ring->Used > ring->HighWater)
