@@ -59,6 +59,8 @@ from wfpgen.pipeline import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "monitor.yaml"
+FLOW_SPEC = ROOT / "specs" / "monitor-process.yaml"  # the same layer with flows.attribution
+FLOW_PATH = r"\device\harddiskvolume3\program files\mozilla firefox\firefox.exe"  # the flow's process
 END_TO_END_CAPACITY = 16 << 20  # the end-to-end ring: 8 MiB per processor, ~170,000 records each
 READ_BYTES = 1 << 20  # the reader's READ buffer: one batch of at most 1 MiB
 ROUND_EVENTS = 10_000  # per thread and round: fits one ring of the default capacity (512 KiB each)
@@ -109,9 +111,9 @@ class Round:
 class Bench:
     """The benchmark library: the driver loaded (2 processors), the device open, workers waiting."""
 
-    def __init__(self, work: Path, cpus: list[int], capacity: int | None = None) -> None:
+    def __init__(self, work: Path, cpus: list[int], capacity: int | None = None, spec_path: Path = SPEC) -> None:
         """The spec's own capacity, or ``capacity``."""
-        data = yaml.safe_load(SPEC.read_text())
+        data = yaml.safe_load(spec_path.read_text())
         if capacity is not None:
             data.setdefault("sink", {"kind": "ring"})["capacity"] = capacity
         work.mkdir(parents=True)
@@ -122,8 +124,12 @@ class Bench:
         write(project, files, force=True)
         layer = model.layers[0]
         harness = work / "harness.c"
+        flow = (f"#define FLOW_CONTEXT_TYPE {model.flows.context_type}\n"
+                f"#define FLOW_PRESENT ({model.upper}_FLOW_PROCESS_ID | {model.upper}_FLOW_PROCESS_PATH)\n"
+                f"#define FLOW_PATH L\"{FLOW_PATH.replace(chr(92), chr(92) * 2)}\"\n"
+                if model.flows else "")
         harness.write_text(f"#define CLASSIFY_FN {layer.classify_fn}\n"
-                           f"#define RECORD_TYPE {model.upper}_RECORD_{layer.upper}\n"
+                           f"#define RECORD_TYPE {model.upper}_RECORD_{layer.upper}\n{flow}"
                            f'#include "{ROOT / "bench" / "classify_direct.c"}"\n')
         library = build_shared(project, work / "bench.so", "bench", model.build_defines, extra_sources=[harness])
         self.scenario = Scenario(library, project, work / "out", "bench")
@@ -222,6 +228,33 @@ def interleaved(bench: Bench, rounds: int, notes: list[str]) -> dict[tuple[int, 
         quartiles = statistics.quantiles(rates[:rounds], n=4)
         figures[kind] = (statistics.median(rates[:rounds]), len(rates[:rounds]), quartiles[0], quartiles[2])
     return figures
+
+
+def attribution_cost(plain: Bench, attributed: Bench, rounds: int, notes: list[str]) -> tuple[Figure, Figure] | None:
+    """classify on 1 thread without and with flows.attribution (the flow's process id and path copied
+    from its context into every record), in alternate rounds; None when too few rounds ran well."""
+    rates: tuple[list[float], list[float]] = ([], [])
+    for _ in range(4 * rounds):
+        if min(len(r) for r in rates) >= rounds:
+            break
+        for bench, collected in zip((plain, attributed), rates):
+            round_ = bench.run(CLASSIFY, 1, ROUND_EVENTS)
+            read, dropped = bench.drain()
+            if read != round_.events or dropped:
+                raise SystemExit(f"a classify round lost records: {read} of {round_.events} read, {dropped} dropped")
+            why = round_.problem()
+            if why is None:
+                collected.append(round_.events * 1e9 / round_.span_ns)
+            else:
+                notes.append(f"classify{' with attribution' if bench is attributed else ''} on 1 thread: round "
+                             f"discarded: {why}")
+    if min(len(r) for r in rates) < MIN_GOOD_ROUNDS:
+        return None
+    figures = []
+    for collected in rates:
+        quartiles = statistics.quantiles(collected[:rounds], n=4)
+        figures.append((statistics.median(collected[:rounds]), len(collected[:rounds]), quartiles[0], quartiles[2]))
+    return figures[0], figures[1]
 
 
 def bare_decode_rate(bench: Bench, repeats: int) -> tuple[float, int]:
@@ -356,6 +389,15 @@ def main() -> int:
             figures = interleaved(bench, args.rounds, notes)
         finally:
             bench.close()
+        # Both at the end-to-end capacity: a round's records with paths do not fit the default rings.
+        bench = Bench(work / "plain-large", cpus, END_TO_END_CAPACITY)
+        attributed = Bench(work / "attribution", cpus, END_TO_END_CAPACITY, spec_path=FLOW_SPEC)
+        try:
+            flow_record_size = attributed.model.layers[0].record.size
+            attribution = attribution_cost(bench, attributed, args.rounds, notes)
+        finally:
+            attributed.close()
+            bench.close()
         bench = Bench(work / "end-to-end", cpus, END_TO_END_CAPACITY)
         try:
             before, per_batch = bare_decode_rate(bench, 5)
@@ -392,6 +434,17 @@ def main() -> int:
               "its 1 thread)")
     else:
         print(f"classify, 2 threads on 2 CPUs: {refused}")
+    if attribution is not None:
+        (plain, _, plain_low, plain_high), (flows, _, flows_low, flows_high) = attribution
+        path_bytes = 2 * len(FLOW_PATH) + 2
+        print(f"classify with flows.attribution ({FLOW_SPEC.relative_to(ROOT)}: process id and a {path_bytes}-byte "
+              f"path from the flow context, a {flow_record_size}-byte record + path; rings of {END_TO_END_CAPACITY:,} B for both), "
+              f"1 thread: {1e9 / flows:.1f} ns/event "
+              f"(middle half {1e9 / flows_high:.1f}-{1e9 / flows_low:.1f}) against {1e9 / plain:.1f} ns/event "
+              f"without (middle half {1e9 / plain_high:.1f}-{1e9 / plain_low:.1f}), in alternate rounds: "
+              f"+{1e9 / flows - 1e9 / plain:.1f} ns")
+    else:
+        print(f"classify with flows.attribution, 1 thread: {refused}")
     print(f"reader alone: decode_batch on full {READ_BYTES >> 10} KiB batches ({per_batch:,} records): {bare:,.0f} "
           f"records/s (the better of {before:,.0f} before and {after:,.0f} after the search; gc frozen and "
           "disabled around decoding, as in the end-to-end loop)")

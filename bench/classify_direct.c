@@ -21,7 +21,9 @@
  * With a rate, a loop is paced: once a millisecond it runs the events due in that millisecond,
  * then sleeps until the next one (for the end-to-end measurement, where a reader drains the device meanwhile).
  *
- * Defines (from the benchmark): CLASSIFY_FN, the classify function; RECORD_TYPE, its record.
+ * Defines (from the benchmark): CLASSIFY_FN, the classify function; RECORD_TYPE, its record;
+ * FLOW_CONTEXT_TYPE, FLOW_PRESENT and FLOW_PATH for a driver with flows.attribution (the flowContext
+ * passed: its process flags and the path it holds).
  */
 
 #define _GNU_SOURCE
@@ -90,6 +92,15 @@ static FWPS_INCOMING_VALUE0 g_Values[FWPS_FIELD_INBOUND_TRANSPORT_V4_MAX];
 static FWPS_INCOMING_VALUES0 g_In;
 static FWPS_INCOMING_METADATA_VALUES0 g_Meta;
 
+#ifdef FLOW_CONTEXT_TYPE
+/* flows.attribution: every packet belongs to one flow whose context holds a process id and path,
+ * as WFP passes it to classify (FLOW_PRESENT: the context's process flags). */
+static FLOW_CONTEXT_TYPE g_Flow;
+#define BENCH_FLOW_CONTEXT ((UINT64)(ULONG_PTR)&g_Flow)
+#else
+#define BENCH_FLOW_CONTEXT 0
+#endif
+
 static uint64_t bench_ns(clockid_t clock)
 {
     struct timespec now;
@@ -113,6 +124,19 @@ static void bench_values(void)
     g_In.layerId = FWPS_LAYER_INBOUND_TRANSPORT_V4;
     g_In.valueCount = FWPS_FIELD_INBOUND_TRANSPORT_V4_MAX;
     g_In.incomingValue = g_Values;
+#ifdef FLOW_CONTEXT_TYPE
+    {
+        static const WCHAR path[] = FLOW_PATH;
+
+        g_Flow.FlowHandle = 0x10001;
+        g_Flow.References = 1;
+        g_Flow.IpVersion = 4;
+        g_Flow.Present = FLOW_PRESENT;
+        g_Flow.ProcessId = 4242;
+        g_Flow.ProcessPathLength = (UINT32)sizeof(path);
+        memcpy(g_Flow.ProcessPath, path, sizeof(path));
+    }
+#endif
 }
 
 static void bench_classify(uint64_t count)
@@ -123,7 +147,7 @@ static void bench_classify(uint64_t count)
     out.rights = FWPS_RIGHT_ACTION_WRITE;
     for (uint64_t i = 0; i < count; i++)
     {
-        CLASSIFY_FN(&g_In, &g_Meta, NULL, NULL, NULL, 0, &out);
+        CLASSIFY_FN(&g_In, &g_Meta, NULL, NULL, NULL, BENCH_FLOW_CONTEXT, &out);
     }
 }
 
