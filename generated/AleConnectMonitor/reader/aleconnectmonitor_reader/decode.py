@@ -871,6 +871,8 @@ class _Bulk:
 
     def columns(self) -> dict[str, dict[str, Any]]:
         """The kept rows as columns per layer; empties the store."""
+        if self.uniform and not any(self.parts):
+            return self.uniform_columns()
         self.flush()
         out = {}
         for layer in layout.LAYERS:
@@ -886,23 +888,63 @@ class _Bulk:
         self.parts = [[] for _ in layout.LAYERS]
         return out
 
+    def uniform_columns(self) -> dict[str, dict[str, Any]]:
+        """Columns when every kept batch was uniform, in one pass over the batches: each batch's
+        rows of a layer are gathered (a batch is small enough to stay in cache) and their fields
+        copied into that layer's columns, allocated once."""
+        np = self.np
+        header = _header_dtype(np, _UNIFORM_SIZE)
+        picks = []
+        counts = [0] * len(layout.LAYERS)
+        for part in self.uniform:
+            layer_of = part.view(header)["_layer"]
+            mine = [np.flatnonzero(layer_of == index) for index in range(len(layout.LAYERS))]
+            picks.append(mine)
+            for index, where in enumerate(mine):
+                counts[index] += len(where)
+        fields = [{name: np.empty(counts[index], dtype.fields[name][0]) for name in dtype.names}
+                  for index, dtype in enumerate(self.dtypes)]
+        filled = [0] * len(layout.LAYERS)
+        for part, mine in zip(self.uniform, picks):
+            for index, where in enumerate(mine):
+                if not len(where):
+                    continue
+                rows = part.take(where).view(self.dtypes[index])
+                start, end = filled[index], filled[index] + len(where)
+                for name, column in fields[index].items():
+                    column[start:end] = rows[name]
+                filled[index] = end
+        self.uniform = []
+        return {layer.name: _columns(np, layer, fields[layer.index], {}, copy=False) for layer in layout.LAYERS}
 
-def _columns(np: Any, layer: layout.Layer, rows: Any, blobs: dict[str, Any]) -> dict[str, Any]:
+
+def _columns(np: Any, layer: layout.Layer, rows: Any, blobs: dict[str, Any], copy: bool = True) -> dict[str, Any]:
+    """Each field of ``rows`` (structured rows, or arrays by field name) as an array of its own
+    (copied when ``copy``); values masked where absent."""
+    def field(name: str) -> Any:
+        return rows[name].copy() if copy else rows[name]
+
+    present = field("_present")
     columns: dict[str, Any] = {
-        "sequence": rows["_sequence"].copy(),
-        "processor": rows["_processor"].copy(),
-        "timestamp": rows["_timestamp"].copy(),
-        "present": rows["_present"].copy(),
-        "truncated": rows["_truncated"].copy(),
+        "sequence": field("_sequence"),
+        "processor": field("_processor"),
+        "timestamp": field("_timestamp"),
+        "present": present,
+        "truncated": field("_truncated"),
     }
+    every = sum(1 << item.bit for item in layer.items)
+    all_present = bool(((present & every) == every).all())
     for item in layer.by_bit:
         if item.is_blob:
             columns[item.name] = blobs[item.name]
             continue
-        values = rows[item.name].copy()
-        absent = (rows["_present"] & (1 << item.bit)) == 0
-        mask = np.broadcast_to(absent.reshape((-1,) + (1,) * (values.ndim - 1)), values.shape)
-        columns[item.name] = np.ma.MaskedArray(values, mask=mask.copy())
+        values = field(item.name)
+        if all_present:
+            mask = np.zeros(values.shape, dtype=bool)
+        else:
+            absent = (present & (1 << item.bit)) == 0
+            mask = np.broadcast_to(absent.reshape((-1,) + (1,) * (values.ndim - 1)), values.shape).copy()
+        columns[item.name] = np.ma.MaskedArray(values, mask=mask)
     return columns
 
 

@@ -402,7 +402,8 @@ class SqliteWriter:
             self.write_batch(batch.records())
             return
         rows = batch.rows
-        self.insert(_SQLITE_ROWS(rows, _sql_row_of_row), len(rows), sum(map(_SIZE_OF_ROW, rows)))
+        # Rows are uniform: one size (each row's first field) for all.
+        self.insert(_SQLITE_ROWS(rows, _sql_row_of_row), len(rows), len(rows) * rows[0][0] if rows else 0)
 
     def insert(self, tables: list[list[SqlRow]], rows: int, size: int) -> None:
         """Insert rows per layer; commit when the transaction is large or old enough."""
@@ -426,13 +427,6 @@ class SqliteWriter:
             self.commit()
         finally:
             self.connection.close()
-
-
-def _size_of_row(row: tuple[Any, ...]) -> int:
-    return int(row[0])
-
-
-_SIZE_OF_ROW = _size_of_row
 
 
 # -- per-layout fast code --------------------------------------------------------------------
