@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wfpgen.model import LayerModel, ProjectModel, RecordItem
@@ -117,9 +118,11 @@ _SQL = {
 
 
 def _fast_items(layer: LayerModel, flags_plain: bool) -> bool:
-    """Whether every value of the layer has a fast form: no blobs, a known display, plain flag names."""
+    """Whether every value of the layer has a fast form: no blobs, a known display, a name that
+    needs no escaping or quoting anywhere (it is printed inside the generated code's literals),
+    plain flag names."""
     for item in layer.record.items:
-        if item.is_blob or item.display not in _JSON:
+        if item.is_blob or item.display not in _JSON or not _plain(item.name):
             return False
         if item.display == "flags" and not flags_plain:
             return False
@@ -274,8 +277,7 @@ def reader_format(model: ProjectModel) -> ReaderFormat:
     width = len(model.layers[0].record.value_items)
     targets = ", ".join([*HEADER_TARGETS, *(f"v{i}" for i in range(width))])
 
-    def branches(make: object) -> tuple[Branch, ...]:
-        assert callable(make)
+    def branches(make: Callable[[ProjectModel, LayerModel], Branch | None]) -> tuple[Branch, ...]:
         return tuple(branch for layer in fast if (branch := make(model, layer)) is not None)
 
     return ReaderFormat(uniform, targets, branches(_jsonl), branches(_csv), branches(_table), branches(_sqlite))
