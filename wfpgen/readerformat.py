@@ -140,22 +140,20 @@ def _condition(layer: LayerModel) -> str:
 
 
 def _jsonl(model: ProjectModel, layer: LayerModel) -> Branch | None:
-    """Record.to_json, encoded compactly with ensure_ascii=False, as one line."""
-    head = {"layer": layer.name, "layer_index": layer.index, "direction": layer.direction}
-    literal = {key: json.dumps(value, ensure_ascii=False, separators=(",", ":")) for key, value in head.items()}
-    if not all(text.isascii() and "\x7f" not in text for text in literal.values()):
-        return None  # json_line would escape something: the generic path does it
+    """Record.to_json, encoded compactly with ensure_ascii=False, as one line.
+
+    JSON's own braces come from the loop's ``lb`` and ``rb`` ("{" and "}"): the generated code
+    holds no doubled braces, which read as leftover template syntax.
+    """
+    if not _plain(layer.name):
+        return None  # json_line or the f-string would need to escape it: the generic path does it
+    direction = json.dumps(layer.direction)
     values = ",".join(f'"{item.name}":' + _JSON[item.display].format(v=_value_name(layer, item))
                       for item in layer.record.items)
-    line = (f'{{{{"time":"{_TIME}","timestamp":{{timestamp}},"sequence":{{sequence}},"processor":{{processor}},'
-            f'"layer":{_brace(literal["layer"])},"layer_index":{layer.index},'
-            f'"direction":{_brace(literal["direction"])},"values":{{{{{values}}}}},"truncated":[]}}}}\\n')
+    line = ('{lb}"time":"' + _TIME + '","timestamp":{timestamp},"sequence":{sequence},"processor":{processor},'
+            f'"layer":"{layer.name}","layer_index":{layer.index},"direction":{direction},'
+            '"values":{lb}' + values + '{rb},"truncated":[]{rb}\\n')
     return Branch(layer.index, _condition(layer), (f"append(f'{line}')",))
-
-
-def _brace(text: str) -> str:
-    """A literal placed in an f-string: braces doubled."""
-    return text.replace("{", "{{").replace("}", "}}")
 
 
 def csv_columns(model: ProjectModel) -> list[str]:
