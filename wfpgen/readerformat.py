@@ -142,18 +142,19 @@ def _condition(layer: LayerModel) -> str:
 def _jsonl(model: ProjectModel, layer: LayerModel) -> Branch | None:
     """Record.to_json, encoded compactly with ensure_ascii=False, as one line.
 
-    JSON's own braces come from the loop's ``lb`` and ``rb`` ("{" and "}"): the generated code
-    holds no doubled braces, which read as leftover template syntax.
+    JSON's own braces sit in plain string literals joined to the f-strings at compile time
+    ('{' f'...'): the generated code holds no doubled braces, which read as leftover
+    template syntax, and costs nothing at run time.
     """
     if not _plain(layer.name):
         return None  # json_line or the f-string would need to escape it: the generic path does it
     direction = json.dumps(layer.direction)
     values = ",".join(f'"{item.name}":' + _JSON[item.display].format(v=_value_name(layer, item))
                       for item in layer.record.items)
-    line = ('{lb}"time":"' + _TIME + '","timestamp":{timestamp},"sequence":{sequence},"processor":{processor},'
-            f'"layer":"{layer.name}","layer_index":{layer.index},"direction":{direction},'
-            '"values":{lb}' + values + '{rb},"truncated":[]{rb}\\n')
-    return Branch(layer.index, _condition(layer), (f"append(f'{line}')",))
+    head = ('"time":"' + _TIME + '","timestamp":{timestamp},"sequence":{sequence},"processor":{processor},'
+            f'"layer":"{layer.name}","layer_index":{layer.index},"direction":{direction},"values":')
+    return Branch(layer.index, _condition(layer),
+                  (f"append('{{' f'{head}' '{{' f'{values}' '}},\"truncated\":[]}}\\n')",))
 
 
 def csv_columns(model: ProjectModel) -> list[str]:

@@ -492,14 +492,13 @@ def _jsonl_rows(rows: Rows, generic: Callable[[tuple[Any, ...]], str]) -> list[s
     times, micro, halves, ipv6 = _MILLISECONDS, _MICROSECONDS, _ipv4_halves(), _IPV6
     protocol_text, direction_text, flags_text = _PROTOCOL_TEXT, _DIRECTION_TEXT, _FLAGS_TEXT
     protocol_json, direction_json, flags_json = _PROTOCOL_JSON, _DIRECTION_JSON, _FLAGS_JSON
-    lb, rb = "{", "}"  # JSON's braces, placed as values: the f-strings hold no doubled ones
     for row in rows:
         _, index, processor, present, _, sequence, timestamp, v0, v1, v2, v3, v4 = row
         when = times[timestamp // 10000]
         if index == 0 and present == 31 and when:
-            append(f'{lb}"time":"{when}{micro[timestamp // 10 % 1000]}Z","timestamp":{timestamp},"sequence":{sequence},"processor":{processor},"layer":"inbound_transport_v4","layer_index":0,"direction":"inbound","values":{lb}"ip_protocol":{protocol_json[v4]},"ip_local_address":"{halves[v0 >> 16]}.{halves[v0 & 65535]}","ip_local_port":{v2},"ip_remote_address":"{halves[v1 >> 16]}.{halves[v1 & 65535]}","ip_remote_port":{v3}{rb},"truncated":[]{rb}\n')
+            append('{' f'"time":"{when}{micro[timestamp // 10 % 1000]}Z","timestamp":{timestamp},"sequence":{sequence},"processor":{processor},"layer":"inbound_transport_v4","layer_index":0,"direction":"inbound","values":' '{' f'"ip_protocol":{protocol_json[v4]},"ip_local_address":"{halves[v0 >> 16]}.{halves[v0 & 65535]}","ip_local_port":{v2},"ip_remote_address":"{halves[v1 >> 16]}.{halves[v1 & 65535]}","ip_remote_port":{v3}' '},"truncated":[]}\n')
         elif index == 1 and present == 31 and when:
-            append(f'{lb}"time":"{when}{micro[timestamp // 10 % 1000]}Z","timestamp":{timestamp},"sequence":{sequence},"processor":{processor},"layer":"outbound_transport_v4","layer_index":1,"direction":"outbound","values":{lb}"ip_protocol":{protocol_json[v4]},"ip_local_address":"{halves[v0 >> 16]}.{halves[v0 & 65535]}","ip_local_port":{v2},"ip_remote_address":"{halves[v1 >> 16]}.{halves[v1 & 65535]}","ip_remote_port":{v3}{rb},"truncated":[]{rb}\n')
+            append('{' f'"time":"{when}{micro[timestamp // 10 % 1000]}Z","timestamp":{timestamp},"sequence":{sequence},"processor":{processor},"layer":"outbound_transport_v4","layer_index":1,"direction":"outbound","values":' '{' f'"ip_protocol":{protocol_json[v4]},"ip_local_address":"{halves[v0 >> 16]}.{halves[v0 & 65535]}","ip_local_port":{v2},"ip_remote_address":"{halves[v1 >> 16]}.{halves[v1 & 65535]}","ip_remote_port":{v3}' '},"truncated":[]}\n')
         else:
             append(generic(row))
     return out
@@ -515,7 +514,6 @@ def _csv_rows(rows: Rows, generic: Callable[[tuple[Any, ...]], str]) -> list[str
     times, micro, halves, ipv6 = _MILLISECONDS, _MICROSECONDS, _ipv4_halves(), _IPV6
     protocol_text, direction_text, flags_text = _PROTOCOL_TEXT, _DIRECTION_TEXT, _FLAGS_TEXT
     protocol_json, direction_json, flags_json = _PROTOCOL_JSON, _DIRECTION_JSON, _FLAGS_JSON
-    lb, rb = "{", "}"  # JSON's braces, placed as values: the f-strings hold no doubled ones
     for row in rows:
         _, index, processor, present, _, sequence, timestamp, v0, v1, v2, v3, v4 = row
         when = times[timestamp // 10000]
@@ -538,7 +536,6 @@ def _table_rows(rows: Rows, generic: Callable[[tuple[Any, ...]], str]) -> list[s
     times, micro, halves, ipv6 = _MILLISECONDS, _MICROSECONDS, _ipv4_halves(), _IPV6
     protocol_text, direction_text, flags_text = _PROTOCOL_TEXT, _DIRECTION_TEXT, _FLAGS_TEXT
     protocol_json, direction_json, flags_json = _PROTOCOL_JSON, _DIRECTION_JSON, _FLAGS_JSON
-    lb, rb = "{", "}"  # JSON's braces, placed as values: the f-strings hold no doubled ones
     for row in rows:
         _, index, processor, present, _, sequence, timestamp, v0, v1, v2, v3, v4 = row
         when = times[timestamp // 10000]
