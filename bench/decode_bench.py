@@ -1,14 +1,22 @@
-"""How fast the generated reader decodes a capture, against dpkt parsing the same traffic from a pcap.
+"""How fast the generated reader decodes and writes a capture, against a plain struct parser.
 
 Builds a capture of N records (default 1,000,000) of the default layout (inbound and outbound
-transport, IPv4: protocol, local and remote address and port) with ``wfpgen.records``, renders
-the reader for that layout into a temporary folder, and times, once each:
+transport, IPv4: protocol, local and remote address and port), from four processors' rings as
+READ returns them (ring after ring in each batch, so the writers' timestamp sort has work to
+do), with ``wfpgen.records``; renders the reader for that layout into a temporary folder; and
+times, in one run, each path the same number of times (``--repeat``, default 3; the fastest
+run counts, since the machine may be shared):
 
-- the standard-library path (``iter_batches``: every record decoded to a ``Record``),
-- the NumPy path (``decode_columns``),
-- JSON-lines output (standard-library decoding plus ``JsonLinesWriter`` to the null device),
-- dpkt reading a pcap of N Ethernet/IPv4/TCP-or-UDP packets with the same five values,
-  the alternative a Python user has today (skipped if dpkt is not installed).
+- the anchor: ``struct.iter_unpack`` over a packed buffer of the same five values per record,
+  the fastest plain parser of these flows in a few lines of Python;
+- the reader's standard-library decoding (``iter_batches``: every record to a ``Record``),
+  the rate the writers are measured against;
+- its NumPy decoding (``decode_columns``), against the anchor;
+- each output format exactly as ``--replay FILE --format F`` runs it: ``iter_sorted_batches``
+  into the CLI's ``write_batches``, with the capture already in memory (no file read);
+  JSON lines, CSV and the table written to the null device, SQLite to a new database file in
+  the system's temporary folder;
+- for information only, dpkt reading a pcap of the same flows (skipped without dpkt).
 
 Run from the repository root:  pip install -e '.[bench]' && python bench/decode_bench.py
 """
@@ -44,8 +52,10 @@ sink: {kind: ring}
 """
 FILETIME_2024 = 133_485_408_000_000_000
 PCAP_EPOCH_OFFSET = 11_644_473_600  # seconds from 1601-01-01 to 1970-01-01
-TARGETS = (("numpy / dpkt", 20.0), ("stdlib / dpkt", 2.0))
-NUMPY_TARGET = 1_000_000.0
+PROCESSORS = 4  # rings the records come from
+ANCHOR_FORMAT = "<BIHIH"  # protocol, local address and port, remote address and port
+NUMPY_TARGET = 5.0  # x the anchor
+WRITER_TARGETS = {"jsonl": 0.7, "csv": 0.7, "table": None, "sqlite": 0.4}  # x the stdlib decoding rate
 
 
 @dataclass(frozen=True)
@@ -68,19 +78,33 @@ def make_flows(count: int, seed: int) -> list[Flow]:
 
 
 def build_capture(model: ProjectModel, flows: list[Flow], batch: int) -> bytes:
-    """The capture: batches of ``batch`` records, as READ would return them."""
+    """The capture: batches of ``batch`` records, as READ would return them.
+
+    Event n happens on processor n mod PROCESSORS, which numbers it with its own sequence; a
+    batch holds each ring's records of its stretch of time in turn.
+    """
     index = {layer.name: layer.index for layer in model.layers}
     batches = []
+    sequences = [0] * PROCESSORS
     for start in range(0, len(flows), batch):
-        records = []
-        for sequence, flow in enumerate(flows[start:start + batch], start):
+        rings: list[list[bytes]] = [[] for _ in range(PROCESSORS)]
+        for number, flow in enumerate(flows[start:start + batch], start):
+            processor = number % PROCESSORS
+            sequences[processor] += 1
             layer = index["inbound_transport_v4" if flow.inbound else "outbound_transport_v4"]
             values = {"ip_protocol": flow.protocol, "ip_local_address": flow.local,
                       "ip_local_port": flow.local_port, "ip_remote_address": flow.remote,
                       "ip_remote_port": flow.remote_port}
-            records.append(encode_record(model, layer, values, sequence, FILETIME_2024 + sequence * 10))
-        batches.append(encode_batch(records))
+            rings[processor].append(encode_record(model, layer, values, sequences[processor],
+                                                  FILETIME_2024 + number * 10, processor))
+        batches.append(encode_batch([record for ring in rings for record in ring]))
     return b"".join(batches)
+
+
+def build_packed(flows: list[Flow]) -> bytes:
+    """The anchor's input: the five values of each flow, packed back to back."""
+    pack = struct.Struct(ANCHOR_FORMAT).pack
+    return b"".join(pack(f.protocol, f.local, f.local_port, f.remote, f.remote_port) for f in flows)
 
 
 def _packet(flow: Flow) -> bytes:
@@ -107,7 +131,7 @@ def build_pcap(flows: list[Flow]) -> bytes:
 
 
 def render_reader(folder: Path) -> tuple[ProjectModel, ModuleType, ModuleType]:
-    """Render the default layout's reader into ``folder``; return the model and its decode and output modules."""
+    """Render the default layout's reader into ``folder``; return the model and its decode and cli modules."""
     spec = folder / "bench.yaml"
     spec.write_text(SPEC, encoding="utf-8")
     model = model_for(spec)
@@ -119,14 +143,25 @@ def render_reader(folder: Path) -> tuple[ProjectModel, ModuleType, ModuleType]:
             target.write_bytes(render_file(model, entry, files))
     sys.path.insert(0, str(folder / "reader"))
     package = model.reader_package
-    return model, importlib.import_module(f"{package}.decode"), importlib.import_module(f"{package}.output")
+    return model, importlib.import_module(f"{package}.decode"), importlib.import_module(f"{package}.cli")
 
 
-def timed(work: Callable[[], int]) -> tuple[int, float]:
-    """Records handled and seconds taken, for one run of ``work``."""
-    start = time.perf_counter()
-    count = work()
-    return count, time.perf_counter() - start
+def timed(work: Callable[[], int], repeat: int) -> tuple[int, float]:
+    """Records handled and the seconds of the fastest of ``repeat`` runs of ``work`` (the machine
+    is shared: the fastest run is the one least disturbed)."""
+    best = None
+    count = 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        count = work()
+        seconds = time.perf_counter() - start
+        best = seconds if best is None else min(best, seconds)
+    assert best is not None
+    return count, best
+
+
+def run_anchor(packed: bytes) -> int:
+    return len(list(struct.iter_unpack(ANCHOR_FORMAT, packed)))
 
 
 def run_stdlib(decode: ModuleType, data: bytes) -> int:
@@ -138,13 +173,23 @@ def run_numpy(decode: ModuleType, data: bytes) -> int:
     return sum(len(layer["sequence"]) for layer in columns.values())
 
 
-def run_jsonl(decode: ModuleType, output: ModuleType, data: bytes) -> int:
+def run_writer(decode: ModuleType, cli: ModuleType, data: bytes, kind: str, folder: str) -> int:
+    """What ``--replay FILE --format kind`` does, from the capture's bytes in memory."""
     count = 0
-    with open(os.devnull, "w", encoding="utf-8") as sink:
-        writer = output.JsonLinesWriter(sink)
-        for records in decode.iter_batches(data):
-            writer.write_batch(records)
-            count += len(records)
+
+    def counted() -> object:
+        nonlocal count
+        for batch in decode.iter_sorted_batches(data):
+            count += len(batch)
+            yield batch
+
+    if kind == "sqlite":
+        database = os.path.join(folder, "bench.db")
+        cli.write_batches(counted(), kind, io.StringIO(), database)
+        os.remove(database)
+    else:
+        with open(os.devnull, "w", encoding="utf-8", newline="") as sink:
+            cli.write_batches(counted(), kind, sink)
     return count
 
 
@@ -166,63 +211,81 @@ def _import(name: str) -> ModuleType | None:
         return None
 
 
+LABELS = {
+    "anchor": f"anchor: struct.iter_unpack {ANCHOR_FORMAT!r}",
+    "stdlib": "reader stdlib: iter_batches -> Record",
+    "numpy": "reader numpy: decode_columns",
+    "jsonl": "--format jsonl (null device)",
+    "csv": "--format csv (null device)",
+    "table": "--format table (null device)",
+    "sqlite": "--format sqlite (temp file)",
+    "dpkt": "dpkt: pcap Ethernet/IPv4/TCP|UDP",
+}
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=4096, help="records per READ batch (default 4096)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each path; the fastest counts (default 3)")
+    parser.add_argument("--only", nargs="*", help="run only these paths (anchor and stdlib always run)")
     args = parser.parse_args()
+    wanted = set(args.only or LABELS)
+    results: dict[str, tuple[int, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        model, decode, output = render_reader(Path(folder))
+        model, decode, cli = render_reader(Path(folder))
         flows = make_flows(args.records, args.seed)
         build_start = time.perf_counter()
         data = build_capture(model, flows, args.batch)
+        packed = build_packed(flows)
         print(f"capture: {args.records:,} records in {len(data):,} bytes ({len(data) / args.records:.0f} bytes each), "
-              f"batches of {args.batch}, built in {time.perf_counter() - build_start:.1f} s")
-        results: dict[str, tuple[int, float]] = {"stdlib": timed(lambda: run_stdlib(decode, data))}
-        if decode.have_numpy():
+              f"batches of {args.batch} from {PROCESSORS} processors, built in {time.perf_counter() - build_start:.1f} s")
+        results["anchor"] = timed(lambda: run_anchor(packed), args.repeat)
+        results["stdlib"] = timed(lambda: run_stdlib(decode, data), args.repeat)
+        if "numpy" in wanted and decode.have_numpy():
             start = time.perf_counter()
             importlib.import_module("numpy")  # once per process: not part of the decoding rate
             print(f"numpy: imported in {time.perf_counter() - start:.2f} s (not counted below)")
-            results["numpy"] = timed(lambda: run_numpy(decode, data))
-        else:
+            results["numpy"] = timed(lambda: run_numpy(decode, data), args.repeat)
+        elif "numpy" in wanted:
             print("numpy: not installed, line skipped (pip install numpy)")
-        results["jsonl"] = timed(lambda: run_jsonl(decode, output, data))
-        dpkt = _import("dpkt")
+        for kind in WRITER_TARGETS:
+            if kind in wanted:
+                results[kind] = timed(lambda kind=kind: run_writer(decode, cli, data, kind, folder), args.repeat)
+        dpkt = _import("dpkt") if "dpkt" in wanted else None
         if dpkt is not None:
             pcap = build_pcap(flows)
-            results["dpkt"] = timed(lambda: run_dpkt(dpkt, pcap))
-        else:
+            results["dpkt"] = timed(lambda: run_dpkt(dpkt, pcap), args.repeat)
+        elif "dpkt" in wanted:
             print("dpkt: not installed, line skipped (pip install dpkt)")
     report(results, args.records)
     return 0
 
 
-LABELS = {
-    "stdlib": "stdlib: iter_batches -> Record",
-    "numpy": "numpy: decode_columns",
-    "jsonl": "stdlib + JSON lines to null device",
-    "dpkt": "dpkt: pcap Ethernet/IPv4/TCP|UDP",
-}
+def _verdict(ratio: float, target: float | None) -> str:
+    if target is None:
+        return "(no target)"
+    return f"target >= {target:.1f}x  {'PASS' if ratio >= target else 'SHORT'}"
 
 
 def report(results: dict[str, tuple[int, float]], expected: int) -> None:
-    """The table of rates and the ratios against the targets."""
+    """The table of rates, each with the ratio it is judged by, its target and verdict."""
     rates = {name: count / seconds for name, (count, seconds) in results.items()}
-    print(f"\n{'path':<38} {'records':>10} {'seconds':>9} {'records/s':>12} {'vs dpkt':>8}")
+    print(f"\n{'path':<42} {'records':>10} {'seconds':>8} {'records/s':>12}  ratio")
     for name, (count, seconds) in results.items():
-        versus = f"{rates[name] / rates['dpkt']:.1f}x" if "dpkt" in rates else "-"
+        if name == "numpy":
+            ratio = rates[name] / rates["anchor"]
+            judged = f"{ratio:5.2f}x anchor   {_verdict(ratio, NUMPY_TARGET)}"
+        elif name in WRITER_TARGETS:
+            ratio = rates[name] / rates["stdlib"]
+            judged = f"{ratio:5.2f}x stdlib   {_verdict(ratio, WRITER_TARGETS[name])}"
+        elif name in ("stdlib", "dpkt"):
+            judged = f"{rates[name] / rates['anchor']:5.2f}x anchor   (information)"
+        else:
+            judged = " 1.00x anchor"
         flag = "" if count == expected else f"  (expected {expected:,})"
-        print(f"{LABELS[name]:<38} {count:>10,} {seconds:>9.3f} {rates[name]:>12,.0f} {versus:>8}{flag}")
-    print()
-    for label, target in TARGETS:
-        path = label.split(" / ")[0]
-        if path in rates and "dpkt" in rates:
-            ratio = rates[path] / rates["dpkt"]
-            print(f"{label:<16} {ratio:8.1f}x   target >= {target:.0f}x   {'met' if ratio >= target else 'MISSED'}")
-    if "numpy" in rates:
-        verdict = "met" if rates["numpy"] >= NUMPY_TARGET else "MISSED"
-        print(f"{'numpy rate':<16} {rates['numpy']:>12,.0f}/s   target >= {NUMPY_TARGET:,.0f}/s   {verdict}")
+        print(f"{LABELS[name]:<42} {count:>10,} {seconds:>8.3f} {rates[name]:>12,.0f}  {judged}{flag}")
 
 
 if __name__ == "__main__":

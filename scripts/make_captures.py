@@ -67,7 +67,11 @@ def _value(item: RecordItem, flow: tuple[int, str, int, str, int], index: int, v
     return (index * 17) % (1 << (8 * min(item.size, 4)))
 
 
-def _records(model: ProjectModel, layer: LayerModel, first_sequence: int) -> list[bytes]:
+PROCESSORS = 3  # rings in the captures: READ returns each ring's records in turn
+LOST = {(2, 3)}  # (processor, sequence) numbers skipped: a record that processor dropped
+
+
+def _values(layer: LayerModel) -> list[dict[str, object | None]]:
     flows = FLOWS_V6 if layer.ip_version == 6 else FLOWS
     records = []
     for index in range(6):
@@ -76,18 +80,33 @@ def _records(model: ProjectModel, layer: LayerModel, first_sequence: int) -> lis
                   for item in layer.record.items}
         if index == 5 and layer.record.items:
             values[layer.record.items[-1].name] = None  # one absent value per layer
-        sequence = first_sequence + index
-        records.append(encode_record(model, layer.index, values, sequence, BASE_TIME + sequence * 10_000))
+        records.append(values)
     return records
 
 
 def capture(model: ProjectModel) -> bytes:
-    """Three batches interleaving every layer's records, as READ would return them."""
-    per_layer = [_records(model, layer, 1 + 100 * layer.index) for layer in model.layers]
-    interleaved = [record for group in zip(*per_layer) for record in group]
-    third = max(1, len(interleaved) // 3)
-    batches = [interleaved[:third], interleaved[third:2 * third], interleaved[2 * third:]]
-    return b"".join(encode_batch(batch, dropped_total=0) for batch in batches if batch)
+    """Three batches of every layer's records from three processors, as READ would return them.
+
+    Events happen in turn on processors 0, 1, 2, 0, ...; each processor numbers its own from 1
+    (processor 2 loses one number). A batch holds each processor's records of its stretch of
+    time, ring after ring, so records of different processors interleave in time.
+    """
+    per_layer = [_values(layer) for layer in model.layers]
+    events = [(layer.index, values) for group in zip(*per_layer) for layer, values in zip(model.layers, group)]
+    numbered: list[tuple[int, int, bytes]] = []
+    next_sequence = [1] * PROCESSORS
+    for position, (layer_index, values) in enumerate(events):
+        processor = position % PROCESSORS
+        while (processor, next_sequence[processor]) in LOST:
+            next_sequence[processor] += 1
+        sequence = next_sequence[processor]
+        next_sequence[processor] += 1
+        record = encode_record(model, layer_index, values, sequence, BASE_TIME + position * 10_000, processor)
+        numbered.append((processor, position, record))
+    third = max(1, len(numbered) // 3)
+    parts = [numbered[:third], numbered[third:2 * third], numbered[2 * third:]]
+    return b"".join(encode_batch([record for _, _, record in sorted(part)], dropped_total=1 if i else 0)
+                    for i, part in enumerate(parts) if part)
 
 
 def main() -> int:

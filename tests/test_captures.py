@@ -36,8 +36,11 @@ def test_golden_reader_replays_capture(spec: Path) -> None:
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == 6 * len(model.layers)
     assert {r["layer"] for r in records} == {layer.name for layer in model.layers}
-    sequences = [r["sequence"] for r in records]
-    assert len(set(sequences)) == len(sequences)
+    numbers = [(r["processor"], r["sequence"]) for r in records]  # each processor numbers its own
+    assert len(set(numbers)) == len(numbers)
+    assert len({processor for processor, _ in numbers}) > 1
+    times = [r["timestamp"] for r in records]
+    assert times == sorted(times), "each batch is written in time order (the capture's batches follow each other)"
     first = next(r for r in records if r["layer"] == model.layers[0].name)
     assert first["values"]["ip_remote_port"] == 443
 

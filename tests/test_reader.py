@@ -219,7 +219,7 @@ def _expected_scalar(item: RecordItem, value: Any, model: ProjectModel) -> objec
 
 
 def expected_json(model: ProjectModel, layer_index: int, values: dict[str, object | None], sequence: int,
-                  timestamp: int) -> dict[str, object]:
+                  timestamp: int, processor: int = 0) -> dict[str, object]:
     """The JSON object the reader must print for a record encoded from ``values``."""
     layer = model.layers[layer_index]
     shown: dict[str, object] = {}
@@ -236,7 +236,7 @@ def expected_json(model: ProjectModel, layer_index: int, values: dict[str, objec
             shown[item.name] = _expected_scalar(item, value, model)
     moment = dt.datetime(1601, 1, 1) + dt.timedelta(microseconds=timestamp // 10)
     return {"time": moment.isoformat(timespec="microseconds") + "Z", "timestamp": timestamp, "sequence": sequence,
-            "layer": layer.name, "layer_index": layer_index, "direction": layer.direction, "values": shown,
+            "processor": processor, "layer": layer.name, "layer_index": layer_index, "direction": layer.direction, "values": shown,
             "truncated": truncated}
 
 
@@ -258,8 +258,20 @@ class Capture:
         return sum(len(b) for b in self.batches[:batch])
 
     def expected(self, batches: list[int] | None = None) -> list[dict[str, object]]:
+        """The records in capture order: what decoding yields."""
         chosen = range(len(self.batches)) if batches is None else batches
         return [record for i in chosen for record in self.records[i]]
+
+    def written(self, batches: list[int] | None = None) -> list[dict[str, object]]:
+        """The records as the writers write them: each batch sorted stably by timestamp."""
+        chosen = range(len(self.batches)) if batches is None else batches
+        return [record for i in chosen for record in sorted(self.records[i], key=_timestamp)]
+
+
+def _timestamp(record: dict[str, object]) -> int:
+    value = record["timestamp"]
+    assert isinstance(value, int)
+    return value
 
 
 def make_capture(model: ProjectModel, seed: int, batch_sizes: list[int]) -> Capture:
@@ -273,8 +285,9 @@ def make_capture(model: ProjectModel, seed: int, batch_sizes: list[int]) -> Capt
             index = rng.randrange(len(model.layers))
             values = random_values(rng, model, index)
             timestamp = FILETIME_2024 + rng.getrandbits(40)
-            encoded.append(encode_record(model, index, values, sequence, timestamp))
-            expected.append(expected_json(model, index, values, sequence, timestamp))
+            processor = rng.randrange(4)
+            encoded.append(encode_record(model, index, values, sequence, timestamp, processor))
+            expected.append(expected_json(model, index, values, sequence, timestamp, processor))
             sequence += rng.choice([1, 1, 1, 2])
         capture.batches.append(encode_batch(encoded, dropped_total=sequence))
         capture.records.append(expected)
@@ -309,7 +322,7 @@ def test_replay_jsonl_matches_encoded(readers: dict[str, Reader], name: str, tmp
     result = run_reader(reader, "--replay", str(path), "--format", "jsonl")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    _compare(json_lines(result.stdout), capture.expected())
+    _compare(json_lines(result.stdout), capture.written())
 
 
 def test_cover_spec_exercises_everything(readers: dict[str, Reader]) -> None:
@@ -338,7 +351,7 @@ def test_count_and_text_formats(readers: dict[str, Reader], tmp_path: Path) -> N
     csv_run = run_reader(reader, "--replay", str(path), "--format", "csv")
     header = csv_run.stdout.splitlines()[0].split(",")
     names = {item.name for layer in reader.model.layers for item in layer.record.items}
-    assert set(header) == names | {"time", "timestamp", "sequence", "layer", "truncated"}
+    assert set(header) == names | {"time", "timestamp", "sequence", "processor", "layer", "truncated"}
     assert len(header) == len(set(header))
     summaries = {run_reader(reader, "--replay", str(path), "--stats", flag).stdout for flag in ("--numpy", "--no-numpy")}
     if importlib.util.find_spec("numpy") is None:
@@ -357,7 +370,7 @@ def test_sqlite_output(readers: dict[str, Reader], tmp_path: Path) -> None:
         result = run_reader(reader, "--replay", str(path), "--format", "sqlite", "--output", str(database))
         assert result.returncode == 0, result.stderr
     connection = sqlite3.connect(database)
-    expected = capture.expected()
+    expected = capture.written()
     for layer in reader.model.layers:
         rows = connection.execute(f'SELECT * FROM "{layer.name}" ORDER BY rowid').fetchall()
         mine = [r for r in expected if r["layer"] == layer.name]
@@ -501,7 +514,7 @@ def test_malformed_capture(readers: dict[str, Reader], name: str, breaker: str, 
     skipped = run_reader(reader, "--replay", str(path), "--format", "jsonl", "--skip-bad")
     assert skipped.returncode == 0, skipped.stderr
     assert "skipped 1 bad batch" in skipped.stderr and f"first at byte {broken.offset}" in skipped.stderr
-    _compare(json_lines(skipped.stdout), capture.expected(broken.good))
+    _compare(json_lines(skipped.stdout), capture.written(broken.good))
 
     decode = reader.module("decode")
     with pytest.raises(decode.DecodeError) as error:
@@ -694,7 +707,7 @@ def test_live_read_until_ctrl_c(readers: dict[str, Reader], monkeypatch: pytest.
     capture = make_capture(reader.model, seed=11, batch_sizes=[3, 4])
     fake = _fake(reader, monkeypatch, int(reader.model.fingerprint, 16), capture.batches)
     assert reader.module("cli").main(["--format", "jsonl"]) == 0
-    _compare(json_lines(capsys.readouterr().out), capture.expected())
+    _compare(json_lines(capsys.readouterr().out), capture.written())
     assert fake.calls[0] == f"open {reader.model.channel.user_path}"
     assert fake.calls[-4:] == ["cancel", "result wait=1", "close 0x44", "close 0x40"]
 

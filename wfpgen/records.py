@@ -95,8 +95,9 @@ def _tail(layer: LayerModel, values: Mapping[str, object | None], max_blob: int)
 
 
 def encode_record(model: ProjectModel, layer_index: int, values: Mapping[str, object | None], sequence: int,
-                  timestamp: int) -> bytes:
-    """One record of layer ``layer_index``; a value that is None or missing is absent.
+                  timestamp: int, processor: int = 0) -> bytes:
+    """One record of layer ``layer_index`` from the ring of ``processor``; a value that is None or
+    missing is absent. ``sequence`` is that processor's: each ring numbers its own records.
 
     An absent value has its presence bit clear and zero bytes (a blob: a zero reference).
     IPv4 addresses may be text or numbers, IPv6 addresses text or 16 bytes, paths (utf16) text,
@@ -120,7 +121,7 @@ def encode_record(model: ProjectModel, layer_index: int, values: Mapping[str, ob
             args.append(_scalar(item, value))
     size = layer.record.size + len(tail.data)
     size += _pad(size)
-    fixed = struct.pack(layer.record.struct_format, size, layer_index, 0, present, tail.truncated, sequence,
+    fixed = struct.pack(layer.record.struct_format, size, layer_index, processor, present, tail.truncated, sequence,
                         timestamp, *args)
     return fixed + tail.data + bytes(size - len(fixed) - len(tail.data))
 

@@ -15,6 +15,7 @@ import jinja2
 
 from wfpgen.format import format_c
 from wfpgen.model import ProjectModel
+from wfpgen.readerformat import reader_format
 
 Encoding = Literal["utf-8", "utf-8-bom"]
 LineEnd = Literal["lf", "crlf"]
@@ -163,7 +164,8 @@ def driver_sources(files: tuple[OutputFile, ...]) -> DriverSources:
 def render_file(model: ProjectModel, spec: OutputFile, files: tuple[OutputFile, ...]) -> bytes:
     """Render and encode one file."""
     template = environment().get_template(spec.template)
-    text = template.render(m=model, files=files, this=spec, driver=driver_sources(files))
+    extra = {"rf": reader_format(model)} if spec.template.startswith("reader/pkg/") else {}
+    text = template.render(m=model, files=files, this=spec, driver=driver_sources(files), **extra)
     if spec.c_source:
         text = format_c(text, spec.path)
     return _encode(text, spec)

@@ -15,15 +15,15 @@ from typing import Any, BinaryIO, TextIO
 
 from . import layout
 from .decode import (
+    DecodedBatch,
     DecodeError,
-    Record,
     SkipReport,
     batch_header,
-    decode_batch,
+    decode_sorted,
     have_numpy,
     iso_time,
-    iter_batches,
     iter_column_chunks,
+    iter_sorted_batches,
 )
 from .device import Device, DeviceError, Stats, open_device
 from .output import FORMATS, make_writer
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _limited(batches: Iterable[Sequence[Record]], count: int | None) -> Iterator[Sequence[Record]]:
+def _limited(batches: Iterable[DecodedBatch], count: int | None) -> Iterator[DecodedBatch]:
     """The batches, cut after ``count`` records in all."""
     if count is None:
         yield from batches
@@ -68,19 +68,26 @@ def _limited(batches: Iterable[Sequence[Record]], count: int | None) -> Iterator
     if left <= 0:
         return
     for batch in batches:
-        yield batch[:left]
+        yield batch.head(left) if len(batch) > left else batch
         left -= len(batch)
         if left <= 0:
             return  # before the next READ, which might wait
 
 
-def _write(batches: Iterable[Sequence[Record]], args: argparse.Namespace, stream: TextIO) -> None:
-    writer = make_writer(args.format, stream, args.output)
+def write_batches(batches: Iterable[DecodedBatch], kind: str, stream: TextIO, path: str | None = None,
+                  count: int | None = None) -> None:
+    """Write sorted batches (``iter_sorted_batches``) as ``--format kind`` does, to ``stream`` or,
+    for SQLite, the database at ``path``; at most ``count`` records."""
+    writer = make_writer(kind, stream, path)
     try:
-        for batch in _limited(batches, args.count):
-            writer.write_batch(batch)
+        for batch in _limited(batches, count):
+            writer.write_decoded(batch)
     finally:
         writer.close()
+
+
+def _write(batches: Iterable[DecodedBatch], args: argparse.Namespace, stream: TextIO) -> None:
+    write_batches(batches, args.format, stream, args.output, args.count)
 
 
 def _open_capture(path: str) -> BinaryIO:
@@ -109,41 +116,80 @@ def _widen(span: tuple[int, int] | None, more: tuple[int, int] | None) -> tuple[
 
 
 class _LayerTally:
-    """Records, truncated records, time span and sequence span of one layer, chunk by chunk."""
+    """Records, truncated records and time span of one layer, chunk by chunk."""
 
     def __init__(self) -> None:
         self.count = 0
         self.truncated = 0
         self.times: tuple[int, int] | None = None
-        self.sequences: tuple[int, int] | None = None
 
     def add(self, layer: dict[str, Any]) -> None:
         self.count += len(layer["sequence"])
         self.truncated += _nonzero(layer["truncated"])
         self.times = _widen(self.times, _span(layer["timestamp"]))
-        self.sequences = _widen(self.sequences, _span(layer["sequence"]))
+
+
+class _ProcessorTally:
+    """Per processor (ring), over every layer: records and the span of sequence numbers."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.spans: dict[int, tuple[int, int]] = {}
+
+    def add(self, layer: dict[str, Any]) -> None:
+        processors, sequences = layer["processor"], layer["sequence"]
+        if hasattr(processors, "min"):  # NumPy: one pass per processor present
+            for processor in sorted(set(processors.tolist())):
+                mine = sequences[processors == processor]
+                self._count(processor, len(mine), _span(mine))
+            return
+        spans: dict[int, list[int]] = {}
+        for processor, sequence in zip(processors, sequences):
+            spans.setdefault(processor, []).append(sequence)
+        for processor, mine in spans.items():
+            self._count(processor, len(mine), _span(mine))
+
+    def _count(self, processor: int, count: int, span: tuple[int, int] | None) -> None:
+        self.counts[processor] = self.counts.get(processor, 0) + count
+        widened = _widen(self.spans.get(processor), span)
+        if widened is not None:
+            self.spans[processor] = widened
+
+    def lines(self) -> list[str]:
+        """Per processor: its sequence span, records and numbers missing in the span; then the total."""
+        if not self.counts:
+            return []
+        lines = ["sequence gaps per processor (each processor numbers its own records; "
+                 "a missing number is a record dropped or not captured):",
+                 f"{'processor':>10} {'first':>12} {'last':>12} {'records':>10} {'missing':>10}"]
+        missing_total = 0
+        for processor in sorted(self.counts):
+            low, high = self.spans[processor]
+            missing = max(high - low + 1 - self.counts[processor], 0)
+            missing_total += missing
+            lines.append(f"{processor:>10} {low:>12} {high:>12} {self.counts[processor]:>10} {missing:>10}")
+        lines.append(f"{'all':>10} {'':>12} {'':>12} {sum(self.counts.values()):>10} {missing_total:>10}")
+        return lines
 
 
 def capture_summary(chunks: dict[str, dict[str, Any]] | Iterable[dict[str, dict[str, Any]]]) -> list[str]:
     """Lines describing a capture from its columns (``decode_bulk``'s, or ``iter_column_chunks``'
-    chunk by chunk): records, time span and truncated values per layer; sequence gaps."""
+    chunk by chunk): records, time span and truncated values per layer; sequence gaps per
+    processor (each ring numbers its own records) and their total."""
     tallies = {name: _LayerTally() for name in layout.LAYER_NAMES}
+    processors = _ProcessorTally()
     for columns in [chunks] if isinstance(chunks, dict) else chunks:
         for name, layer in columns.items():
             tallies[name].add(layer)
+            processors.add(layer)
     lines = [f"{'layer':<28} {'records':>10} {'truncated':>10}  {'first':<27}  last"]
-    total, sequences = 0, None
+    total = 0
     for name, tally in tallies.items():
         first, last = (iso_time(tally.times[0]), iso_time(tally.times[1])) if tally.times else ("-", "-")
         lines.append(f"{name:<28} {tally.count:>10} {tally.truncated:>10}  {first:<27}  {last}")
-        sequences = _widen(sequences, tally.sequences)
         total += tally.count
     lines.append(f"{'all':<28} {total:>10}")
-    if sequences is not None:
-        low, high = sequences
-        missing = high - low + 1 - total
-        lines.append(f"sequence {low}..{high}: {max(missing, 0)} numbers missing (records dropped or not captured)")
-    return lines
+    return lines + processors.lines()
 
 
 def stats_lines(stats: Stats) -> list[str]:
@@ -166,13 +212,13 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             chunks = iter_column_chunks(capture, args.numpy, args.skip_bad, report)
             out.write("\n".join(capture_summary(chunks)) + "\n")
         else:
-            _write(iter_batches(capture, args.skip_bad, report), args, out)
+            _write(iter_sorted_batches(capture, args.skip_bad, report), args, out)
     if report.batches:
         err.write(f"{args.replay}: {report.summary()}\n")
     return EXIT_OK
 
 
-def _live_batches(device: Device, err: TextIO) -> Iterator[list[Record]]:
+def _live_batches(device: Device, err: TextIO) -> Iterator[DecodedBatch]:
     """Batches from READ until interrupted; reports changes of the driver's drop count."""
     dropped: int | None = None
     while True:
@@ -184,8 +230,7 @@ def _live_batches(device: Device, err: TextIO) -> Iterator[list[Record]]:
             err.write(f"{layout.DEVICE_PATH}: {(head.dropped_total - dropped) & 0xFFFFFFFF} records dropped "
                       f"(ring full)\n")
         dropped = head.dropped_total
-        records, _ = decode_batch(data)
-        yield records
+        yield decode_sorted(data)
 
 
 def _live(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

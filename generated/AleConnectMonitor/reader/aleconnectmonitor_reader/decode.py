@@ -16,6 +16,7 @@ import datetime as _dt
 import importlib
 import importlib.util
 import ipaddress
+import operator
 import re
 import struct
 from collections.abc import Callable, Iterator
@@ -47,6 +48,9 @@ BULK_CHUNK = 1 << 20  # bytes of batches per chunk of iter_column_chunks
 _NO_NAMES: frozenset[str] = frozenset()
 _ALIGN_MASK = layout.RECORD_ALIGNMENT - 1
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# When every layer's record is one blob-free fixed part of one format, a batch of them is
+# unpacked in one go.
+UNIFORM_FORMAT: str | None = None
 
 
 class DecodeError(ValueError):
@@ -215,10 +219,10 @@ class Record(NamedTuple):
     layer: str
     layer_index: int
     sequence: int  # counted per processor: a gap is a loss on that processor
+    processor: int  # the driver's ring the record came from: one ring per processor
     timestamp: int  # FILETIME: 100 ns units since 1601-01-01 UTC
     values: dict[str, Raw | None]  # as written; None when absent
     truncated: frozenset[str]  # blob values cut to layout.MAX_BLOB bytes
-    processor: int = 0  # the driver's per-processor ring the record came from
 
     @property
     def layout(self) -> layout.Layer:
@@ -246,6 +250,7 @@ class Record(NamedTuple):
             "time": self.time,
             "timestamp": self.timestamp,
             "sequence": self.sequence,
+            "processor": self.processor,
             "layer": self.layer,
             "layer_index": self.layer_index,
             "direction": layer.direction,
@@ -320,7 +325,16 @@ class _Plan:
             values = self.values(buf, pos, size, fields, present)
         truncated = self.truncated(fields[4]) if fields[4] else _NO_NAMES
         # tuple.__new__ directly: what Record(...) does, without its extra Python-level call.
-        return _new_tuple(Record, (self.name, self.index, fields[5], fields[6], values, truncated, fields[2]))
+        return _new_tuple(Record, (self.name, self.index, fields[5], fields[2], fields[6], values, truncated))
+
+    def record_of(self, fields: tuple[Any, ...]) -> Record:
+        """The record of an unpacked fixed part of a layer without blobs (``decode`` without the buffer)."""
+        present = fields[3]
+        if present == self.all_present:
+            values: dict[str, Raw | None] = dict(zip(self.names, fields[7:]))
+        else:
+            values = {name: fields[index] if present & mask else None for name, mask, index, _ in self.slots}
+        return _new_tuple(Record, (self.name, self.index, fields[5], fields[2], fields[6], values, _NO_NAMES))
 
     def values(self, buf: Buffer, pos: int, size: int, fields: tuple[Any, ...], present: int
                ) -> dict[str, Raw | None]:
@@ -445,6 +459,78 @@ def decode_batch(buf: Buffer, offset: int = 0) -> tuple[list[Record], int]:
     if pos != end:
         raise _count_error(head, head.records, pos)
     return records, end
+
+
+_TIMESTAMP = operator.itemgetter(6)  # of an unpacked fixed part
+_SIZE = operator.itemgetter(0)
+_LAYER_INDEX = operator.itemgetter(1)
+_RECORD_TIME = operator.attrgetter("timestamp")
+_UNIFORM = struct.Struct(UNIFORM_FORMAT) if UNIFORM_FORMAT else None
+
+
+class DecodedBatch:
+    """One batch as the writers take it, sorted stably by timestamp.
+
+    Each processor has its own ring and READ drains them in turn, so a batch interleaves
+    records from several processors; sorting puts them in time order. Order across batches is
+    the order the driver delivered them in. ``rows`` holds each record's unpacked fixed part
+    (``layout.Layer.format``) when the batch's records all have the uniform blob-free layout,
+    and is None otherwise; ``records()`` gives the records either way.
+    """
+
+    __slots__ = ("decoded", "rows")
+
+    def __init__(self, rows: list[tuple[Any, ...]] | None, decoded: list[Record] | None) -> None:
+        self.rows = rows
+        self.decoded = decoded
+
+    def __len__(self) -> int:
+        return len(self.rows if self.rows is not None else self.decoded or ())
+
+    def head(self, count: int) -> DecodedBatch:
+        """The first ``count`` records."""
+        if self.rows is not None:
+            return DecodedBatch(self.rows[:count], None)
+        return DecodedBatch(None, (self.decoded or [])[:count])
+
+    def records(self) -> list[Record]:
+        """The records, in the batch's (sorted) order."""
+        if self.rows is None:
+            return self.decoded or []
+        return [record_of_row(row) for row in self.rows]
+
+
+def record_of_row(row: tuple[Any, ...]) -> Record:
+    """The record of one of ``DecodedBatch.rows``."""
+    plan: _Plan = _PLANS[row[1]]
+    return plan.record_of(row)
+
+
+def _uniform_rows_of(buf: Buffer, offset: int) -> list[tuple[Any, ...]] | None:
+    """The unpacked fixed parts of the batch at ``offset`` when all its records have the uniform
+    layout and are well formed; else None (``decode_batch`` then decodes it, or says what is wrong)."""
+    assert _UNIFORM is not None
+    head = batch_header(buf, offset)
+    start = offset + layout.BATCH_HEADER_SIZE
+    if head.length - layout.BATCH_HEADER_SIZE != head.records * _UNIFORM.size:
+        return None
+    rows = list(_UNIFORM.iter_unpack(memoryview(buf)[start:head.end]))
+    if rows and (max(map(_SIZE, rows)) != _UNIFORM.size or min(map(_SIZE, rows)) != _UNIFORM.size
+                 or max(map(_LAYER_INDEX, rows)) >= len(_PLANS)):
+        return None
+    return rows
+
+
+def decode_sorted(buf: Buffer, offset: int = 0) -> DecodedBatch:
+    """The batch at ``offset``, sorted stably by timestamp, for the writers."""
+    if _UNIFORM is not None:
+        rows = _uniform_rows_of(buf, offset)
+        if rows is not None:
+            rows.sort(key=_TIMESTAMP)
+            return DecodedBatch(rows, None)
+    records = decode_batch(buf, offset)[0]
+    records.sort(key=_RECORD_TIME)
+    return DecodedBatch(None, records)
 
 
 # -- captures --------------------------------------------------------------------------------
@@ -635,6 +721,13 @@ def iter_batches(source: Source, skip_bad: bool = False, report: SkipReport | No
         yield records
 
 
+def iter_sorted_batches(source: Source, skip_bad: bool = False, report: SkipReport | None = None
+                        ) -> Iterator[DecodedBatch]:
+    """Each batch of a capture sorted stably by timestamp (``decode_sorted``), as the writers take them."""
+    for batch, _ in _walk(source, decode_sorted, skip_bad, report):
+        yield batch
+
+
 def iter_records(source: Source, skip_bad: bool = False, report: SkipReport | None = None) -> Iterator[Record]:
     """Every record of a capture (concatenated batches, or a binary stream of them), in order."""
     for records in iter_batches(source, skip_bad, report):
@@ -679,9 +772,9 @@ def _numpy() -> Any:
 
 def _dtype(np: Any, layer: layout.Layer) -> Any:
     """The structured dtype of a layer's fixed part: header fields first, then values, padding skipped."""
-    names = ["_size", "_layer", "_present", "_truncated", "_sequence", "_timestamp"]
-    formats: list[Any] = ["<u4", "<u2", "<u4", "<u4", "<u8", "<u8"]
-    offsets = [0, 4, 8, 12, 16, 24]
+    names = ["_size", "_layer", "_processor", "_present", "_truncated", "_sequence", "_timestamp"]
+    formats: list[Any] = ["<u4", "<u2", "<u2", "<u4", "<u4", "<u8", "<u8"]
+    offsets = [0, 4, 6, 8, 12, 16, 24]
     kinds = {"B": "u1", "H": "<u2", "I": "<u4", "Q": "<u8", "16s": ("u1", (16,))}
     for item in layer.items:
         if item.is_blob:
@@ -789,6 +882,8 @@ class _Bulk:
 
     def columns(self) -> dict[str, dict[str, Any]]:
         """The kept rows as columns per layer; empties the store."""
+        if self.uniform and not any(self.parts):
+            return self.uniform_columns()
         self.flush()
         out = {}
         for layer in layout.LAYERS:
@@ -804,22 +899,63 @@ class _Bulk:
         self.parts = [[] for _ in layout.LAYERS]
         return out
 
+    def uniform_columns(self) -> dict[str, dict[str, Any]]:
+        """Columns when every kept batch was uniform, in one pass over the batches: each batch's
+        rows of a layer are gathered (a batch is small enough to stay in cache) and their fields
+        copied into that layer's columns, allocated once."""
+        np = self.np
+        header = _header_dtype(np, _UNIFORM_SIZE)
+        picks = []
+        counts = [0] * len(layout.LAYERS)
+        for part in self.uniform:
+            layer_of = part.view(header)["_layer"]
+            mine = [np.flatnonzero(layer_of == index) for index in range(len(layout.LAYERS))]
+            picks.append(mine)
+            for index, where in enumerate(mine):
+                counts[index] += len(where)
+        fields = [{name: np.empty(counts[index], dtype.fields[name][0]) for name in dtype.names}
+                  for index, dtype in enumerate(self.dtypes)]
+        filled = [0] * len(layout.LAYERS)
+        for part, mine in zip(self.uniform, picks):
+            for index, where in enumerate(mine):
+                if not len(where):
+                    continue
+                rows = part.take(where).view(self.dtypes[index])
+                start, end = filled[index], filled[index] + len(where)
+                for name, column in fields[index].items():
+                    column[start:end] = rows[name]
+                filled[index] = end
+        self.uniform = []
+        return {layer.name: _columns(np, layer, fields[layer.index], {}, copy=False) for layer in layout.LAYERS}
 
-def _columns(np: Any, layer: layout.Layer, rows: Any, blobs: dict[str, Any]) -> dict[str, Any]:
+
+def _columns(np: Any, layer: layout.Layer, rows: Any, blobs: dict[str, Any], copy: bool = True) -> dict[str, Any]:
+    """Each field of ``rows`` (structured rows, or arrays by field name) as an array of its own
+    (copied when ``copy``); values masked where absent."""
+    def field(name: str) -> Any:
+        return rows[name].copy() if copy else rows[name]
+
+    present = field("_present")
     columns: dict[str, Any] = {
-        "sequence": rows["_sequence"].copy(),
-        "timestamp": rows["_timestamp"].copy(),
-        "present": rows["_present"].copy(),
-        "truncated": rows["_truncated"].copy(),
+        "sequence": field("_sequence"),
+        "processor": field("_processor"),
+        "timestamp": field("_timestamp"),
+        "present": present,
+        "truncated": field("_truncated"),
     }
+    every = sum(1 << item.bit for item in layer.items)
+    all_present = bool(((present & every) == every).all())
     for item in layer.by_bit:
         if item.is_blob:
             columns[item.name] = blobs[item.name]
             continue
-        values = rows[item.name].copy()
-        absent = (rows["_present"] & (1 << item.bit)) == 0
-        mask = np.broadcast_to(absent.reshape((-1,) + (1,) * (values.ndim - 1)), values.shape)
-        columns[item.name] = np.ma.MaskedArray(values, mask=mask.copy())
+        values = field(item.name)
+        if all_present:
+            mask = np.zeros(values.shape, dtype=bool)
+        else:
+            absent = (present & (1 << item.bit)) == 0
+            mask = np.broadcast_to(absent.reshape((-1,) + (1,) * (values.ndim - 1)), values.shape).copy()
+        columns[item.name] = np.ma.MaskedArray(values, mask=mask)
     return columns
 
 
@@ -841,7 +977,7 @@ def decode_columns(source: Source, skip_bad: bool = False, report: SkipReport | 
                    ) -> dict[str, dict[str, Any]]:
     """Every record of a capture, column by column per layer, with NumPy.
 
-    Per layer: ``sequence``, ``timestamp``, ``present`` and ``truncated`` arrays, then one
+    Per layer: ``sequence``, ``processor``, ``timestamp``, ``present`` and ``truncated`` arrays, then one
     column per value: a masked array (masked where absent; 16-byte values as rows of 16
     uint8) or, for blobs, an object array of bytes with None where absent.
     """
@@ -859,7 +995,7 @@ def _truncated_mask(record: Record) -> int:
 def _empty_lists() -> dict[str, dict[str, list[Any]]]:
     out: dict[str, dict[str, list[Any]]] = {}
     for layer in layout.LAYERS:
-        names = ["sequence", "timestamp", "present", "truncated"] + [item.name for item in layer.by_bit]
+        names = ["sequence", "processor", "timestamp", "present", "truncated"] + [item.name for item in layer.by_bit]
         out[layer.name] = {name: [] for name in names}
     return out
 
@@ -872,6 +1008,7 @@ def _list_chunks(source: Source, skip_bad: bool, report: SkipReport | None, limi
         for record in records:
             columns = out[record.layer]
             columns["sequence"].append(record.sequence)
+            columns["processor"].append(record.processor)
             columns["timestamp"].append(record.timestamp)
             columns["present"].append(_present_mask(record))
             columns["truncated"].append(_truncated_mask(record))

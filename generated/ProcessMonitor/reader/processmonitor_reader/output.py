@@ -7,18 +7,41 @@ prints through one function: ``display_text`` for the table and CSV (controls, b
 invisible characters become visible ``\\x1b`` / ``\\u202e`` escapes), ``json_line`` for JSON
 lines (the same characters as ``\\u`` escapes, which JSON readers turn back into the value),
 ``sqlite_text`` for SQLite (the value itself: a database holds data, not display).
+
+Writers take each batch sorted stably by timestamp (``decode.DecodedBatch``). A record of a
+layout whose records are one blob-free fixed part, with every value present, is formatted
+straight from its unpacked fixed part by per-layer code (``_jsonl_rows`` and its siblings,
+which wfpgen decides per layout); every other record goes through ``Record`` and the
+functions below. Both write the same bytes.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as _dt
+import io
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from . import layout
-from .decode import Raw, Record, direction_name, iso_time, protocol_name, text_value, unicode_text
+from .decode import (
+    DecodedBatch,
+    Raw,
+    Record,
+    direction_name,
+    flag_names,
+    flags_text,
+    ipv4_text,
+    ipv6_text,
+    iso_time,
+    protocol_name,
+    record_of_row,
+    text_value,
+    unicode_text,
+)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -33,7 +56,10 @@ class Writer(Protocol):
     """Takes records batch by batch; ``close`` finishes the output."""
 
     def write_batch(self, records: Sequence[Record]) -> None:
-        """Write one batch's records and make them visible."""
+        """Write one batch's records, in the order given, and make them visible."""
+
+    def write_decoded(self, batch: DecodedBatch) -> None:
+        """Write one sorted batch (``decode.decode_sorted``), through the fast code where it applies."""
 
     def close(self) -> None:
         """Finish the output."""
@@ -180,12 +206,24 @@ class TableWriter:
         self.stream.writelines(_line(table_row(record)) + "\n" for record in records)
         self.stream.flush()
 
+    def write_decoded(self, batch: DecodedBatch) -> None:
+        """Write one line per record of a sorted batch."""
+        if batch.rows is None or _TABLE_ROWS is None:
+            self.write_batch(batch.records())
+            return
+        self.stream.write("".join(_TABLE_ROWS(batch.rows, _table_line_of_row)))
+        self.stream.flush()
+
     def close(self) -> None:
         """Flush."""
         self.stream.flush()
 
 
 # -- JSON lines ------------------------------------------------------------------------------
+
+
+def _table_line_of_row(row: tuple[Any, ...]) -> str:
+    return _line(table_row(record_of_row(row))) + "\n"
 
 
 class JsonLinesWriter:
@@ -201,6 +239,18 @@ class JsonLinesWriter:
         self.stream.writelines(json_line(encode(record.to_json())) + "\n" for record in records)
         self.stream.flush()
 
+    def write_decoded(self, batch: DecodedBatch) -> None:
+        """Write one line per record of a sorted batch."""
+        if batch.rows is None or _JSONL_ROWS is None:
+            self.write_batch(batch.records())
+            return
+        self.stream.write("".join(_JSONL_ROWS(batch.rows, self.line_of_row)))
+        self.stream.flush()
+
+    def line_of_row(self, row: tuple[Any, ...]) -> str:
+        """The line of one unpacked fixed part, through ``Record.to_json``."""
+        return json_line(self.encoder.encode(record_of_row(row).to_json())) + "\n"
+
     def close(self) -> None:
         """Flush."""
         self.stream.flush()
@@ -208,7 +258,7 @@ class JsonLinesWriter:
 
 # -- CSV -------------------------------------------------------------------------------------
 
-CSV_FIXED = ("time", "timestamp", "sequence", "layer")
+CSV_FIXED = ("time", "timestamp", "sequence", "processor", "layer")
 
 
 def csv_columns() -> list[str]:
@@ -227,13 +277,15 @@ class CsvWriter:
         self.columns = csv_columns()
         self.writer = csv.writer(stream, lineterminator="\n")
         self.writer.writerow([display_text(name) for name in self.columns])
+        self.held = io.StringIO()  # one generic row at a time, for the fast code's fallback
+        self.held_writer = csv.writer(self.held, lineterminator="\n")
 
     def row(self, record: Record) -> list[str]:
         """One record's cells, in header order."""
         cells = dict.fromkeys(self.columns, "")
         cells.update(record.text())
         cells.update(time=iso_time(record.timestamp), timestamp=str(record.timestamp),
-                     sequence=str(record.sequence), layer=record.layer,
+                     sequence=str(record.sequence), processor=str(record.processor), layer=record.layer,
                      truncated="|".join(i.name for i in record.layout.by_bit if i.name in record.truncated))
         return [display_text(cell) for cell in cells.values()]
 
@@ -241,6 +293,21 @@ class CsvWriter:
         """Write one row per record."""
         self.writer.writerows(self.row(record) for record in records)
         self.stream.flush()
+
+    def write_decoded(self, batch: DecodedBatch) -> None:
+        """Write one row per record of a sorted batch."""
+        if batch.rows is None or _CSV_ROWS is None:
+            self.write_batch(batch.records())
+            return
+        self.stream.write("".join(_CSV_ROWS(batch.rows, self.line_of_row)))
+        self.stream.flush()
+
+    def line_of_row(self, row: tuple[Any, ...]) -> str:
+        """The row of one unpacked fixed part as text, through ``row``."""
+        self.held.seek(0)
+        self.held.truncate()
+        self.held_writer.writerow(self.row(record_of_row(row)))
+        return self.held.getvalue()
 
     def close(self) -> None:
         """Flush."""
@@ -272,14 +339,14 @@ def sql_value(item: layout.Item, raw: Raw | None) -> int | str | bytes | None:
 
 def create_table_sql(layer: layout.Layer) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for one layer."""
-    columns = ["sequence INTEGER", "timestamp INTEGER", "time TEXT", "truncated TEXT"]
+    columns = ["sequence INTEGER", "processor INTEGER", "timestamp INTEGER", "time TEXT", "truncated TEXT"]
     columns += [f"{_quote(item.name)} {_SQL_TYPES.get(item.display, 'INTEGER')}" for item in layer.by_bit]
     return f"CREATE TABLE IF NOT EXISTS {_quote(layer.name)} ({', '.join(columns)})"
 
 
 def insert_sql(layer: layout.Layer) -> str:
     """The INSERT statement of one layer's table."""
-    names = ["sequence", "timestamp", "time", "truncated"] + [_quote(item.name) for item in layer.by_bit]
+    names = ["sequence", "processor", "timestamp", "time", "truncated"] + [_quote(item.name) for item in layer.by_bit]
     marks = ", ".join("?" for _ in names)
     return f"INSERT INTO {_quote(layer.name)} ({', '.join(names)}) VALUES ({marks})"
 
@@ -288,12 +355,25 @@ def sql_row(record: Record) -> tuple[int | str | bytes | None, ...]:
     """One record as the parameters of its layer's INSERT."""
     layer = record.layout
     truncated = "|".join(item.name for item in layer.by_bit if item.name in record.truncated)
-    head = (_signed(record.sequence), _signed(record.timestamp), iso_time(record.timestamp), truncated)
+    head = (_signed(record.sequence), record.processor, _signed(record.timestamp), iso_time(record.timestamp),
+            truncated)
     return head + tuple(sql_value(item, record.values[item.name]) for item in layer.by_bit)
 
 
+def _sql_row_of_row(row: tuple[Any, ...]) -> tuple[int | str | bytes | None, ...]:
+    return sql_row(record_of_row(row))
+
+
+SqlRow = tuple[int | str | bytes | None, ...]
+COMMIT_ROWS = 65536  # a transaction ends after this many rows,
+COMMIT_BYTES = 8 << 20  # or this many bytes of records,
+COMMIT_SECONDS = 1.0  # or, at the next batch, this long after the last commit (a live reader's rows show)
+
+
 class SqliteWriter:
-    """One table per layer, created if absent; one transaction per batch."""
+    """One table per layer, created if absent; rows inserted per layer with ``executemany``, in
+    transactions of up to ``COMMIT_ROWS`` rows or ``COMMIT_BYTES`` bytes of records, the last
+    one committed at ``close``."""
 
     def __init__(self, path: str) -> None:
         import sqlite3  # here: a Python built without it still reads and writes the other formats
@@ -303,18 +383,110 @@ class SqliteWriter:
             for layer in layout.LAYERS:
                 self.connection.execute(create_table_sql(layer))
         self.inserts = [insert_sql(layer) for layer in layout.LAYERS]
+        self.rows = 0  # inserted since the last commit
+        self.bytes = 0
+        self.committed = time.monotonic()
 
     def write_batch(self, records: Sequence[Record]) -> None:
-        """Insert the batch in one transaction."""
-        with self.connection:
-            for index, statement in enumerate(self.inserts):
-                rows = [sql_row(r) for r in records if r.layer_index == index]
-                if rows:
-                    self.connection.executemany(statement, rows)
+        """Insert the records."""
+        tables: list[list[SqlRow]] = [[] for _ in layout.LAYERS]
+        size = 0
+        for record in records:
+            tables[record.layer_index].append(sql_row(record))
+            size += record.layout.size + sum(len(value) for value in record.values.values() if isinstance(value, bytes))
+        self.insert(tables, len(records), size)
+
+    def write_decoded(self, batch: DecodedBatch) -> None:
+        """Insert the records of a sorted batch."""
+        if batch.rows is None or _SQLITE_ROWS is None:
+            self.write_batch(batch.records())
+            return
+        rows = batch.rows
+        # Rows are uniform: one size (each row's first field) for all.
+        self.insert(_SQLITE_ROWS(rows, _sql_row_of_row), len(rows), len(rows) * rows[0][0] if rows else 0)
+
+    def insert(self, tables: list[list[SqlRow]], rows: int, size: int) -> None:
+        """Insert rows per layer; commit when the transaction is large or old enough."""
+        for statement, table in zip(self.inserts, tables):
+            if table:
+                self.connection.executemany(statement, table)
+        self.rows += rows
+        self.bytes += size
+        if self.rows >= COMMIT_ROWS or self.bytes >= COMMIT_BYTES or time.monotonic() - self.committed >= COMMIT_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        """End the transaction."""
+        self.connection.commit()
+        self.rows = self.bytes = 0
+        self.committed = time.monotonic()
 
     def close(self) -> None:
-        """Close the database."""
-        self.connection.close()
+        """Commit and close the database."""
+        try:
+            self.commit()
+        finally:
+            self.connection.close()
+
+
+# -- per-layout fast code --------------------------------------------------------------------
+
+_FILETIME_EPOCH = _dt.datetime(1601, 1, 1)
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class _TextCache(dict[Any, str]):
+    """The text of a value, made on first use; emptied when it holds ``limit`` values."""
+
+    __slots__ = ("limit", "make")
+
+    def __init__(self, make: Callable[[Any], str], limit: int = 1 << 16) -> None:
+        super().__init__()
+        self.make = make
+        self.limit = limit
+
+    def __missing__(self, key: Any) -> str:
+        text = self.make(key)
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = text
+        return text
+
+
+def _millisecond_text(millisecond: int) -> str:
+    """A FILETIME's millisecond as iso_time prints it, up to the last three digits; empty when out of range."""
+    try:
+        return (_FILETIME_EPOCH + _dt.timedelta(milliseconds=millisecond)).isoformat(timespec="milliseconds")
+    except OverflowError:
+        return ""
+
+
+_IPV4_HALVES: list[str] = []
+
+
+def _ipv4_halves() -> list[str]:
+    """The text of every 16-bit half of an IPv4 address (0x0A00 is ``10.0``), made on first use."""
+    if not _IPV4_HALVES:
+        _IPV4_HALVES.extend(ipv4_text(half)[4:] for half in range(1 << 16))
+    return _IPV4_HALVES
+
+
+_MILLISECONDS = _TextCache(_millisecond_text)
+_MICROSECONDS = tuple(f"{micro:03d}" for micro in range(1000))
+_IPV6 = _TextCache(ipv6_text)
+_PROTOCOL_TEXT = _TextCache(protocol_name)
+_DIRECTION_TEXT = _TextCache(direction_name)
+_FLAGS_TEXT = _TextCache(flags_text)
+_PROTOCOL_JSON = _TextCache(lambda value: _COMPACT({"value": value, "name": protocol_name(value)}))
+_DIRECTION_JSON = _TextCache(lambda value: _COMPACT({"value": value, "name": direction_name(value)}))
+_FLAGS_JSON = _TextCache(lambda value: _COMPACT({"value": value, "names": flag_names(value)}))
+Rows = list[tuple[Any, ...]]
+_Formatter = Callable[[Rows, Callable[[tuple[Any, ...]], str]], list[str]]
+_SqlFormatter = Callable[[Rows, Callable[[tuple[Any, ...]], SqlRow]], list[list[SqlRow]]]
+_JSONL_ROWS: _Formatter | None = None
+_CSV_ROWS: _Formatter | None = None
+_TABLE_ROWS: _Formatter | None = None
+_SQLITE_ROWS: _SqlFormatter | None = None
 
 
 def make_writer(kind: str, stream: TextIO, path: str | None) -> Writer:
