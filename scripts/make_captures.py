@@ -78,8 +78,16 @@ def _values(layer: LayerModel) -> list[dict[str, object | None]]:
         flow = flows[index % len(flows)]
         values = {item.name: _value(item, flow, index, layer.ip_version == 6, _apps(layer))
                   for item in layer.record.items}
-        if index == 5 and layer.record.items:
-            values[layer.record.items[-1].name] = None  # one absent value per layer
+        if layer.record.attribution is not None:
+            # flows.attribution: a flow established before the driver, then a packet with no flow.
+            code = {3: 1, 4: 2}.get(index, 0)
+            values[layer.record.attribution.name] = code
+            for item in layer.record.items:
+                if item.source == "flow" and code:
+                    values[item.name] = None
+        recorded = [item for item in layer.record.items if item.source != "attribution"]  # the driver sets it
+        if index == 5 and recorded:
+            values[recorded[-1].name] = None  # one absent value per layer
         records.append(values)
     return records
 

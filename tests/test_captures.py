@@ -73,3 +73,30 @@ def test_golden_reader_table_shows_icmp_type_and_code(spec: Path) -> None:
         code = r"( code 0)?" if "ip_remote_port" in names else ""  # the capture leaves some codes absent
         assert re.search(rf" (8\.8\.8\.8|fe80::2){kind}{code} ", line), line
         assert ":8 " not in line and ":128 " not in line, line
+
+
+def test_golden_reader_shows_why_a_process_is_unknown() -> None:
+    """flows.attribution: the capture holds packets of a flow established before the driver
+    (no_context) and without a flow handle (no_flow); the table names the reason where the process
+    would be, and JSON lines name it with its value, the process fields absent."""
+    spec = ROOT / "specs" / "monitor-process.yaml"
+    model = model_for(spec)
+    reader_dir = ROOT / "generated" / model.name / "reader"
+    capture = ROOT / "tests" / "data" / f"{spec.stem}.bin"
+    table = subprocess.run([sys.executable, "-m", model.reader_package, "--replay", str(capture)],
+                           cwd=reader_dir, capture_output=True, text=True, check=False)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()[1:]
+    for reason in ("no_context", "no_flow"):
+        shown = [line for line in lines if line.rstrip().endswith(f"({reason})")]
+        assert len(shown) == len(model.layers), (reason, lines)
+    attributed = [line for line in lines if line.rstrip().endswith(".exe")]
+    assert attributed and all(re.search(r" 12\d\d +\\device\\", line) for line in attributed), attributed
+    jsonl = subprocess.run([sys.executable, "-m", model.reader_package, "--replay", str(capture), "--format", "jsonl"],
+                           cwd=reader_dir, capture_output=True, text=True, check=False)
+    records = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    reasons = {r["values"]["flow_attribution"]["name"] for r in records}
+    assert reasons == {"flow", "no_context", "no_flow"}
+    for record in records:
+        if record["values"]["flow_attribution"]["value"]:
+            assert record["values"]["process_id"] is None and record["values"]["process_path"] is None

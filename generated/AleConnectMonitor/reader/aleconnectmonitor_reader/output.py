@@ -31,6 +31,7 @@ from .decode import (
     DecodedBatch,
     Raw,
     Record,
+    attribution_name,
     direction_name,
     flag_names,
     flags_text,
@@ -176,6 +177,10 @@ def table_row(record: Record) -> tuple[str, ...]:
         local, remote = _endpoint(record, local_address, local_port), _endpoint(record, remote_address, remote_port)
     pid = _raw(record, _by_bit(layer, pid_bit))
     path = layer.role("utf16")
+    process = text_value(path.display, _raw(record, path)) if path else ""
+    reason = _raw(record, layer.role("attribution"))
+    if pid is None and not process and isinstance(reason, int) and reason != 0:
+        process = f"({attribution_name(reason)})"  # flows.attribution: why the process is not known
     return (
         iso_time(record.timestamp),
         record.layer,
@@ -184,7 +189,7 @@ def table_row(record: Record) -> tuple[str, ...]:
         local,
         remote,
         "" if pid is None else str(pid),
-        text_value(path.display, _raw(record, path)) if path else "",
+        process,
     )
 
 
