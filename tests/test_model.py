@@ -201,3 +201,14 @@ def test_flow_attribution_changes_the_layout_fingerprint() -> None:
     plain = model_of(BASE + "layers: [outbound_transport_v4]\nmetadata: [current_process_id]\n")
     flows = model_of(BASE + "layers: [outbound_transport_v4]\nmetadata: [process_id]\nflows: {attribution: true}\n")
     assert plain.fingerprint != flows.fingerprint
+
+
+def test_flow_contexts_are_zeroed_on_every_target() -> None:
+    """ExAllocatePoolZero zeroes before Windows 10 2004 only with POOL_ZERO_DOWN_LEVEL_SUPPORT: a driver
+    whose only pool is the flow contexts (dbgprint sink) needs it as much as the ring sink does."""
+    text = (BASE + "layers: [outbound_transport_v4]\nmetadata: [process_id]\nflows: {attribution: true}\n"
+            "sink: {kind: dbgprint}\n")
+    old, new = model_of(text), model_of(text.replace("{name: Demo}", "{name: Demo, target: win11}"))
+    assert old.allocates_pool and "POOL_ZERO_DOWN_LEVEL_SUPPORT" in old.preprocessor_defines
+    assert new.alloc_pool2 and "POOL_ZERO_DOWN_LEVEL_SUPPORT" not in new.preprocessor_defines
+    assert "POOL_ZERO_DOWN_LEVEL_SUPPORT" not in model_of(BASE + "sink: {kind: dbgprint}\n").preprocessor_defines

@@ -1001,10 +1001,15 @@ class ProjectModel:
         return tuple(f"WFPGEN_DISPLAY_{kind.upper()}" for kind in DISPLAY_KINDS)
 
     @property
+    def allocates_pool(self) -> bool:
+        """Whether the driver allocates pool (the rings, the flow contexts): AllocateNonPaged in driver.h."""
+        return self.sink == "ring" or self.flows is not None
+
+    @property
     def preprocessor_defines(self) -> tuple[str, ...]:
         """Defines every source is compiled with (the .vcxproj and the host builds print them)."""
         defines = ["NDIS630", "NDIS_SUPPORT_NDIS6", "POOL_NX_OPTIN=1"]
-        if self.sink == "ring" and not self.alloc_pool2:
+        if self.allocates_pool and not self.alloc_pool2:
             # ExAllocatePoolZero zeroes on Windows before 10 2004 only with this define.
             defines.append("POOL_ZERO_DOWN_LEVEL_SUPPORT")
         return tuple(defines)

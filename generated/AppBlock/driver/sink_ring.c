@@ -642,12 +642,6 @@ AppBlockDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 
 /* -- lifetime ------------------------------------------------------------------------------ */
 
-_IRQL_requires_max_(DISPATCH_LEVEL) static PVOID
-AppBlockAllocateNonPaged(_In_ SIZE_T Size)
-{
-    return ExAllocatePoolZero(NonPagedPool, Size, APPBLOCK_POOL_TAG);
-}
-
 /* Frees every ring and the table; no classify, READ or STATS may run. */
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
 AppBlockFreeRings(VOID)

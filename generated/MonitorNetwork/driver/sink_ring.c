@@ -642,12 +642,6 @@ MonitorNetworkDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 
 /* -- lifetime ------------------------------------------------------------------------------ */
 
-_IRQL_requires_max_(DISPATCH_LEVEL) static PVOID
-MonitorNetworkAllocateNonPaged(_In_ SIZE_T Size)
-{
-    return ExAllocatePoolZero(NonPagedPool, Size, MONITORNETWORK_POOL_TAG);
-}
-
 /* Frees every ring and the table; no classify, READ or STATS may run. */
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
 MonitorNetworkFreeRings(VOID)

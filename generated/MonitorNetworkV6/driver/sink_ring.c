@@ -644,12 +644,6 @@ MonitorNetworkV6DispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 
 /* -- lifetime ------------------------------------------------------------------------------ */
 
-_IRQL_requires_max_(DISPATCH_LEVEL) static PVOID
-MonitorNetworkV6AllocateNonPaged(_In_ SIZE_T Size)
-{
-    return ExAllocatePoolZero(NonPagedPool, Size, MONITORNETWORKV6_POOL_TAG);
-}
-
 /* Frees every ring and the table; no classify, READ or STATS may run. */
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
 MonitorNetworkV6FreeRings(VOID)

@@ -76,6 +76,14 @@ typedef struct _PROCESSMONITOR_CALLOUT
 /* Callouts registered: one per record layer, then one per ALE_FLOW_ESTABLISHED layer (flows.c). */
 #define PROCESSMONITOR_CALLOUT_COUNT 6u
 
+/* Zeroed non-paged memory: ExAllocatePool2 from Windows 10 2004 on, before it ExAllocatePoolZero
+ * (which POOL_ZERO_DOWN_LEVEL_SUPPORT makes zero on every release). */
+_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE PVOID
+ProcessMonitorAllocateNonPaged(_In_ SIZE_T Size)
+{
+    return ExAllocatePoolZero(NonPagedPool, Size, PROCESSMONITOR_POOL_TAG);
+}
+
 /* A variable-length value seen at classify time; valid only until classify returns. */
 typedef struct _WFPGEN_BLOB_SOURCE
 {

@@ -60,7 +60,7 @@ ProcessMonitorFlowsInitialize(VOID)
     PAGED_CODE();
 
     KeInitializeSpinLock(&g_FlowLock);
-    g_Flows = ExAllocatePoolZero(NonPagedPool, bytes, PROCESSMONITOR_POOL_TAG);
+    g_Flows = (PROCESSMONITOR_FLOW *)ProcessMonitorAllocateNonPaged(bytes); /* zeroed: References 0 */
     if (g_Flows == NULL)
     {
         return STATUS_INSUFFICIENT_RESOURCES;

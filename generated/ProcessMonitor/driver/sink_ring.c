@@ -644,12 +644,6 @@ ProcessMonitorDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 
 /* -- lifetime ------------------------------------------------------------------------------ */
 
-_IRQL_requires_max_(DISPATCH_LEVEL) static PVOID
-ProcessMonitorAllocateNonPaged(_In_ SIZE_T Size)
-{
-    return ExAllocatePoolZero(NonPagedPool, Size, PROCESSMONITOR_POOL_TAG);
-}
-
 /* Frees every ring and the table; no classify, READ or STATS may run. */
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
 ProcessMonitorFreeRings(VOID)
