@@ -52,7 +52,7 @@ from wfpgen.hostsim.binding import (
     Value,
     status_text,
 )
-from wfpgen.model import ATTRIBUTION_NAMES, LayerModel, ProjectModel, RecordItem
+from wfpgen.model import ATTRIBUTION_NAMES, EstablishingCallout, LayerModel, ProjectModel, RecordItem
 from wfpgen.output import SPEC_COPY
 from wfpgen.pipeline import model_for
 
@@ -156,7 +156,7 @@ class Scenario:
             meta["flow_handle"] = self.flow_for(layer, values)
         return slots, Metadata(**meta)
 
-    def establishing(self, layer: LayerModel) -> Any:
+    def establishing(self, layer: LayerModel) -> EstablishingCallout:
         """The ALE_FLOW_ESTABLISHED callout that attributes ``layer``'s flows."""
         assert self.model.flows is not None
         return next(e for e in self.model.flows.establishing if any(t.name == layer.name for t in e.targets))
@@ -182,9 +182,9 @@ class Scenario:
             self.live_flows.append(flow)
         return flow
 
-    def end_flows(self, keep: int = 0) -> int:
-        """End the flows established so far but the last ``keep``; how many contexts they had."""
-        ending, self.live_flows = self.live_flows[:len(self.live_flows) - keep], self.live_flows[-keep:] if keep else []
+    def end_flows(self) -> int:
+        """End the flows established so far; how many contexts they had."""
+        ending, self.live_flows = self.live_flows, []
         return sum(self.driver.flow_end(flow) for flow in ending)
 
     def on_processor(self, index: int) -> None:
