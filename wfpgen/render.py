@@ -116,6 +116,7 @@ READER_DESCRIPTIONS = {
     "device.py": "Opens the device and issues the IOCTLs (Windows, ctypes)",
     "output.py": "Table, JSON lines, CSV and SQLite writers",
     "cli.py": "Command line",
+    "top.py": "`--top`: flow records summed per process or remote endpoint, redrawn live",
     "py.typed": "Marks the package as typed",
 }
 READER_MODULES = tuple(READER_DESCRIPTIONS)
