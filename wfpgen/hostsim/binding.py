@@ -91,6 +91,10 @@ FWPS_METADATA_FIELD_PARENT_ENDPOINT_HANDLE = 0x04000000
 FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE = 0x08000000
 FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID = 0x10000000
 
+#: The most NET_BUFFERs one classify's layerData may hold (HOSTWDK_MAX_NET_BUFFERS, hostwdk_test.h);
+#: more makes the classify fail with STATUS_INVALID_PARAMETER.
+MAX_NET_BUFFERS = 64
+
 # NTSTATUS values the tests look at (ntstatus.h), as signed 32-bit numbers.
 STATUS_SUCCESS = 0
 STATUS_PENDING = 0x103
@@ -156,7 +160,13 @@ class Value:
 @dataclass(frozen=True)
 class Metadata:
     """FWPS_INCOMING_METADATA_VALUES0 for one classify; ``present`` is a FWPS_METADATA_FIELD_* mask
-    (0 means: derive it from the members that are set)."""
+    (0 means: derive it from the members that are set).
+
+    ``net_buffers`` describes the packet(s) classifyFn gets as ``layerData``: one NET_BUFFER_LIST
+    holding a NET_BUFFER per length, in order (at most :data:`MAX_NET_BUFFERS`; empty: layerData
+    is NULL). The lengths count from the layer's data offset position: at the inbound transport
+    layers the payload bytes, at the outbound transport layers transport header + payload (give
+    the header's size as ``transport_header_size``); see ``hostwdk_test.h``."""
 
     present: int = 0
     process_id: int | None = None
@@ -172,6 +182,7 @@ class Metadata:
     token: int | None = None
     local_redirect_target_pid: int | None = None
     path_mtu: int | None = None
+    net_buffers: tuple[int, ...] = ()  # DataLength of each NET_BUFFER of layerData's NET_BUFFER_LIST
 
 
 _METADATA_FLAGS = {
@@ -269,6 +280,9 @@ class _Metadata(ctypes.Structure):
         ("token", ctypes.c_uint64),
         ("local_redirect_target_pid", ctypes.c_uint32),
         ("path_mtu", ctypes.c_uint32),
+        ("net_buffer_lengths", ctypes.POINTER(ctypes.c_uint32)),
+        ("net_buffer_count", ctypes.c_uint32),
+        ("reserved2", ctypes.c_uint32),
     ]
 
 
@@ -345,6 +359,14 @@ class _Encoded:
                     meta.process_path_size = len(item)
                 else:
                     setattr(meta, name, item)
+            if metadata.net_buffers:
+                lengths = tuple(metadata.net_buffers)
+                if any(not 0 <= length <= 0xFFFFFFFF for length in lengths):
+                    raise ValueError(f"net_buffers: a NET_BUFFER's DataLength is a ULONG, not {lengths}")
+                array = (ctypes.c_uint32 * len(lengths))(*lengths)
+                self.keep.append(array)  # alive until the classify returns (self outlives the call)
+                meta.net_buffer_lengths = array
+                meta.net_buffer_count = len(lengths)
             meta.present = present
             self.metadata = meta
 
@@ -631,6 +653,7 @@ __all__ = [
     "FWP_UINT32",
     "FWP_UINT64",
     "FWP_UNICODE_STRING_TYPE",
+    "MAX_NET_BUFFERS",
     "STATUS_BUFFER_TOO_SMALL",
     "STATUS_CANCELLED",
     "STATUS_INSUFFICIENT_RESOURCES",

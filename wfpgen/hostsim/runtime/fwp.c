@@ -2409,6 +2409,53 @@ typedef struct _HW_MATCH
     HW_RCALLOUT *Callout; /* NULL for static actions or unregistered callouts */
 } HW_MATCH;
 
+/* One classify's packets: the NET_BUFFER_LIST handed to classifyFn as layerData, built on the
+ * classifying thread's stack from the harness's lengths (HOSTWDK_METADATA.net_buffer_*). */
+typedef struct _HW_PACKETS
+{
+    NET_BUFFER_LIST List;
+    NET_BUFFER Buffers[HOSTWDK_MAX_NET_BUFFERS];
+    const uint32_t *Lengths;
+    uint32_t Count;
+} HW_PACKETS;
+
+static void hw_packets_build(HW_PACKETS *packets)
+{
+    uint32_t i;
+
+    memset(&packets->List, 0, sizeof(packets->List));
+    memset(packets->Buffers, 0, sizeof(packets->Buffers[0]) * packets->Count);
+    packets->List.FirstNetBuffer = &packets->Buffers[0];
+    for (i = 0; i < packets->Count; i++)
+    {
+        packets->Buffers[i].Next = i + 1 < packets->Count ? &packets->Buffers[i + 1] : NULL;
+        packets->Buffers[i].DataLength = packets->Lengths[i];
+    }
+}
+
+/* Whether the list is as hw_packets_build left it (a classifyFn restores what it changes). */
+static BOOLEAN hw_packets_intact(const HW_PACKETS *packets)
+{
+    uint32_t i;
+
+    if (packets->List.Next != NULL || packets->List.FirstNetBuffer != &packets->Buffers[0])
+    {
+        return FALSE;
+    }
+    for (i = 0; i < packets->Count; i++)
+    {
+        const NET_BUFFER *nb = &packets->Buffers[i];
+
+        if (nb->Next != (i + 1 < packets->Count ? &packets->Buffers[i + 1] : NULL) ||
+            nb->stDataLength != (SIZE_T)packets->Lengths[i] || nb->DataOffset != 0 || nb->CurrentMdl != NULL ||
+            nb->CurrentMdlOffset != 0 || nb->MdlChain != NULL)
+        {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static BOOLEAN hw_before(const HW_MATCH *a, const HW_MATCH *b)
 {
     if (a->Filter->SubLayerWeight != b->Filter->SubLayerWeight)
@@ -2451,8 +2498,10 @@ static const char *hw_action_name(FWP_ACTION_TYPE action)
  * the callout was added with FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW and the flow has no context for it
  * (WFP then does not call it). */
 static BOOLEAN hw_call_classify(HW_MATCH *match, const FWPS_INCOMING_VALUES0 *values,
-                                const FWPS_INCOMING_METADATA_VALUES0 *metadata, FWPS_CLASSIFY_OUT0 *out)
+                                const FWPS_INCOMING_METADATA_VALUES0 *metadata, HW_PACKETS *packets,
+                                FWPS_CLASSIFY_OUT0 *out)
 {
+    void *layerData = packets != NULL ? (void *)&packets->List : NULL;
     const char *previous;
     HW_FLOW_CONTEXT *context = NULL;
     UINT64 flowContext = 0;
@@ -2481,21 +2530,28 @@ static BOOLEAN hw_call_classify(HW_MATCH *match, const FWPS_INCOMING_VALUES0 *va
     {
     case 1:
         ((FWPS_CALLOUT_CLASSIFY_FN1)match->Callout->Classify)(
-            values, metadata, NULL, NULL, (const FWPS_FILTER1 *)(const void *)&match->Filter->Runtime, flowContext,
+            values, metadata, layerData, NULL, (const FWPS_FILTER1 *)(const void *)&match->Filter->Runtime, flowContext,
             out);
         break;
     case 2:
         ((FWPS_CALLOUT_CLASSIFY_FN2)match->Callout->Classify)(
-            values, metadata, NULL, NULL, (const FWPS_FILTER2 *)(const void *)&match->Filter->Runtime, flowContext,
+            values, metadata, layerData, NULL, (const FWPS_FILTER2 *)(const void *)&match->Filter->Runtime, flowContext,
             out);
         break;
     default:
-        ((FWPS_CALLOUT_CLASSIFY_FN3)match->Callout->Classify)(values, metadata, NULL, NULL, &match->Filter->Runtime,
-                                                              flowContext, out);
+        ((FWPS_CALLOUT_CLASSIFY_FN3)match->Callout->Classify)(values, metadata, layerData, NULL,
+                                                              &match->Filter->Runtime, flowContext, out);
         break;
     }
     __atomic_sub_fetch(&match->Callout->Active, 1u, __ATOMIC_ACQ_REL);
     hw_leave_driver("classifyFn", DISPATCH_LEVEL, previous, PASSIVE_LEVEL);
+    if (packets != NULL && !hw_packets_intact(packets))
+    {
+        hw_violation("classifyFn (filter %llu) returned with the NET_BUFFER_LIST of layerData changed (a NET_BUFFER "
+                     "advanced, retreated, resized or unlinked): a callout restores what it changes before returning",
+                     (unsigned long long)match->Filter->FilterId);
+        hw_packets_build(packets); /* the next callout gets the packets as WFP indicated them */
+    }
     if (context != NULL)
     {
         hw_flow_release(context);
@@ -2505,7 +2561,8 @@ static BOOLEAN hw_call_classify(HW_MATCH *match, const FWPS_INCOMING_VALUES0 *va
 
 /* Runs the matching filters of `layer` (engine lock held for reading) and arbitrates. */
 static void hw_classify_locked(const HOSTWDK_CATALOG_LAYER *layer, const FWPS_INCOMING_VALUES0 *values,
-                               const FWPS_INCOMING_METADATA_VALUES0 *metadata, HOSTWDK_VERDICT *verdict)
+                               const FWPS_INCOMING_METADATA_VALUES0 *metadata, HW_PACKETS *packets,
+                               HOSTWDK_VERDICT *verdict)
 {
     HW_MATCH local[32];
     HW_MATCH *matches = local;
@@ -2593,7 +2650,7 @@ static void hw_classify_locked(const HOSTWDK_CATALOG_LAYER *layer, const FWPS_IN
             out.actionType = FWP_ACTION_CONTINUE;
             out.rights = given;
             out.filterId = match->Filter->FilterId;
-            if (!hw_call_classify(match, values, metadata, &out))
+            if (!hw_call_classify(match, values, metadata, packets, &out))
             {
                 continue;
             }
@@ -2679,6 +2736,7 @@ static NTSTATUS hw_classify(UINT16 layer_id, const HOSTWDK_VALUE *values, UINT32
     FWPS_INCOMING_VALUES0 fixed;
     FWPS_INCOMING_METADATA_VALUES0 meta;
     FWP_BYTE_BLOB path;
+    HW_PACKETS packets; /* per call, on this thread's stack: classifies run on many threads at once */
     HW_THREAD *thread = hw_thread();
     uint64_t saved_pid;
     UINT32 i;
@@ -2691,6 +2749,17 @@ static NTSTATUS hw_classify(UINT16 layer_id, const HOSTWDK_VALUE *values, UINT32
     if (value_count > layer->FieldCount || (value_count > 0 && values == NULL))
     {
         return STATUS_INVALID_PARAMETER;
+    }
+    packets.Count = metadata != NULL ? metadata->net_buffer_count : 0;
+    packets.Lengths = metadata != NULL ? metadata->net_buffer_lengths : NULL;
+    if (packets.Count > HOSTWDK_MAX_NET_BUFFERS || (packets.Count > 0 && packets.Lengths == NULL) ||
+        (packets.Count > 0 && strncmp(layer->FwpsName, "FWPS_LAYER_STREAM_V", 19) == 0))
+    {
+        return STATUS_INVALID_PARAMETER; /* too many; no lengths; a stream layer's layerData is no NBL */
+    }
+    if (packets.Count > 0)
+    {
+        hw_packets_build(&packets);
     }
     if (thread->Irql != PASSIVE_LEVEL || thread->HeldCount > 0)
     {
@@ -2819,7 +2888,7 @@ static NTSTATUS hw_classify(UINT16 layer_id, const HOSTWDK_VALUE *values, UINT32
     }
     pthread_rwlock_rdlock(&g_engine_lock);
     t_engine_readers++;
-    hw_classify_locked(layer, &fixed, &meta, verdict);
+    hw_classify_locked(layer, &fixed, &meta, packets.Count > 0 ? &packets : NULL, verdict);
     t_engine_readers--;
     pthread_rwlock_unlock(&g_engine_lock);
     thread->ProcessId = saved_pid;

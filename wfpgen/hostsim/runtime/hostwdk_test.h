@@ -41,7 +41,34 @@ typedef struct _HOSTWDK_VALUE
     const uint8_t *data;
 } HOSTWDK_VALUE;
 
-/* Metadata for one classify: present is a FWPS_METADATA_FIELD_* mask. */
+/* The most NET_BUFFERs one classify's NET_BUFFER_LIST may hold (HOSTWDK_METADATA.net_buffer_count). */
+#define HOSTWDK_MAX_NET_BUFFERS 64u
+
+/* Metadata for one classify: present is a FWPS_METADATA_FIELD_* mask.
+
+   The packet(s), as classifyFn's layerData: with net_buffer_count > 0 (at most
+   HOSTWDK_MAX_NET_BUFFERS, else the classify fails with STATUS_INVALID_PARAMETER;
+   net_buffer_lengths must then point to that many lengths) the runtime builds, per classify
+   and on the classifying thread's stack, one NET_BUFFER_LIST (Next NULL) whose FirstNetBuffer
+   chain holds net_buffer_count NET_BUFFERs, the i-th with DataLength net_buffer_lengths[i]
+   and DataOffset 0 (no MDLs: the NET_BUFFERs carry lengths, not bytes), and passes it as
+   layerData to every classifyFn of the classify.  With 0, layerData is NULL.  The stream
+   layers (FWPS_LAYER_STREAM_V4/V6 and their _DISCARD layers) take no NET_BUFFER_LIST (their
+   layerData is an FWPS_STREAM_CALLOUT_IO_PACKET0): a count there is STATUS_INVALID_PARAMETER.
+   A classifyFn must leave the list as it found it (retreat/advance in pairs): a change is a
+   violation.
+
+   The lengths are what Windows' NET_BUFFERs hold from the layer's data offset position
+   (Microsoft's "Data offset positions" table):
+     FWPS_LAYER_INBOUND_TRANSPORT_V4/V6: each NET_BUFFER starts at the transport payload, so
+       a length is the packet's payload bytes (TCP/UDP header excluded); the transport
+       header precedes the offset (give its size as transport_header_size, and the IP
+       header's as ip_header_size, if the driver retreats over them);
+     FWPS_LAYER_OUTBOUND_TRANSPORT_V4/V6: each NET_BUFFER starts at the transport header, so
+       a length is transport header + payload bytes; give the header's size as
+       transport_header_size (FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE), which a driver
+       subtracts to count payload bytes;
+     other layers: whatever that table says for the layer (the runtime does not check). */
 typedef struct _HOSTWDK_METADATA
 {
     uint32_t present;
@@ -60,6 +87,9 @@ typedef struct _HOSTWDK_METADATA
     uint64_t token;
     uint32_t local_redirect_target_pid;
     uint32_t path_mtu;
+    const uint32_t *net_buffer_lengths; /* net_buffer_count lengths: the NET_BUFFER_LIST of layerData */
+    uint32_t net_buffer_count;          /* 0: layerData is NULL */
+    uint32_t reserved2;                 /* 0 */
 } HOSTWDK_METADATA;
 
 /* The outcome of one classify at one layer. */
