@@ -451,6 +451,8 @@ class HostDriver:
             "HostWdk_GetLockHolds": (None, [ctypes.POINTER(_LockHolds)]),
             "HostWdk_ResetLockHolds": (None, []),
             "HostWdk_FlowEnd": (ctypes.c_uint32, [ctypes.c_uint64]),
+            "HostWdk_SystemTime": (ctypes.c_int64, []),
+            "HostWdk_AdvanceClock": (None, [ctypes.c_int64]),
         }
         for name, (restype, argtypes) in signatures.items():
             function = getattr(lib, name)
@@ -496,6 +498,14 @@ class HostDriver:
         """End the flow whose classifies carried ``flow_handle=flow``: each context associated with it
         goes to its callout's flowDeleteFn. The number of contexts it had."""
         return int(self.lib.HostWdk_FlowEnd(flow))
+
+    def system_time(self) -> int:
+        """The simulated system time: what KeQuerySystemTime(Precise) returns now (a FILETIME)."""
+        return int(self.lib.HostWdk_SystemTime())
+
+    def advance_clock(self, units: int) -> None:
+        """Move the simulated system time ``units`` (100 ns each) forward, for good (until a reset)."""
+        self.lib.HostWdk_AdvanceClock(units)
 
     def layer_id(self, name: str) -> int:
         """FWPS layer id of ``FWPS_LAYER_X`` or the catalog name ``x``; -1 if unknown."""

@@ -830,6 +830,26 @@ static FORCEINLINE LONG64 InterlockedIncrement64(_Inout_ _Interlocked_operand_ L
     return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
 }
 
+/* InterlockedAdd64, InterlockedExchange64 and InterlockedCompareExchange64 are intrinsics (or inline
+ * routines over them) on Windows; same contracts here: each returns what the WDK's returns. */
+static FORCEINLINE LONG64 InterlockedAdd64(_Inout_ _Interlocked_operand_ LONG64 volatile *Addend, _In_ LONG64 Value)
+{
+    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+}
+
+static FORCEINLINE LONG64 InterlockedExchange64(_Inout_ _Interlocked_operand_ LONG64 volatile *Target,
+                                                _In_ LONG64 Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+
+static FORCEINLINE LONG64 InterlockedCompareExchange64(_Inout_ _Interlocked_operand_ LONG64 volatile *Destination,
+                                                       _In_ LONG64 ExChange, _In_ LONG64 Comperand)
+{
+    __atomic_compare_exchange_n(Destination, &Comperand, ExChange, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return Comperand; /* the initial value: Comperand when the exchange happened */
+}
+
 /* InterlockedIncrement and InterlockedDecrement are compiler intrinsics on Windows, ReadAcquire
  * an inline in wdm.h (a load with acquire semantics); same contracts here. */
 static FORCEINLINE LONG InterlockedIncrement(_Inout_ _Interlocked_operand_ LONG volatile *Addend)

@@ -1163,12 +1163,29 @@ void hw_pool_reset(void)
 /* 100-ns intervals between 1601-01-01 and 1970-01-01. */
 #define HW_EPOCH_DIFFERENCE 116444736000000000LL
 
+/* What HostWdk_AdvanceClock added: the system time runs this far ahead of the host's clock. */
+static int64_t g_clock_offset;
+
+void HostWdk_AdvanceClock(int64_t units)
+{
+    __atomic_add_fetch(&g_clock_offset, units, __ATOMIC_SEQ_CST);
+}
+
 static void hw_system_time(PLARGE_INTEGER CurrentTime)
 {
     struct timespec now;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    CurrentTime->QuadPart = HW_EPOCH_DIFFERENCE + (LONGLONG)now.tv_sec * 10000000LL + (LONGLONG)(now.tv_nsec / 100);
+    CurrentTime->QuadPart = HW_EPOCH_DIFFERENCE + (LONGLONG)now.tv_sec * 10000000LL + (LONGLONG)(now.tv_nsec / 100) +
+                            __atomic_load_n(&g_clock_offset, __ATOMIC_RELAXED);
+}
+
+int64_t HostWdk_SystemTime(void)
+{
+    LARGE_INTEGER now;
+
+    hw_system_time(&now);
+    return now.QuadPart;
 }
 
 VOID KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime)
@@ -1308,6 +1325,7 @@ void HostWdk_Reset(void)
     HostWdk_SetCurrentProcessor(0);
     __atomic_store_n(&g_processor_count, 1u, __ATOMIC_RELAXED);
     HostWdk_ResetLockHolds();
+    __atomic_store_n(&g_clock_offset, 0, __ATOMIC_SEQ_CST);
     for (i = 0; i < HW_API_COUNT; i++)
     {
         __atomic_store_n(&g_call_counts[i], 0, __ATOMIC_RELAXED);

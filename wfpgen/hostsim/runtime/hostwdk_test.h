@@ -129,6 +129,12 @@ void HostWdk_SetCurrentProcessor(uint32_t index);
    using it).  Returns the number of contexts the flow had. */
 uint32_t HostWdk_FlowEnd(uint64_t flow);
 
+/* Time: HostWdk_SystemTime is what KeQuerySystemTime(Precise) returns now (100-ns units since 1601);
+   HostWdk_AdvanceClock moves the system time forward by `units` from now on (0 after a reset), so a
+   harness can let an interval pass without waiting for it. */
+int64_t HostWdk_SystemTime(void);
+void HostWdk_AdvanceClock(int64_t units);
+
 /* The FWPS run-time layer id of a layer name: "FWPS_LAYER_ALE_AUTH_CONNECT_V4" or the
    catalog's "ale_auth_connect_v4"; -1 if unknown. */
 int32_t HostWdk_LayerId(const char *fwps_layer_name);
