@@ -13,7 +13,7 @@ import ipaddress
 import sys
 from pathlib import Path
 
-from wfpgen.model import LayerModel, ProjectModel, RecordItem
+from wfpgen.model import FlowRecordKind, LayerModel, ProjectModel, RecordItem
 from wfpgen.pipeline import model_for
 from wfpgen.records import encode_batch, encode_record
 
@@ -34,9 +34,10 @@ APPS = [r"\device\harddiskvolume3\windows\system32\svchost.exe",
         r"\device\harddiskvolume3\program files\mozilla firefox\firefox.exe"]
 
 
-def _apps(layer: LayerModel) -> list[str]:
+def _apps(layer: LayerModel | FlowRecordKind) -> list[str]:
     """The application ids a layer records: the one its filter selects, if it names one."""
-    wanted = [c.text for c in layer.conditions if c.kind == "app_id" and c.match == "equal"]
+    conditions = layer.conditions if isinstance(layer, LayerModel) else ()
+    wanted = [c.text for c in conditions if c.kind == "app_id" and c.match == "equal"]
     return wanted or APPS
 
 
@@ -54,6 +55,12 @@ def _value(item: RecordItem, flow: tuple[int, str, int, str, int], index: int, v
     }
     if item.name in by_name:
         return by_name[item.name]
+    if item.source == "report":  # a flow record's counters (flows.accounting)
+        return {"first_seen": BASE_TIME - 600_000_000 + index, "last_seen": BASE_TIME - index * 1000,
+                "end_reason": index % 2, "packets_in": 3 + index * 5, "packets_out": 2 + index * 7,
+                "bytes_in": 1200 * (index + 1) ** 3, "bytes_out": 40 * (index + 2) ** 2}[item.name]
+    if item.name == "direction":
+        return index % 2
     if item.display == "utf16":
         return None if index % 7 == 6 else apps[index % len(apps)]
     if item.display == "sid":
@@ -71,14 +78,14 @@ PROCESSORS = 3  # rings in the captures: READ returns each ring's records in tur
 LOST = {(2, 3)}  # (processor, sequence) numbers skipped: a record that processor dropped
 
 
-def _values(layer: LayerModel) -> list[dict[str, object | None]]:
+def _values(layer: LayerModel | FlowRecordKind) -> list[dict[str, object | None]]:
     flows = FLOWS_V6 if layer.ip_version == 6 else FLOWS
     records = []
     for index in range(6):
         flow = flows[index % len(flows)]
         values = {item.name: _value(item, flow, index, layer.ip_version == 6, _apps(layer))
                   for item in layer.record.items}
-        if layer.record.attribution is not None:
+        if isinstance(layer, LayerModel) and layer.record.attribution is not None:
             # flows.attribution: a flow established before the driver, then a packet with no flow.
             code = {3: 1, 4: 2}.get(index, 0)
             values[layer.record.attribution.name] = code
@@ -99,8 +106,9 @@ def capture(model: ProjectModel) -> bytes:
     (processor 2 loses one number). A batch holds each processor's records of its stretch of
     time, ring after ring, so records of different processors interleave in time.
     """
-    per_layer = [_values(layer) for layer in model.layers]
-    events = [(layer.index, values) for group in zip(*per_layer) for layer, values in zip(model.layers, group)]
+    kinds = [kind for kind in model.record_kinds if kind.emits]  # flows.packets: false silences some layers
+    per_layer = [_values(kind) for kind in kinds]
+    events = [(kind.index, values) for group in zip(*per_layer) for kind, values in zip(kinds, group)]
     numbered: list[tuple[int, int, bytes]] = []
     next_sequence = [1] * PROCESSORS
     for position, (layer_index, values) in enumerate(events):

@@ -93,21 +93,25 @@ RING_STEPS = (
     "READ holds ring locks for one slice at most",
 )
 FLOW_STEP = "flow contexts: limit, refused association, flows ending mid-classify"
+ACCOUNTING_STEP = "flow accounting: counts per direction, intervals, limit, flows ending mid-classify"
 FAULT_STEP = "plain: fail every call DriverEntry makes"
 ANALYSIS_STEPS = ("static analysis: gcc -fanalyzer", "static analysis: clang-tidy")
 
 
 def expected_steps(ring: bool, variants: tuple[str, ...] = VARIANTS, analysis: bool = True,
-                   flows: bool = False) -> list[str]:
-    """The step names a passing check reports, in order."""
+                   flows: bool = False, accounting: bool = False, packets: bool = True) -> list[str]:
+    """The step names a passing check reports, in order (``packets``: some layer writes per-packet records)."""
     names = ["render the project", REAL_HEADERS]
     for variant in variants:
         names += [f"{variant}: {step}" for step in COMMON_STEPS[:4]]
         if ring:
             names.insert(len(names) - 1, f"{variant}: {RING_STEPS[0]}")  # before the traffic step
-            names += [f"{variant}: {step}" for step in RING_STEPS[1:]]
+            if packets:
+                names += [f"{variant}: {step}" for step in RING_STEPS[1:]]
             if flows:
                 names.append(f"{variant}: {FLOW_STEP}")
+            if accounting:
+                names.append(f"{variant}: {ACCOUNTING_STEP}")
         names.append(f"{variant}: {COMMON_STEPS[4]}")
         if variant == "plain":
             names.append(FAULT_STEP)
@@ -163,7 +167,10 @@ def test_check_passes_for_every_example_spec(spec: Path, tmp_path: Path) -> None
     model = model_for(spec)
     ring = model.sink == "ring"
     names = [step.name for step in steps]
-    assert names == expected_steps(ring, flows=model.flows is not None), output
+    flows = model.flows
+    assert names == expected_steps(ring, flows=flows is not None and flows.attribution,
+                                   accounting=flows is not None and flows.accounting,
+                                   packets=any(layer.emits for layer in model.layers)), output
     skipped = sum(step.skipped for step in steps)
     assert f"check: {len(steps) - skipped} passed, 0 failed" in output
     assert skipped == (0 if os.environ.get("WFPGEN_WDK") else 1), "only the real-header tier may be skipped"
@@ -392,7 +399,7 @@ PLANTS = {
                   "past the end of the 8-byte system buffer")),
     # classify reads an incoming value without checking its index against valueCount.
     "value-read-past-value-count": Plant(
-        "classify.c", (("if (Values->incomingValue == NULL || Index >= Values->valueCount)",
+        "values.h", (("if (Values->incomingValue == NULL || Index >= Values->valueCount)",
                         "if (Values->incomingValue == NULL)"),),
         "plain", ("short value arrays", "sent None")),
     # The table of rings is used without its allocation's NULL check: the load that fails that
@@ -537,6 +544,67 @@ def test_unplanted_flow_copy_passes(process_project: Path, tmp_path: Path) -> No
                                     str(tmp_path / "check"))
     assert code == 0, output
     assert [step.name for step in steps] == expected_steps(True, ("plain",), analysis=False, flows=True)
+
+
+# -- planted flow-accounting bugs (specs/bandwidth.yaml) --------------------------------------------
+
+ACCOUNTING_PLANTS = {
+    # A report reads the counters without zeroing them: the flow's next record counts its packets again.
+    "flow-counters-not-zeroed-by-a-report": Plant(
+        "flows.c", (("        record.BytesIn = (UINT64)InterlockedExchange64(&Flow->BytesIn, 0);\n",
+                     "        record.BytesIn = (UINT64)Flow->BytesIn;\n"),),
+        "plain", (ACCOUNTING_STEP, "flow_v4.bytes_in")),
+    # Outbound bytes counted with the transport header that starts each NET_BUFFER.
+    "outbound-bytes-with-the-transport-header": Plant(
+        "flows.c", (("            bytes += (LONG64)(length - HeaderBytes);\n", "            bytes += (LONG64)length;\n"),),
+        "plain", (ACCOUNTING_STEP, "bytes_out")),
+    # The establishing callout never marks the flow as associated: no flow ever reports.
+    "flow-never-reported": Plant(
+        "flows.c", (("    flow->Accounted = (BOOLEAN)(associated != 0);", "    flow->Accounted = FALSE;"),),
+        "plain", (ACCOUNTING_STEP, "0 flow records for 12 ended flows")),
+}
+
+
+@pytest.fixture(scope="module")
+def bandwidth_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """specs/bandwidth.yaml rendered once."""
+    spec = ROOT / "specs" / "bandwidth.yaml"
+    model, files = generate(spec, str(spec))
+    assert model.flows is not None and model.flows.accounting
+    project = tmp_path_factory.mktemp("rendered") / "BandwidthMonitor"
+    write(project, files, force=True)
+    return project
+
+
+@pytest.mark.parametrize("name", list(ACCOUNTING_PLANTS))
+def test_planted_accounting_bug_fails_the_check(name: str, bandwidth_project: Path, tmp_path: Path) -> None:
+    plant = ACCOUNTING_PLANTS[name]
+    project = tmp_path / "project"
+    shutil.copytree(bandwidth_project, project)
+    source = project / "driver" / plant.file
+    text = source.read_text(encoding="utf-8")
+    for old, new in plant.edits:  # a flow report is written out once per IP version: both get the bug
+        assert text.count(old) in (1, 2), f"{plant.file}: expected {old!r} once or twice, found {text.count(old)}"
+        text = text.replace(old, new)
+    source.write_text(text, encoding="utf-8")
+    code, steps, output = check_cli(str(project), "--variant", plant.variant, "--no-analysis", "--out",
+                                    str(tmp_path / "check"))
+    assert code == 1, output
+    failed = [step for step in steps if not step.ok]
+    naming = [step for step in failed if all(s in f"{step.name}\n{step.detail}" for s in plant.says)]
+    assert naming, f"no failing step says {plant.says}:\n{output}"
+
+
+def test_unplanted_accounting_copy_passes(bandwidth_project: Path, tmp_path: Path) -> None:
+    """The control for the accounting plants: no per-packet records, so no per-packet ring steps."""
+    code, steps, output = check_cli(str(bandwidth_project), "--variant", "plain", "--no-analysis", "--out",
+                                    str(tmp_path / "check"))
+    assert code == 0, output
+    names = [step.name for step in steps]
+    assert f"plain: {ACCOUNTING_STEP}" in names and "plain: ring overflow: drops counted exactly" not in names
+    step = next(step for step in steps if step.name == f"plain: {ACCOUNTING_STEP}")
+    assert re.search(r"flow_v4: 12 flows, \d+ packets, each record equal to its flow's counts", step.detail), step.detail
+    assert "none lost" in step.detail and "counted apart, exactly" in step.detail
 
 
 #: The end of the IPv6 layer's application-id condition in specs/app-block.yaml's callouts.c (the
@@ -859,3 +927,28 @@ def test_pcap_formats_and_encapsulations_agree_with_dpkt(kind: str, tmp_path: Pa
         records += [(r["layer"], r["values"]["ip_local_port"], r["values"]["ip_remote_port"])
                     for r in decoded_records(out)[-len(events):]]
     assert len(records) == len(packets)
+
+
+@needs_dpkt
+@pytest.mark.parametrize("network", [LOCAL_V4, LOCAL_V6], ids=["ipv4-local", "ipv6-local"])
+def test_pcap_flow_totals_equal_dpkt(capture: tuple[Path, list[Sent]], network: str, tmp_path: Path) -> None:
+    """Every TCP and UDP 5-tuple of the capture becomes one flow record whose totals are dpkt's."""
+    path, packets = capture
+    code, steps, output = check_cli(str(ROOT / "specs" / "bandwidth.yaml"), "--variant", "plain", "--no-analysis",
+                                    "--pcap", str(path), "--local", network, "--out", str(tmp_path))
+    assert code == 0, output
+    step = capture_step(steps, output)
+    events = [(layer, sent) for layer, sent in local_events(packets, network) if sent.protocol in (TCP, UDP)]
+    keys = set()
+    for layer, sent in events:
+        outbound = layer.startswith("outbound")
+        keys.add((sent.protocol, *((sent.source, sent.sport, sent.destination, sent.dport) if outbound
+                                   else (sent.destination, sent.dport, sent.source, sent.sport))))
+    assert keys
+    assert (f"; {len(keys)} flows: their records' packets and payload bytes each way equal dpkt's count exactly; "
+            f"{len(events)} packets became {len(keys)} flow records") in step.detail, step.detail
+    flows = [r for r in decoded_records(tmp_path) if r["layer"].startswith("flow_v")]
+    assert len(flows) >= len(keys)  # the accounting step's flows come first, the capture's last
+    for record in flows[-len(keys):]:
+        assert record["values"]["end_reason"]["name"] == "ended"
+        assert record["values"]["process_path"].startswith("\\device\\harddiskvolume3\\capture\\process")

@@ -212,3 +212,60 @@ def test_flow_contexts_are_zeroed_on_every_target() -> None:
     assert old.allocates_pool and "POOL_ZERO_DOWN_LEVEL_SUPPORT" in old.preprocessor_defines
     assert new.alloc_pool2 and "POOL_ZERO_DOWN_LEVEL_SUPPORT" not in new.preprocessor_defines
     assert "POOL_ZERO_DOWN_LEVEL_SUPPORT" not in model_of(BASE + "sink: {kind: dbgprint}\n").preprocessor_defines
+
+
+ACCOUNTING = BASE + """layers:
+  - inbound_transport_v4
+  - outbound_transport_v4
+  - outbound_transport_v6
+  - ale_auth_connect_v4
+flows: {accounting: true, packets: false, interval: 30}
+"""
+
+
+def test_flow_accounting_adds_a_flow_record_per_ip_version() -> None:
+    m = model_of(ACCOUNTING)
+    assert m.flows is not None and m.flows.accounting and not m.flows.attribution
+    assert m.flows.interval_100ns == 30 * 10_000_000
+    # The transport layers count and stay silent; the ALE layer records as before and counts nothing.
+    by_name = {layer.name: layer for layer in m.layers}
+    for name in ("inbound_transport_v4", "outbound_transport_v4", "outbound_transport_v6"):
+        layer = by_name[name]
+        assert layer.accounted and not layer.emits and layer.reads_flow and layer.flow_delete_c == "DemoFlowDelete"
+    assert by_name["inbound_transport_v4"].inbound and not by_name["outbound_transport_v4"].inbound
+    assert by_name["outbound_transport_v4"].reads_metadata  # the transport header size
+    ale = by_name["ale_auth_connect_v4"]
+    assert not ale.accounted and ale.emits and ale.flow_delete_c == "NULL"
+    # Flow records follow the hooked layers in LayerIndex, one per IP version counted.
+    assert [(k.name, k.index) for k in m.flow_kinds] == [("flow_v4", 4), ("flow_v6", 5)]
+    assert [k.index for k in m.record_kinds] == list(range(6))
+    assert [e.kind.name if e.kind else None for e in m.flows.establishing] == ["flow_v4", "flow_v6"]
+    v4, v6 = m.flow_kinds
+    names = [item.name for item in v4.record.items]
+    assert names == ["ip_protocol", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port",
+                     "direction", "process_id", "process_path", "packets_in", "packets_out", "bytes_in",
+                     "bytes_out", "first_seen", "last_seen", "end_reason"]
+    items = {item.name: item for item in v4.record.items}
+    assert items["ip_local_address"].display == "ipv4" and items["ip_local_address"].source == "field"
+    assert items["ip_local_address"].field_member == "FWPS_FIELD_ALE_FLOW_ESTABLISHED_V4_IP_LOCAL_ADDRESS"
+    assert {item.name: item.display for item in v6.record.items}["ip_remote_address"] == "ipv6"
+    assert items["process_path"].is_blob and items["first_seen"].display == "time"
+    assert items["end_reason"].display == "flow_end" and items["bytes_out"].size == 8
+    # Every report item is filled when the flow reports, from a counter taken in one interlocked step.
+    assert [item.name for item, _ in v4.report_values] == names[8:]
+    assert all("InterlockedExchange64" in source for item, source in v4.report_values
+               if item.name.startswith(("packets", "bytes")))
+    assert m.max_record_size >= v4.record.max_size and m.max_blobs >= 1
+    assert m.flows.capture_process_id and m.flows.capture_process_path
+
+
+def test_flow_accounting_keeps_packet_records_by_default() -> None:
+    m = model_of(ACCOUNTING.replace(", packets: false", ""))
+    assert all(layer.emits for layer in m.layers)
+    assert "counted into its flow, record" in m.layers[0].classify_summary
+
+
+def test_flow_accounting_changes_the_layout_fingerprint() -> None:
+    counted = model_of(ACCOUNTING)
+    assert counted.fingerprint != model_of(ACCOUNTING.replace("accounting: true, packets: false, interval: 30",
+                                                              "attribution: false")).fingerprint

@@ -58,6 +58,7 @@ sink: {kind: ring, max_blob: 64}
 PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6"}
 DIRECTIONS = {0: "outbound", 1: "inbound"}
 ATTRIBUTIONS = {0: "flow", 1: "no_context", 2: "no_flow"}  # flow_attribution
+FLOW_ENDS = {0: "ended", 1: "interval"}  # end_reason of a flow record
 FILETIME_2024 = 133_485_408_000_000_000  # 2024-01-01T00:00:00Z
 TEXT_CHARS = "abcxyz_.\\/:éß€漢😀"
 
@@ -158,13 +159,17 @@ def _scalar_value(rng: random.Random, item: RecordItem, model: ProjectModel) -> 
         return rng.choice([0, 1, 0, 1, 2])
     if item.display == "attribution":
         return rng.choice([0, 1, 2, 3])
+    if item.display == "flow_end":
+        return rng.choice([0, 1, 2])
+    if item.display == "time":
+        return rng.choice([FILETIME_2024 + rng.getrandbits(40), 0, (1 << 64) - 1])  # the last: past year 9999
     return rng.choice([0, 1, (1 << bits) - 1, rng.getrandbits(bits), rng.getrandbits(bits)])
 
 
 def random_values(rng: random.Random, model: ProjectModel, layer_index: int) -> dict[str, object | None]:
     """Values for every item of a layer; about one in five absent (None or left out)."""
     values: dict[str, object | None] = {}
-    for item in model.layers[layer_index].record.items:
+    for item in model.record_kinds[layer_index].record.items:
         roll = rng.random()
         if roll < 0.1:
             continue
@@ -211,6 +216,14 @@ def _expected_scalar(item: RecordItem, value: Any, model: ProjectModel) -> objec
         return {"value": value, "name": DIRECTIONS.get(value, str(value))}
     if kind == "attribution":
         return {"value": value, "name": ATTRIBUTIONS.get(value, str(value))}
+    if kind == "flow_end":
+        return {"value": value, "name": FLOW_ENDS.get(value, str(value))}
+    if kind == "time":
+        try:
+            moment = dt.datetime(1601, 1, 1) + dt.timedelta(microseconds=value // 10)
+        except OverflowError:
+            return str(value)
+        return moment.isoformat(timespec="microseconds") + "Z"
     if kind == "flags":
         return {"value": value, "names": [name for name, bit in model.condition_flags if value & bit]}
     if kind == "hex":
@@ -221,7 +234,7 @@ def _expected_scalar(item: RecordItem, value: Any, model: ProjectModel) -> objec
 def expected_json(model: ProjectModel, layer_index: int, values: dict[str, object | None], sequence: int,
                   timestamp: int, processor: int = 0) -> dict[str, object]:
     """The JSON object the reader must print for a record encoded from ``values``."""
-    layer = model.layers[layer_index]
+    layer = model.record_kinds[layer_index]
     shown: dict[str, object] = {}
     truncated = []
     for item in layer.record.items:
@@ -282,7 +295,7 @@ def make_capture(model: ProjectModel, seed: int, batch_sizes: list[int]) -> Capt
     for count in batch_sizes:
         encoded, expected = [], []
         for _ in range(count):
-            index = rng.randrange(len(model.layers))
+            index = rng.randrange(len(model.record_kinds))
             values = random_values(rng, model, index)
             timestamp = FILETIME_2024 + rng.getrandbits(40)
             processor = rng.randrange(4)
@@ -688,12 +701,12 @@ class FakeKernel32:
 
 def _info(model: ProjectModel, fingerprint: int) -> bytes:
     return struct.pack(INFO_FORMAT, INFO_MAGIC, model.format_version, fingerprint, model.channel.capacity,
-                       len(model.layers), model.max_record_size, 1, model.channel.capacity)
+                       len(model.record_kinds), model.max_record_size, 1, model.channel.capacity)
 
 
 def _fake(reader: Reader, monkeypatch: pytest.MonkeyPatch, fingerprint: int, batches: list[bytes]) -> FakeKernel32:
     device = reader.module("device")
-    layers = len(reader.model.layers)
+    layers = len(reader.model.record_kinds)
     stats = struct.pack("<QQII", 512, 128, layers, 0) + struct.pack("<QQQ", 5, 4, 1) * layers
     fake = FakeKernel32(device, _info(reader.model, fingerprint), stats, batches)
     monkeypatch.setattr(device, "_kernel32", lambda: fake)
@@ -752,7 +765,7 @@ def test_layout_matches_model(readers: dict[str, Reader]) -> None:
         assert layout.BATCH_MAGIC == model.channel.batch_magic and layout.INFO_MAGIC == model.channel.info_magic
         assert {i.name: i.code for i in model.channel.ioctls} == {
             name: getattr(layout, f"IOCTL_{name}") for name in ("GET_INFO", "READ", "STATS")}
-        for layer, mine in zip(model.layers, layout.LAYERS, strict=True):
+        for layer, mine in zip(model.record_kinds, layout.LAYERS, strict=True):
             assert (mine.index, mine.name, mine.direction, mine.size, mine.format) == (
                 layer.index, layer.name, layer.direction, layer.record.size, layer.record.struct_format)
             assert [tuple(i[:5]) for i in mine.items] == [

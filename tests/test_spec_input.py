@@ -420,7 +420,7 @@ def test_a_spec_may_hook_every_catalog_layer(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     model, files = generate(path)
     assert len(model.layers) == len(catalog.layers)
-    assert re.search(rf"#define EVERYTHING_LAYER_COUNT +{len(catalog.layers)}u\n", files["driver/records.h"].decode())
+    assert re.search(rf"#define EVERYTHING_LAYER_COUNT +{len(catalog.layers)}u ", files["driver/records.h"].decode())
 
 
 def test_more_layers_than_the_cap_are_refused() -> None:

@@ -17,6 +17,7 @@ from typing import Literal
 
 from wfpgen import __version__
 from wfpgen.catalog import Catalog, Field, MetadataItem
+from wfpgen.catalog import Layer as CatalogLayer
 from wfpgen.format import STYLE_FILE
 from wfpgen.protocol import RECORD_HEADER_FORMAT, Channel, channel
 from wfpgen.realheaders import ntddi_defines
@@ -27,6 +28,7 @@ from wfpgen.validate import (
     Resolved,
     ResolvedCondition,
     ResolvedLayer,
+    accounted,
 )
 from wfpgen.wdkfacts import metadata_offset
 
@@ -132,12 +134,28 @@ _DATA_TYPES = {
     "sid": "FWP_SID",
 }
 Display = Literal["decimal", "hex", "ipv4", "ipv6", "port", "protocol", "flags", "direction", "utf16", "sid", "bytes",
-                  "attribution"]
+                  "attribution", "time", "flow_end"]
 DISPLAY_KINDS: tuple[Display, ...] = ("decimal", "hex", "ipv4", "ipv6", "port", "protocol", "flags", "direction",
-                                      "utf16", "sid", "bytes", "attribution")
+                                      "utf16", "sid", "bytes", "attribution", "time", "flow_end")
 # flow_attribution: where a packet's process data came from (flows.attribution), as the reader names it.
 FLOW_ATTRIBUTION = "flow_attribution"
 ATTRIBUTION_NAMES = ("flow", "no_context", "no_flow")  # values 0, 1, 2
+# end_reason of a flow record (flows.accounting): why it was written. Flows still open at unload
+# are not reported: no reader holds the device open while a driver unloads.
+FLOW_END_NAMES = ("ended", "interval")  # values 0, 1
+# What a flow record holds besides its 5-tuple and process, as (name, C type, size, struct format, display):
+# filled when the flow reports, from the counters its context keeps.
+FLOW_REPORT_ITEMS = (
+    ("packets_in", "UINT64", 8, "Q", "decimal"),
+    ("packets_out", "UINT64", 8, "Q", "decimal"),
+    ("bytes_in", "UINT64", 8, "Q", "decimal"),  # transport payload bytes: what the applications exchanged
+    ("bytes_out", "UINT64", 8, "Q", "decimal"),
+    ("first_seen", "UINT64", 8, "Q", "time"),  # the flow's ALE_FLOW_ESTABLISHED event
+    ("last_seen", "UINT64", 8, "Q", "time"),  # its last packet counted (first_seen before any)
+    ("end_reason", "UINT32", 4, "I", "flow_end"),
+)
+# The 5-tuple and direction of a flow record, read at ALE_FLOW_ESTABLISHED_V4/V6.
+FLOW_FIELDS = ("ip_protocol", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port", "direction")
 
 
 def _display(name: str, value_type: str) -> Display:
@@ -178,7 +196,7 @@ class RecordItem:
     size: int
     c_type: str
     array_length: int  # 16 for address arrays, else 0
-    source: Literal["field", "metadata", "process", "flow", "attribution"]
+    source: Literal["field", "metadata", "process", "flow", "attribution", "report"]
     reader: str  # suffix of the C helper that copies it (WfpgenRead<reader>)
     field_member: str | None  # FWPS_FIELD_* enum member
     data_type: str | None  # FWP_DATA_TYPE expected in FWP_VALUE0.type
@@ -217,6 +235,11 @@ class RecordItem:
     def target_arg(self) -> str:
         """The C argument naming this value's slot in a local ``record`` (arrays decay)."""
         return f"record.{self.c_name}" if self.array_length else f"&record.{self.c_name}"
+
+    @property
+    def pointer_target_arg(self) -> str:
+        """The C argument naming this value's slot in ``*record`` (arrays decay)."""
+        return f"record->{self.c_name}" if self.array_length else f"&record->{self.c_name}"
 
     @property
     def display_enum(self) -> str:
@@ -328,6 +351,11 @@ class RecordLayout:
         return next((i for i in self.items if i.source == "attribution"), None)
 
     @property
+    def report_items(self) -> tuple[RecordItem, ...]:
+        """A flow record's counters, timestamps and end reason: filled when the flow reports."""
+        return tuple(i for i in self.items if i.source == "report")
+
+    @property
     def uses_metadata(self) -> bool:
         """Whether classify reads FWPS_INCOMING_METADATA_VALUES0 (flow attribution looks for a flow handle)."""
         return any(i.source in ("metadata", "attribution") for i in self.items)
@@ -401,6 +429,23 @@ def record_layout(type_name: str, layer: ResolvedLayer, max_blob: int) -> Record
             for i, (n, m) in enumerate(zip(layer.metadata_names, layer.metadata))]
     if layer.from_flow:
         raw.append(_flow_item(FLOW_ATTRIBUTION, len(raw)))
+    return _place(type_name, raw, max_blob)
+
+
+def flow_record_layout(type_name: str, established: CatalogLayer, max_blob: int) -> RecordLayout:
+    """Lay out a flow record (flows.accounting): the 5-tuple and direction as ``established`` (an
+    ALE_FLOW_ESTABLISHED layer) gives them, the process, then the counters the flow reports."""
+    by_name = {f.name: f for f in established.fields}
+    raw = [_field_item(by_name[name], i) for i, name in enumerate(FLOW_FIELDS)]
+    raw += [_flow_item(name, len(raw) + i) for i, name in enumerate(("process_id", "process_path"))]
+    for name, c_type, size, fmt, display in FLOW_REPORT_ITEMS:
+        raw.append((RecordItem(name, camel(name), len(raw), 0, size, c_type, 0, "report", "Report", None, None, None,
+                               None, None, display, fmt, -1), size))
+    return _place(type_name, raw, max_blob)
+
+
+def _place(type_name: str, raw: list[tuple[RecordItem, int]], max_blob: int) -> RecordLayout:
+    """Header, then ``raw``'s values by decreasing alignment, then explicit padding; blobs numbered."""
     blob_index = 0
     numbered: list[tuple[RecordItem, int]] = []
     for item, align in raw:
@@ -729,7 +774,9 @@ class LayerModel:
     conditions: tuple[ConditionModel, ...]
     record: RecordLayout
     line: DbgPrintLine
-    flow_delete_c: str = "NULL"  # the callout's flowDeleteFn: the driver's when its records take flow data
+    flow_delete_c: str = "NULL"  # the callout's flowDeleteFn: the driver's when it reads flow contexts
+    accounted: bool = False  # flows.accounting counts this layer's packets into their flows
+    emits: bool = True  # classify writes a record per packet (flows.packets: false turns it off where accounted)
 
     @property
     def fwpm_layer_guid_args(self) -> str:
@@ -740,6 +787,81 @@ class LayerModel:
     def flow_attributed(self) -> bool:
         """Whether this layer's records take process data from the flow context."""
         return self.record.attribution is not None
+
+    @property
+    def record_title(self) -> str:
+        """What the layer's records are, for comments."""
+        return self.fwps_layer
+
+    @property
+    def reads_flow(self) -> bool:
+        """Whether classify reads flowContext: for process data, for counting, or both."""
+        return self.flow_attributed or self.accounted
+
+    @property
+    def reads_metadata(self) -> bool:
+        """Whether classify reads FWPS_INCOMING_METADATA_VALUES0: for the record, or for the transport header
+        size an outbound accounted layer takes off each packet."""
+        return (self.emits and self.record.uses_metadata) or (self.accounted and not self.inbound)
+
+    @property
+    def classify_summary(self) -> str:
+        """What classify does with a packet, for its comment."""
+        record = f"record {self.record.type_name} ({self.record.size} bytes)"
+        if not self.accounted:
+            return record
+        return ("counted into its flow, " + record) if self.emits else "counted into its flow, no record"
+
+    @property
+    def inbound(self) -> bool:
+        """Whether the layer sees received traffic (what flows.accounting counts as _in)."""
+        return self.direction == "inbound"
+
+
+@dataclass(frozen=True)
+class FlowRecordKind:
+    """A flow record layout (flows.accounting): one per IP version of the accounted layers. Its records
+    follow the hooked layers' in LayerIndex, so readers decode them like any other record."""
+
+    index: int  # LayerIndex of its records: after the hooked layers
+    name: str  # flow_v4 | flow_v6
+    upper: str
+    camel: str
+    ip_version: int
+    fwps_layer: str  # where its 5-tuple is read: FWPS_LAYER_ALE_FLOW_ESTABLISHED_V4/V6
+    fields_enum: str
+    record: RecordLayout
+    line: DbgPrintLine
+    direction: str | None = None  # a flow goes both ways; its record says which way it was established
+    emits: bool = True  # the driver writes these records (a hooked layer may not: flows.packets)
+
+    @property
+    def record_title(self) -> str:
+        """What the kind's records are, for comments."""
+        return f"flow record, its 5-tuple from {self.fwps_layer}"
+
+    @property
+    def report_values(self) -> tuple[tuple[RecordItem, str], ...]:
+        """Each report item with the C expression flows.c fills it from (``Flow``, ``Reason``): the counters
+        are taken and zeroed in one interlocked step, so every packet counts in exactly one record."""
+        sources = {
+            "packets_in": "(UINT64)InterlockedExchange64(&Flow->PacketsIn, 0)",
+            "packets_out": "(UINT64)InterlockedExchange64(&Flow->PacketsOut, 0)",
+            "bytes_in": "(UINT64)InterlockedExchange64(&Flow->BytesIn, 0)",
+            "bytes_out": "(UINT64)InterlockedExchange64(&Flow->BytesOut, 0)",
+            "first_seen": "Flow->FirstSeen",
+            "last_seen": "(UINT64)Flow->LastSeen",
+            "end_reason": "Reason",
+        }
+        return tuple((item, sources[item.name]) for item in self.record.report_items)
+
+    @property
+    def report_mask(self) -> str:
+        """The presence bits of the report items: a flow record always has them."""
+        mask = 0
+        for item in self.record.report_items:
+            mask |= 1 << item.bit
+        return f"0x{mask:08x}u"
 
 
 @dataclass(frozen=True)
@@ -773,6 +895,7 @@ class EstablishingCallout:
     callout_description: str  # C wide literal
     filter_name: str  # C wide literal
     targets: tuple[FlowTarget, ...]
+    kind: FlowRecordKind | None = None  # the flow record it fills in each context (flows.accounting)
     action: str = "inspect"
     filter_action: str = "FWP_ACTION_CALLOUT_INSPECTION"
     conditions: tuple[ConditionModel, ...] = ()
@@ -781,7 +904,7 @@ class EstablishingCallout:
 
 @dataclass(frozen=True)
 class FlowsModel:
-    """flows.attribution: contexts, their pool and the callouts that fill and read them."""
+    """flows.attribution and flows.accounting: contexts, their pool and the callouts that fill and read them."""
 
     max_contexts: int
     path_capacity: int  # bytes of process path a context keeps: max_blob, all a sink records
@@ -790,6 +913,16 @@ class FlowsModel:
     establishing: tuple[EstablishingCallout, ...]
     delete_fn: str  # the flowDeleteFn of every target callout
     context_type: str  # the C type of a flow context
+    attribution: bool = False
+    accounting: bool = False
+    packets: bool = True  # per-packet records at the accounted layers
+    interval_100ns: int = 0  # a flow reports at its first packet this long after its last report; 0: never
+    kinds: tuple[FlowRecordKind, ...] = ()  # the flow record layouts, by IP version
+
+    @property
+    def interval_seconds(self) -> int:
+        """flows.interval as the spec gives it."""
+        return self.interval_100ns // 10_000_000
 
 
 def _line(layer: ResolvedLayer, record: RecordLayout) -> DbgPrintLine:
@@ -805,7 +938,7 @@ def _line(layer: ResolvedLayer, record: RecordLayout) -> DbgPrintLine:
 
 
 def _establishing(prefix: str, driver: str, catalog: Catalog, version: int, index: int,
-                  targets: tuple[LayerModel, ...]) -> EstablishingCallout:
+                  targets: tuple[LayerModel, ...], kind: FlowRecordKind | None) -> EstablishingCallout:
     cat = catalog.layer(f"ale_flow_established_v{version}")
     assert cat is not None
     upper = cat.name.upper()
@@ -820,34 +953,63 @@ def _establishing(prefix: str, driver: str, catalog: Catalog, version: int, inde
                                            "their process"),
         filter_name=c_wide_literal(f"{driver} {cat.name} flow attribution filter"),
         targets=tuple(FlowTarget(t.index, t.fwps_layer, t.name) for t in targets),
+        kind=kind,
     )
+
+
+def _flow_kind(prefix: str, catalog: Catalog, version: int, index: int, max_blob: int) -> FlowRecordKind:
+    cat = catalog.layer(f"ale_flow_established_v{version}")
+    assert cat is not None
+    name = f"flow_v{version}"
+    record = flow_record_layout(f"{prefix}_RECORD_{name.upper()}", cat, max_blob)
+    bits = {item.name: item.bit for item in record.items}
+    roles = ("process_id", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port")
+    used = {bits[r] for r in roles}
+    line = DbgPrintLine("<->", *(bits[r] for r in roles),
+                        tuple(item.bit for item in record.items if item.bit not in used))
+    return FlowRecordKind(index=index, name=name, upper=name.upper(), camel=camel(name), ip_version=version,
+                          fwps_layer=cat.fwps_layer, fields_enum=cat.fields_enum, record=record, line=line)
 
 
 def _flows(prefix: str, driver: str, catalog: Catalog, resolved: Resolved, layers: tuple[LayerModel, ...]
            ) -> FlowsModel | None:
-    if not resolved.spec.flows.attribution:
+    spec = resolved.spec.flows
+    if not spec.attribution and not spec.accounting:
         return None
-    attributed = [layer for layer in layers if layer.flow_attributed]
+    readers = [layer for layer in layers if layer.reads_flow]
     establishing: list[EstablishingCallout] = []
+    kinds: list[FlowRecordKind] = []
     for version in (4, 6):
-        targets = tuple(layer for layer in attributed if layer.ip_version == version)
-        if targets:
-            establishing.append(_establishing(prefix, driver, catalog, version, len(layers) + len(establishing),
-                                              targets))
-    names = {item.name for layer in attributed for item in layer.record.items if item.source == "flow"}
+        targets = tuple(layer for layer in readers if layer.ip_version == version)
+        if not targets:
+            continue
+        kind = None
+        if any(layer.accounted for layer in targets):
+            kind = _flow_kind(prefix, catalog, version, len(layers) + len(kinds), resolved.spec.sink.max_blob)
+            kinds.append(kind)
+        establishing.append(_establishing(prefix, driver, catalog, version, len(layers) + len(establishing),
+                                          targets, kind))
+    names = {item.name for layer in readers for item in layer.record.items if item.source == "flow"}
     return FlowsModel(
-        max_contexts=resolved.spec.flows.max_contexts,
+        max_contexts=spec.max_contexts,
         path_capacity=resolved.spec.sink.max_blob,
-        capture_process_id="process_id" in names,
-        capture_process_path="process_path" in names,
+        capture_process_id="process_id" in names or spec.accounting,
+        capture_process_path="process_path" in names or spec.accounting,
         establishing=tuple(establishing),
         delete_fn=f"{driver}FlowDelete",
         context_type=f"{prefix}_FLOW",
+        attribution=spec.attribution,
+        accounting=spec.accounting,
+        packets=spec.packets,
+        interval_100ns=spec.interval * 10_000_000,
+        kinds=tuple(kinds),
     )
 
 
-def _layer(prefix: str, driver: str, layer: ResolvedLayer, max_blob: int) -> LayerModel:
+def _layer(prefix: str, driver: str, layer: ResolvedLayer, max_blob: int, accounting: bool, packets: bool
+           ) -> LayerModel:
     cat = layer.layer
+    counts = accounting and accounted(layer)
     upper = cat.name.upper()
     record = record_layout(f"{prefix}_RECORD_{upper}", layer, max_blob)
     callout_guid = derived_guid(driver, f"callout/{cat.name}")
@@ -879,7 +1041,9 @@ def _layer(prefix: str, driver: str, layer: ResolvedLayer, max_blob: int) -> Lay
         conditions=tuple(_condition(c) for c in layer.conditions),
         record=record,
         line=_line(layer, record),
-        flow_delete_c=f"{driver}FlowDelete" if layer.from_flow else "NULL",
+        flow_delete_c=f"{driver}FlowDelete" if layer.from_flow or counts else "NULL",
+        accounted=counts,
+        emits=packets or not counts,
     )
 
 
@@ -983,7 +1147,31 @@ class ProjectModel:
     platforms: tuple[TargetPlatform, ...]  # the platforms of ``configurations``, in order
     configuration_names: tuple[str, ...]  # Debug, Release: the configurations of ``configurations``, in order
     wdk_nuget_version: str  # the one version of every WDK/SDK NuGet package (WDK_NUGET_VERSION)
-    flows: FlowsModel | None = None  # flows.attribution
+    flows: FlowsModel | None = None  # flows.attribution, flows.accounting
+
+    @property
+    def record_kinds(self) -> tuple[LayerModel | FlowRecordKind, ...]:
+        """Every record layout by LayerIndex: one per hooked layer, then the flow records (flows.accounting)."""
+        return self.layers + self.flow_kinds
+
+    @property
+    def flows_summary(self) -> str:
+        """Which flows options the driver implements, for comments."""
+        if self.flows is None:
+            return ""
+        names = [n for n, on in (("flows.attribution", self.flows.attribution), ("flows.accounting",
+                                                                                  self.flows.accounting)) if on]
+        return " and ".join(names)
+
+    @property
+    def flow_kinds(self) -> tuple[FlowRecordKind, ...]:
+        """The flow record layouts (flows.accounting), none without it."""
+        return self.flows.kinds if self.flows else ()
+
+    @property
+    def flow_end_names_py(self) -> str:
+        """end_reason's value names as a Python dict literal."""
+        return "{" + ", ".join(f'{i}: "{name}"' for i, name in enumerate(FLOW_END_NAMES)) + "}"
 
     @property
     def attribution_names_py(self) -> str:
@@ -1031,7 +1219,7 @@ class ProjectModel:
     @property
     def max_blobs(self) -> int:
         """The largest blob count of any layer, at least 1 (sizes the ring sink's tables)."""
-        return max([layer.record.blob_count for layer in self.layers] + [1])
+        return max([kind.record.blob_count for kind in self.record_kinds] + [1])
 
     @property
     def sink_locking(self) -> str:
@@ -1105,7 +1293,7 @@ def nt_target_version(ntddi_hex: str) -> str:
     return f"0x{int(ntddi_hex, 16):X}"
 
 
-def layout_fingerprint(layers: tuple[LayerModel, ...], max_blob: int) -> str:
+def layout_fingerprint(layers: tuple[LayerModel | FlowRecordKind, ...], max_blob: int) -> str:
     """A 64-bit hash of every record layout: both sides compare it before exchanging records."""
     description = {
         "format": FORMAT_VERSION,
@@ -1130,8 +1318,10 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
     v3 = catalog.version("win10_1709")
     pool2 = catalog.version("win10_2004")
     assert target is not None and v3 is not None and pool2 is not None
-    layers = tuple(_layer(upper, name, layer, spec.sink.max_blob) for layer in resolved.layers)
+    layers = tuple(_layer(upper, name, layer, spec.sink.max_blob, spec.flows.accounting, spec.flows.packets)
+                   for layer in resolved.layers)
     flows = _flows(upper, name, catalog, resolved, layers)
+    kinds: tuple[LayerModel | FlowRecordKind, ...] = layers + (flows.kinds if flows else ())
     provider_guid = Guid(uuid.UUID(spec.provider.key)) if spec.provider.key else derived_guid(name, "provider")
     description = spec.driver.description or f"{name} Windows Filtering Platform callout driver"
     tag_value, tag_text = pool_tag(name)
@@ -1182,8 +1372,8 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         ring_capacity=spec.sink.capacity,
         max_blob=spec.sink.max_blob,
         layers=layers,
-        max_record_size=max(layer.record.max_size for layer in layers),
-        fingerprint=layout_fingerprint(layers, spec.sink.max_blob),
+        max_record_size=max(kind.record.max_size for kind in kinds),
+        fingerprint=layout_fingerprint(kinds, spec.sink.max_blob),
         format_version=FORMAT_VERSION,
         header_size=HEADER_SIZE,
         configurations=CONFIGURATIONS,

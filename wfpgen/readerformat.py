@@ -160,7 +160,7 @@ def _jsonl(model: ProjectModel, layer: LayerModel) -> Branch | None:
 def csv_columns(model: ProjectModel) -> list[str]:
     """The CSV header (output.py's csv_columns): fixed columns, every value name of every layer, truncated."""
     names: list[str] = []
-    for layer in model.layers:
+    for layer in model.record_kinds:
         names += [item.name for item in layer.record.items if item.name not in names]
     return ["time", "timestamp", "sequence", "processor", "layer", *names, "truncated"]
 
@@ -260,8 +260,8 @@ def _sqlite(model: ProjectModel, layer: LayerModel) -> Branch | None:
 
 
 def _uniform_format(model: ProjectModel) -> str | None:
-    formats = {layer.record.struct_format for layer in model.layers}
-    if len(formats) != 1 or any(layer.record.blobs for layer in model.layers):
+    formats = {layer.record.struct_format for layer in model.record_kinds}
+    if len(formats) != 1 or any(layer.record.blobs for layer in model.record_kinds):
         return None
     return formats.pop()
 
@@ -272,8 +272,8 @@ def reader_format(model: ProjectModel) -> ReaderFormat:
     if uniform is None:
         return ReaderFormat(None, "", (), (), (), ())
     flags_plain = all(_plain(name) for name, _ in model.condition_flags)
-    fast = [layer for layer in model.layers if _fast_items(layer, flags_plain)]
-    width = len(model.layers[0].record.value_items)
+    fast = [layer for layer in model.record_kinds if _fast_items(layer, flags_plain)]
+    width = len(model.record_kinds[0].record.value_items)
     targets = ", ".join([*HEADER_TARGETS, *(f"v{i}" for i in range(width))])
 
     def branches(make: Callable[[ProjectModel, LayerModel], Branch | None]) -> tuple[Branch, ...]:

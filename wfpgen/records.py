@@ -13,7 +13,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from wfpgen.model import RECORD_ALIGNMENT, LayerModel, ProjectModel, RecordItem
+from wfpgen.model import RECORD_ALIGNMENT, FlowRecordKind, LayerModel, ProjectModel, RecordItem
 from wfpgen.protocol import BATCH_HEADER_FORMAT, BATCH_MAGIC
 
 _BATCH_HEADER = struct.Struct(BATCH_HEADER_FORMAT)
@@ -65,7 +65,7 @@ def _blob(item: RecordItem, value: object) -> bytes:
     raise TypeError(f"{item.name}: bytes or text expected for a {item.display} blob, got {type(value).__name__}")
 
 
-def _check_names(layer: LayerModel, values: Mapping[str, object | None]) -> None:
+def _check_names(layer: LayerModel | FlowRecordKind, values: Mapping[str, object | None]) -> None:
     known = {item.name for item in layer.record.items}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -78,7 +78,7 @@ class _Tail(NamedTuple):
     truncated: int  # mask of the blobs cut to max_blob
 
 
-def _tail(layer: LayerModel, values: Mapping[str, object | None], max_blob: int) -> _Tail:
+def _tail(layer: LayerModel | FlowRecordKind, values: Mapping[str, object | None], max_blob: int) -> _Tail:
     """The blob tail: each present blob in blob-index order, right after the fixed part."""
     tail = _Tail({}, b"", 0)
     for item in layer.record.blobs:
@@ -96,7 +96,7 @@ def _tail(layer: LayerModel, values: Mapping[str, object | None], max_blob: int)
 
 def encode_record(model: ProjectModel, layer_index: int, values: Mapping[str, object | None], sequence: int,
                   timestamp: int, processor: int = 0) -> bytes:
-    """One record of layer ``layer_index`` from the ring of ``processor``; a value that is None or
+    """One record of record kind ``layer_index`` (a hooked layer, or a flow record) from the ring of ``processor``; a value that is None or
     missing is absent. ``sequence`` is that processor's: each ring numbers its own records.
 
     An absent value has its presence bit clear and zero bytes (a blob: a zero reference).
@@ -104,7 +104,7 @@ def encode_record(model: ProjectModel, layer_index: int, values: Mapping[str, ob
     SIDs ``S-1-...`` text; any blob may also be given as bytes. Blobs longer than
     ``model.max_blob`` are cut and their Truncated bit set.
     """
-    layer = model.layers[layer_index]
+    layer = model.record_kinds[layer_index]
     _check_names(layer, values)
     tail = _tail(layer, values, model.max_blob)
     present = 0

@@ -93,12 +93,14 @@ def project_files(model: ProjectModel) -> tuple[OutputFile, ...]:
         _c("records.h", "The record layouts, shared with user-mode readers"),
         _c("driver.c", "`DriverEntry` and unload"),
         _c("callouts.c", "Registers the callouts and adds the provider, sublayer and filters"),
+        _c("values.h", "Reads a classify's incoming values and metadata into a record"),
         _c("classify.c", "The classify functions: one record per classified packet or connection"),
         _vs("driver/install.ps1.j2", "scripts/install.ps1", "Installs the built package and starts the service"),
         _vs("driver/uninstall.ps1.j2", "scripts/uninstall.ps1", "Stops the service and removes the package"),
     ]
     if model.flows is not None:
-        files.append(_c("flows.c", "Flow contexts: each flow's process, from its ALE_FLOW_ESTABLISHED event"))
+        files.append(_c("flows.c", "Flow contexts: each flow's process (and counters), from its ALE_FLOW_ESTABLISHED "
+                                    "event"))
     if model.sink == "ring":
         files.append(_c("sink_ring.c", "The ring sink: records in a ring buffer, read through a device"))
         files.append(_c("channel.h", "The device interface (IOCTLs, batches, statistics), shared with readers"))

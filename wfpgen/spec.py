@@ -233,7 +233,8 @@ class SinkSpec(_Strict):
 
 
 class FlowsSpec(_Strict):
-    """Flows: process data at the packet layers taken from each flow's ALE_FLOW_ESTABLISHED event."""
+    """Flows: process data at the packet layers taken from each flow's ALE_FLOW_ESTABLISHED event, and
+    per-flow packet and byte counts reported as flow records."""
 
     attribution: Annotated[
         bool,
@@ -245,6 +246,22 @@ class FlowsSpec(_Strict):
         Field(ge=16, le=1 << 16, description="Live flow contexts, preallocated at load; a flow beyond them is "
                                              "recorded without process data and counted"),
     ] = 4096
+    accounting: Annotated[
+        bool,
+        Field(description="Count each flow's packets and payload bytes in each direction at the transport layers "
+                          "and report them in a flow record (flow_v4, flow_v6) with its 5-tuple and process when "
+                          "the flow ends (a callout at ale_flow_established_v4/v6 is added)"),
+    ] = False
+    interval: Annotated[
+        int,
+        Field(ge=0, le=86400, description="Seconds: a flow also reports what it counted since its last record at "
+                                          "its first packet after this long; 0 reports only when the flow ends"),
+    ] = 0
+    packets: Annotated[
+        bool,
+        Field(description="Per-packet records at the transport layers; false keeps only the flow records "
+                          "(needs accounting)"),
+    ] = True
 
 
 class Spec(_Strict):

@@ -24,6 +24,8 @@ MAX_APP_ID_CHARS = 260
 SCALAR_METADATA_TYPES = {"UINT64": 8, "UINT32": 4, "ULONG": 4, "DWORD": 4, "UINT16": 2, "FWP_DIRECTION": 4}
 BLOB_METADATA_TYPES = {"FWP_BYTE_BLOB *"}
 CURRENT_PROCESS_ID = "current_process_id"
+# The layers flows.accounting counts at: their layerData is the packet's NET_BUFFER_LIST.
+ACCOUNTED_LAYERS = ("inbound_transport_v4", "outbound_transport_v4", "inbound_transport_v6", "outbound_transport_v6")
 # Process data a packet layer can take from its flow's ALE_FLOW_ESTABLISHED event (flows.attribution).
 FLOW_ATTRIBUTABLE = ("process_id", "process_path")
 
@@ -474,17 +476,49 @@ def resolve(spec: Spec, source: Source, catalog: Catalog) -> Resolved:
         checker.error(path, "flows.attribution is on, but no layer takes process_id or process_path from its flow",
                       allowed="metadata: [process_id, process_path] at a transport, datagram_data or stream layer"
                       + (f" ({join_names(capable, 6)})" if capable else ""))
+    if not checker.problems:
+        _check_accounting(checker, spec, source, layers)
     if checker.problems:
         raise SpecError(checker.problems)
-    _check_capacity(spec, source, layers)
+    _check_capacity(spec, source, catalog, layers)
     return Resolved(spec, layers)
 
 
-def _check_capacity(spec: Spec, source: Source, layers: tuple[ResolvedLayer, ...]) -> None:
-    """The ring must hold at least two of the largest records (and one READ must fit one)."""
-    from wfpgen.model import record_layout  # the layout is the model's decision
+def accounted(layer: ResolvedLayer) -> bool:
+    """Whether flows.accounting counts ``layer``'s packets into their flows: a transport layer that inspects."""
+    return layer.layer.name in ACCOUNTED_LAYERS and layer.action == "inspect"
 
-    largest = max(record_layout("", layer, spec.sink.max_blob).max_size for layer in layers)
+
+def _check_accounting(checker: _Checker, spec: Spec, source: Source, layers: tuple[ResolvedLayer, ...]) -> None:
+    """flows.accounting needs a transport layer to count at; packets and interval need accounting."""
+    flows = spec.flows
+
+    def path(key: str) -> Path:
+        return ("flows", key) if ("flows", key) in source.values else ("flows",)
+
+    if flows.accounting and not any(accounted(layer) for layer in layers):
+        checker.error(path("accounting"), "flows.accounting counts packets at the transport layers, and no "
+                      "transport layer is hooked with action inspect",
+                      allowed="a layer among " + ", ".join(ACCOUNTED_LAYERS))
+    if not flows.accounting and not flows.packets:
+        checker.error(path("packets"), "flows.packets: false leaves only flow records, and flows.accounting is off",
+                      allowed="flows: {accounting: true, packets: false}, or packets: true")
+    if not flows.accounting and flows.interval:
+        checker.error(path("interval"), "flows.interval paces flow records, and flows.accounting is off",
+                      allowed="flows: {accounting: true, interval: N}, or interval: 0")
+
+
+def _check_capacity(spec: Spec, source: Source, catalog: Catalog, layers: tuple[ResolvedLayer, ...]) -> None:
+    """The ring must hold at least two of the largest records (and one READ must fit one)."""
+    from wfpgen.model import flow_record_layout, record_layout  # the layout is the model's decision
+
+    sizes = [record_layout("", layer, spec.sink.max_blob).max_size for layer in layers]
+    if spec.flows.accounting:
+        for version in sorted({layer.layer.ip_version for layer in layers if accounted(layer)}):
+            established = catalog.layer(f"ale_flow_established_v{version}")
+            assert established is not None
+            sizes.append(flow_record_layout("", established, spec.sink.max_blob).max_size)
+    largest = max(sizes)
     if largest > 0xFFF8:  # blob references are 16-bit offsets
         path_blob: Path = ("sink", "max_blob") if ("sink", "max_blob") in source.values else ("sink",)
         raise SpecError([source.diag(path_blob, f"records of up to {largest} bytes exceed the 65528-byte limit "

@@ -103,6 +103,9 @@ class Packet:
     destination: IPAddress
     source_port: int
     destination_port: int
+    # TCP or UDP with its whole header captured: the header's and the payload's length; else None.
+    transport_header: int | None = None
+    payload: int | None = None
 
 
 @dataclass(frozen=True)
@@ -447,7 +450,19 @@ def _parse_ip(index: int, packet: bytes) -> Packet | str:
     ports = _transport(protocol, payload)
     if ports is None:
         return f"truncated ({TRANSPORTS[protocol].upper()} header)"
-    return Packet(index, version, protocol, source, destination, ports[0], ports[1])
+    header = _transport_header(protocol, payload)
+    return Packet(index, version, protocol, source, destination, ports[0], ports[1], header,
+                  None if header is None else len(payload) - header)
+
+
+def _transport_header(protocol: int, payload: bytes) -> int | None:
+    """The TCP or UDP header's length when all of it was captured (the payload follows it), else None."""
+    if protocol == 17:
+        return 8 if len(payload) >= 8 else None
+    if protocol == 6 and len(payload) >= 13:
+        length = (payload[12] >> 4) * 4
+        return length if 20 <= length <= len(payload) else None
+    return None
 
 
 def read_capture(path: Path) -> Capture:

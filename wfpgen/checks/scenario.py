@@ -29,6 +29,7 @@ import dataclasses
 import importlib
 import ipaddress
 import json
+import random
 import re
 import struct
 import sys
@@ -52,7 +53,14 @@ from wfpgen.hostsim.binding import (
     Value,
     status_text,
 )
-from wfpgen.model import ATTRIBUTION_NAMES, EstablishingCallout, LayerModel, ProjectModel, RecordItem
+from wfpgen.model import (
+    ATTRIBUTION_NAMES,
+    EstablishingCallout,
+    FlowRecordKind,
+    LayerModel,
+    ProjectModel,
+    RecordItem,
+)
 from wfpgen.output import SPEC_COPY
 from wfpgen.pipeline import model_for
 
@@ -98,6 +106,9 @@ class Scenario:
         self.failed = False
         self.next_flow = 0x10000  # flow handles handed out (flows.attribution)
         self.live_flows: list[int] = []  # established, not ended
+        # Layers that write a record per packet (flows.packets: false silences the accounted ones).
+        self.emitting = [layer for layer in self.model.layers if layer.emits]
+        self.flow_kinds = {kind.name for kind in self.model.flow_kinds}
 
     # -- plumbing ------------------------------------------------------------------------------
     def _import_reader(self) -> ModuleType:
@@ -216,10 +227,14 @@ class Scenario:
         verdict = self.driver.classify(self.layer_id(layer), slots, metadata)
         return verdict.callouts_invoked
 
-    def classify_checked(self, layer: LayerModel, values: dict[str, object | None], what: str) -> bool:
+    def classify_checked(self, layer: LayerModel, values: dict[str, object | None], what: str,
+                         extra: dict[str, Any] | None = None) -> bool:
         """Classify; the callout must run exactly when the oracle says the filter matches, and the
-        verdict must be the layer's action: blocked (for good) when a blocking filter matched, else not."""
+        verdict must be the layer's action: blocked (for good) when a blocking filter matched, else not.
+        ``extra`` replaces metadata members (a packet's flow handle and NET_BUFFERs)."""
         slots, metadata = self.inputs(layer, values)
+        if extra:
+            metadata = dataclasses.replace(metadata, **extra)
         verdict = self.driver.classify(self.layer_id(layer), slots, metadata)
         matched = traffic.matches(layer, values)
         expect(verdict.callouts_invoked == int(matched), f"{layer.name}: callout ran {verdict.callouts_invoked} "
@@ -324,10 +339,11 @@ class Scenario:
                 self.on_processor(processor)
                 self.classify_checked(layer, event.values, describe(event.values))
                 if event.expect_match:
+                    passed += 1
+                if event.expect_match and layer.emits:
                     sent.append(event)
                     pending.append((processor, event))
                     stored[self.ring_of(processor)] += size
-                    passed += 1
             if layer.conditions:
                 # Both sides of the filter must be exercised, or its conditions are not tested.
                 expect(0 < passed < EVENTS_PER_LAYER, f"{layer.name}: {passed} of {EVENTS_PER_LAYER} events "
@@ -341,13 +357,16 @@ class Scenario:
         if pending:
             self.read_and_compare(pending)
             reads += 1
+        if not self.emitting:
+            return (f"{EVENTS_PER_LAYER} events at each of {len(self.model.layers)} layers, each callout run as the "
+                    "oracle says; no per-packet records (flows.packets: false)" + summary)
         return (f"{len(sent)} records from {PROCESSORS} processors decoded by the generated reader in {reads} "
                 f"READ(s), every field equal to what was sent" + summary)
 
     def short_values(self) -> str:
         """A short FWPS_INCOMING_VALUES0 (valueCount below a field's index): that field reads as absent."""
         checked = []
-        for layer in self.model.layers:
+        for layer in self.emitting:
             indices = sorted({i.field_index for i in layer.record.items if i.source == "field"})
             catalog = self.catalog_layer(layer)
             filtered = {f.index for c in layer.conditions for f in [catalog.field(c.field_name)] if f is not None}
@@ -373,8 +392,9 @@ class Scenario:
 
     def read_and_compare(self, sent: list[tuple[int, Event]]) -> None:
         """READ the rings: exactly the records of ``sent`` (each with the processor it was sent on),
-        each processor's in order, every value as sent."""
-        records = self.decode(self.read())
+        each processor's in order, every value as sent. Flow records (flows.accounting: a flow the
+        step ended) are the accounting step's to check, not this one's."""
+        records = [r for r in self.decode(self.read()) if r.layer not in self.flow_kinds]
         expect(len(records) == len(sent), f"decoded {len(records)} records for {len(sent)} matching events")
         for record, (_, event) in zip(self.in_sent_order(records, [p for p, _ in sent]), sent):
             compare(record, event, self.model)
@@ -394,7 +414,7 @@ class Scenario:
         status, request = self.driver.ioctl(self.handle, code, b"", 4096 + self.model.max_record_size)
         expect(status == STATUS_PENDING, f"READ on an empty ring returned {status_text(status)}, not pending")
         assert isinstance(request, int)
-        layer = self.model.layers[0]
+        layer = self.emitting[0]
         event = next(e for e in traffic.events(self.model, layer, 8, seed=11) if e.expect_match)
 
         def classify_elsewhere() -> None:
@@ -429,7 +449,7 @@ class Scenario:
                 "handle")
 
     def stats(self) -> dict[str, int]:
-        size = self.model.channel.stats_header_size + self.model.channel.layer_stats_size * len(self.model.layers)
+        size = self.model.channel.stats_header_size + self.model.channel.layer_stats_size * len(self.model.record_kinds)
         status, data = self.driver.ioctl(self.handle, self.model.channel.ioctl("STATS").code, b"", size)
         expect(status == 0, f"STATS returned {status_text(status)}")
         assert isinstance(data, bytes)
@@ -444,7 +464,7 @@ class Scenario:
         """One processor's ring overflows: its drops are counted exactly and show as a gap in its
         sequence, while another processor's ring still takes records. A processor numbered past the
         count (added after load) shares a ring by its number modulo the count."""
-        layer = self.model.layers[0]
+        layer = self.emitting[0]
         values = fixed_size_values(self.model, layer)
         size = record_size(self.model, layer, values)
         fits = self.ring_capacity // size
@@ -490,7 +510,7 @@ class Scenario:
                 f"dropped, counted and seen as a gap of 15" + unaffected)
 
     def concurrency(self) -> str:
-        layer = self.model.layers[0]
+        layer = self.emitting[0]
         values = fixed_size_values(self.model, layer)
         expect(traffic.matches(layer, values), "could not build a matching event for the concurrent classifies")
         slots, metadata = self.inputs(layer, values)
@@ -625,6 +645,7 @@ class Scenario:
             if item.source == "flow":
                 base[item.name] = None
         self.on_processor(0)
+        self.drain()  # the flow records of the flows just ended (flows.accounting)
 
         # 1. More flows than contexts: the rest are counted and their packets say no_context.
         before = self.driver_counter("FlowsUnattributed")
@@ -691,7 +712,9 @@ class Scenario:
         records = []
         while self.stats()["used"]:
             records += self.drain()
-        emitted = self.stats()["emitted"] - before_stats["emitted"]
+        flow_records = [r for r in records if r.layer in self.flow_kinds]
+        records = [r for r in records if r.layer not in self.flow_kinds]
+        emitted = self.stats()["emitted"] - before_stats["emitted"] - len(flow_records)
         expect(len(records) == emitted, f"read {len(records)} of {emitted} records")
         names = {0: "flow", 1: "no_context"}
         seen = {0: 0, 1: 0}
@@ -712,6 +735,232 @@ class Scenario:
                 f"ended while 2 threads classified {count * repeat} packets: {seen[0]} attributed, {seen[1]} after "
                 f"their flow ended, no context leaked; 5 flows left open for unload")
 
+    # -- flows.accounting ---------------------------------------------------------------------------
+    def counter64(self, suffix: str) -> int:
+        """One of the driver's 64-bit counters (``<Name>PacketsUnaccounted``...), read from its image."""
+        return ctypes.c_int64.in_dll(self.driver.lib, f"{self.model.name}{suffix}").value
+
+    def open_flow(self, kind: FlowRecordKind, flow: AccountedFlow) -> None:
+        """Establish ``flow`` at its ALE_FLOW_ESTABLISHED layer with its 5-tuple and process; give it a handle."""
+        assert self.model.flows is not None
+        est = next(e for e in self.model.flows.establishing if e.kind is kind)
+        catalog = self.catalog.layer(est.name)
+        assert catalog is not None
+        slots: list[Value | None] = [None] * (max(f.index for f in catalog.fields) + 1)
+        for name, value in flow.five_tuple.items():
+            field = catalog.field(name)
+            assert field is not None
+            slots[field.index] = Value(FWP_TYPES[field.type], _raw(field.type, value))
+        self.next_flow += 1
+        flow.handle = self.next_flow
+        verdict = self.driver.classify(self.driver.layer_id(est.fwps_layer), slots,
+                                       Metadata(flow_handle=flow.handle, process_id=flow.process_id,
+                                                process_path=flow.process_path))
+        expect(verdict.callouts_invoked == 1, f"{est.name}: the flow callout ran {verdict.callouts_invoked} times")
+
+    def send_counted(self, layer: LayerModel, flow: AccountedFlow | None, lengths: Sequence[int],
+                     header: int | None, handle: int | None = None) -> bool:
+        """One packet of ``layer`` with ``lengths`` (one NET_BUFFER each, from the layer's data offset), its
+        flow's handle (``handle`` overrides: a flow the driver never saw, or None: none) and, outbound, the
+        transport header size; the flow's expected counts follow. Whether the callout ran."""
+        values = fixed_size_values(self.model, layer)
+        if flow is not None:
+            values.update({k: v for k, v in flow.five_tuple.items() if k in values})
+        if layer.record.attribution is not None:
+            values[layer.record.attribution.name] = 2  # inputs() sets up no flow: this packet's handle is given
+        matched = traffic.matches(layer, values)
+        slots, metadata = self.inputs(layer, values)
+        metadata = dataclasses.replace(metadata, flow_handle=flow.handle if flow is not None else handle,
+                                       net_buffers=tuple(lengths), transport_header_size=header)
+        verdict = self.driver.classify(self.layer_id(layer), slots, metadata)
+        expect(verdict.callouts_invoked == int(matched), f"{layer.name}: callout ran {verdict.callouts_invoked} times")
+        if matched and flow is not None:
+            flow.count(layer.inbound, lengths, header)
+        return matched
+
+    def read_flow_records(self) -> tuple[list[Any], int]:
+        """Drain the rings: the flow records, and how many other records came with them."""
+        records: list[Any] = []
+        while self.stats()["used"]:
+            records += self.drain()
+        flows = [r for r in records if r.layer in self.flow_kinds]
+        return flows, len(records) - len(flows)
+
+    def check_flow_records(self, records: list[Any], flows: list[AccountedFlow], since: int, until: int,
+                           reason: int = 0) -> None:
+        """One record per flow (matched by its process), every value as the flow counted it."""
+        by_pid = {flow.process_id: flow for flow in flows}
+        expect(len(records) == len(flows), f"{len(records)} flow records for {len(flows)} ended flows")
+        for record in records:
+            flow = by_pid.get(record.values.get("process_id"))
+            expect(flow is not None, f"a flow record with process_id {record.values.get('process_id')} that no "
+                   "ended flow had")
+            assert flow is not None
+            kind = next(k for k in self.model.flow_kinds if k.name == record.layer)
+            first, last = record.values.get("first_seen"), record.values.get("last_seen")
+            expect(isinstance(first, int) and isinstance(last, int) and since <= first <= last <= until,
+                   f"flow {flow.process_id}: first_seen {first}, last_seen {last} outside the step's "
+                   f"{since}..{until} or out of order")
+            wanted = {**flow.expected(), "first_seen": first, "last_seen": last, "end_reason": reason}
+            compare(record, Event(kind, wanted, True), self.model)  # type: ignore[arg-type]
+
+    def accounting(self) -> str:
+        """Flows counted per direction from the packets' NET_BUFFER_LISTs, reported when they end (and,
+        with flows.interval, while they last); packets of flows without a context counted apart; the
+        context limit; flows ending while two threads count their packets (exact totals)."""
+        assert self.model.flows is not None and self.reader is not None
+        flows_model = self.model.flows
+        self.end_flows()
+        self.read_flow_records()
+        self.on_processor(0)
+        rng = random.Random(41)
+        details: list[str] = []
+        accounted = [layer for layer in self.model.layers if layer.accounted]
+        unaccounted_before = self.counter64("PacketsUnaccounted")
+        unknown_before = self.counter64("PacketBytesUnknown")
+        unaccounted = unknown = 0
+        for kind in self.model.flow_kinds:
+            layers = [layer for layer in accounted if layer.ip_version == kind.ip_version]
+            # 1. Flows with their own 5-tuple and process; packets in both directions on every processor.
+            since = self.clock()
+            flows = [AccountedFlow.make(kind, n, rng, self.model.max_blob) for n in range(12)]
+            for flow in flows:
+                self.open_flow(kind, flow)
+            packets = 0
+            for _ in range(120):
+                flow = rng.choice(flows)
+                layer = rng.choice(layers)
+                lengths = [rng.choice((0, 1, 40, 536, 1460, 1500)) for _ in range(rng.randint(1, 3))]
+                header = None if layer.inbound else flow.header_size
+                if not layer.inbound and flow.process_id % 5 == 0:
+                    header = None  # no transport header size: the packets count, their bytes cannot
+                self.on_processor(rng.randrange(PROCESSORS))
+                if self.send_counted(layer, flow, lengths, header):
+                    packets += len(lengths)
+                    unknown += len(lengths) if header is None and not layer.inbound else 0
+            # Packets of a flow the driver never saw, and packets with no flow handle: counted apart.
+            for handle in (0xDEAD0000 + kind.ip_version, None):
+                layer = layers[0]
+                lengths = [100, 200]
+                if self.send_counted(layer, None, lengths, 20, handle=handle):
+                    unaccounted += len(lengths)
+            self.on_processor(0)
+            for flow in flows:
+                self.driver.flow_end(flow.handle)
+            records, others = self.read_flow_records()
+            self.check_flow_records(records, flows, since, self.clock())
+            details.append(f"{kind.name}: {len(flows)} flows, {packets} packets, each record equal to its flow's "
+                           f"counts ({others} per-packet records besides)")
+
+            # 2. flows.interval: a flow reports at its first packet after the interval, and again when it ends.
+            layer = layers[0]
+            flow = AccountedFlow.make(kind, 100, rng, self.model.max_blob)
+            since = self.clock()
+            self.open_flow(kind, flow)
+            self.send_counted(layer, flow, [300], flow.header_size)
+            self.driver.advance_clock(max(flows_model.interval_100ns, 864_000_000_000) + 1)
+            self.send_counted(layer, flow, [400], flow.header_size)
+            interim, _ = self.read_flow_records()
+            if flows_model.interval_100ns:
+                expect(len(interim) == 1, f"{len(interim)} interval records after the interval passed")
+                first = flow.take()
+                self.check_flow_records(interim, [first], since, self.clock(), reason=1)
+            else:
+                expect(not interim, "a flow reported while it lasted, and flows.interval is 0")
+            self.send_counted(layer, flow, [500, 600], flow.header_size)
+            self.driver.flow_end(flow.handle)
+            final, _ = self.read_flow_records()
+            self.check_flow_records(final, [flow], since, self.clock())
+
+        # 3. The context limit: flows beyond it are counted, their packets too, and they send no record.
+        kind = self.model.flow_kinds[0]
+        layer = next(layer for layer in accounted if layer.ip_version == kind.ip_version)
+        before = self.driver_counter("FlowsUnattributed")
+        many = [AccountedFlow.make(kind, 1000 + n, rng, 0) for n in range(flows_model.max_contexts + 2)]
+        for flow in many:
+            self.open_flow(kind, flow)
+        over = self.driver_counter("FlowsUnattributed") - before
+        expect(over == 2, f"{len(many)} flows for {flows_model.max_contexts} contexts: {over} counted unattributed")
+        for flow in many[-2:]:
+            unaccounted += self.send_counted(layer, None, [10], flow.header_size, handle=flow.handle)
+        self.send_counted(layer, many[0], [10], many[0].header_size)
+        chunk = max(1, self.ring_capacity // (2 * kind.record.max_size))  # one processor's ring: no drop
+        got: list[Any] = []
+        for start in range(0, len(many), chunk):
+            for flow in many[start:start + chunk]:
+                self.driver.flow_end(flow.handle)
+            got += self.read_flow_records()[0]
+        expect(len(got) == flows_model.max_contexts, f"{len(got)} flow records for {flows_model.max_contexts} "
+               "flows with a context")
+        self.expect_no_flow_contexts()
+        details.append(f"{flows_model.max_contexts} contexts for {len(many)} flows: 2 counted, their packets apart")
+
+        # 4. Flows end on this thread while two others count the packets of each of them at once: no packet is
+        # lost or counted twice.
+        count, repeat = (60, 3) if self.variant == "tsan" else (200, 6)
+        racing = [AccountedFlow.make(kind, 5000 + n, rng, 0) for n in range(count)]
+        for flow in racing:
+            self.open_flow(kind, flow)
+        layer_id = self.layer_id(layer)
+        errors: list[str] = []
+        length = 100
+
+        def count_half(half: int) -> None:
+            try:
+                self.on_processor(half)
+                for flow in racing:
+                    slots, metadata = self.inputs(layer, {**fixed_size_values(self.model, layer),
+                                                          **({layer.record.attribution.name: 2}
+                                                             if layer.record.attribution else {})})
+                    metadata = dataclasses.replace(metadata, flow_handle=flow.handle, net_buffers=(length,),
+                                                   transport_header_size=0)
+                    self.driver.classify_repeat(layer_id, slots, metadata, repeat)
+            except Exception as exc:  # noqa: BLE001 - reported by the step
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+        matches = traffic.matches(layer, fixed_size_values(self.model, layer))
+        mark = self.counter64("PacketsUnaccounted")
+        workers = [threading.Thread(target=count_half, args=(half,)) for half in (0, 1)]
+        for worker in workers:
+            worker.start()
+        for flow in reversed(racing):
+            self.driver.flow_end(flow.handle)
+        for worker in workers:
+            worker.join()
+        expect(not errors, "; ".join(errors))
+        raced, _ = self.read_flow_records()
+        direction = "in" if layer.inbound else "out"
+        counted = sum(int(r.values.get(f"packets_{direction}") or 0) for r in raced)
+        counted_bytes = sum(int(r.values.get(f"bytes_{direction}") or 0) for r in raced)
+        late = self.counter64("PacketsUnaccounted") - mark
+        sent = 2 * count * repeat if matches else 0
+        expect(len(raced) == count, f"{len(raced)} flow records for {count} flows")
+        expect(counted + late == sent, f"{counted} packets counted in flows + {late} after their flow ended != "
+               f"{sent} sent")
+        expect(counted_bytes == counted * length, f"{counted_bytes} bytes for {counted} packets of {length}")
+        unaccounted += late
+        self.expect_no_flow_contexts()
+        details.append(f"{count} flows ended while 2 threads sent {sent} packets of each: {counted} counted, {late} "
+                       "after their flow ended, none lost")
+
+        got_unaccounted = self.counter64("PacketsUnaccounted") - unaccounted_before
+        expect(got_unaccounted == unaccounted, f"{got_unaccounted} packets counted unaccounted, expected "
+               f"{unaccounted}")
+        got_unknown = self.counter64("PacketBytesUnknown") - unknown_before
+        expect(got_unknown == unknown, f"{got_unknown} packets without a header size, expected {unknown}")
+
+        # 5. Flows still open at unload: their contexts are removed, and nothing is reported.
+        for n in range(3):
+            flow = AccountedFlow.make(kind, 9000 + n, rng, 0)
+            self.open_flow(kind, flow)
+            assert flow.handle is not None
+            self.live_flows.append(flow.handle)
+        return "; ".join(details) + f"; {unaccounted} packets without a flow context counted apart, exactly"
+
+    def clock(self) -> int:
+        """The simulated system time (FILETIME), as the driver's records carry it."""
+        return self.driver.system_time()
+
     def last_sequences(self, layer: LayerModel, values: dict[str, object | None]) -> list[int]:
         """The sequence number each ring is at: one event on each, read back."""
         for ring in range(self.rings):
@@ -728,7 +977,7 @@ class Scenario:
         slice, and (plain build) none may last longer than the bound. The host is not a processor at
         DISPATCH_LEVEL: an interrupt or a hypervisor may stretch any one hold, so the bound applies
         to the least disturbed of LOCK_HOLD_ROUNDS rounds, and every round is reported."""
-        layer = self.model.layers[0]
+        layer = self.emitting[0]
         values = fixed_size_values(self.model, layer)
         size = record_size(self.model, layer, values)
         slots, metadata = self.inputs(layer, values)
@@ -813,6 +1062,8 @@ class Scenario:
         logged = len(self.decoded)
         classified: dict[str, int] = {}
         unstored = [0] * self.rings  # records emitted to each ring since the last READ
+        flows: dict[tuple[object, ...], AccountedFlow] = {}  # flows.accounting: by 5-tuple, each its own process
+        counted = 0  # packets counted into flows
         for packet in packets:
             event = capture.to_event(packet, network)
             layer = next((lay for lay in self.model.layers if event is not None and lay.name == event.layer), None)
@@ -826,25 +1077,33 @@ class Scenario:
                 records += self.decode(self.read())  # drain before the ring could drop a record
                 unstored = [0] * self.rings
             self.on_processor(processor)
-            matched = self.classify_checked(layer, values, f"packet {packet.index}")
+            flow, extra, lengths = self.capture_flow(layer, packet, values, flows)
+            matched = self.classify_checked(layer, values, f"packet {packet.index}", extra)
             classified[layer.name] = classified.get(layer.name, 0) + 1
-            if matched:
+            if matched and flow is not None:
+                flow.count(layer.inbound, lengths, packet.transport_header)
+                counted += 1
+                if layer.flow_attributed:  # the record's process is the flow's
+                    values = {**values, **flow.attribution(layer)}
+            if matched and layer.emits:
                 wanted.append(Event(layer, values, True))
                 processors.append(processor)
                 unstored[ring] += 1
         self.on_processor(0)
         if any(unstored):
             records += self.decode(self.read())
+        records = [r for r in records if r.layer not in self.flow_kinds]
         expect(len(records) == len(wanted), f"decoded {len(records)} records for {len(wanted)} matching packets")
         records = self.in_sent_order(records, processors)
         self.decoded[logged:] = [r.to_json() for r in records]  # the log in capture order
+        flow_summary = self.compare_capture_flows(path, network, flows, counted) if flows else ""
         for record, wanted_event in zip(records, wanted):
             compare(record, wanted_event, self.model)
         layers = {layer.name: layer for layer in self.model.layers}
         reference = []  # dpkt's reading, filtered by the same layers and conditions
         for flow in dpkt_events(path, network):
             layer = layers.get(flow[0])
-            if layer is not None and traffic.matches(layer, flow_values(flow)):
+            if layer is not None and layer.emits and traffic.matches(layer, flow_values(flow)):
                 reference.append(project_flow(flow, layer))
         decoded = [record_tuple(r, layers[r.layer]) for r in records]
         if decoded != reference:
@@ -856,7 +1115,61 @@ class Scenario:
         per_layer = ", ".join(f"{count} at {name}" for name, count in classified.items())
         return (f"{len(packets)} TCP/UDP/ICMP packets in the capture; {sum(classified.values())} with a local end "
                 f"at a hooked layer classified ({per_layer or 'none'}); {len(records)} matched, decoded and equal "
-                f"to dpkt's reading; {read.format}, {read.frames} frames, skipped: {read.skipped_text()}")
+                f"to dpkt's reading{flow_summary}; {read.format}, {read.frames} frames, skipped: {read.skipped_text()}")
+
+    def capture_flow(self, layer: LayerModel, packet: Any, values: dict[str, object | None],
+                     flows: dict[tuple[object, ...], AccountedFlow]
+                     ) -> tuple[AccountedFlow | None, dict[str, Any] | None, list[int]]:
+        """flows.accounting: the flow of a captured TCP or UDP packet (established, with a process of its
+        own, at its first packet), the metadata that carries it and its NET_BUFFER lengths as WFP
+        gives them at ``layer``; (None, None, []) for a packet no flow counts."""
+        if not layer.accounted or packet.payload is None:
+            return None, None, []
+        kind = next(k for k in self.model.flow_kinds if k.ip_version == layer.ip_version)
+        key = (layer.ip_version, *(str(values[name]) for name in FLOW_FIELDS))
+        flow = flows.get(key)
+        if flow is None:
+            number = len(flows)
+            path = f"\\device\\harddiskvolume3\\capture\\process{number}.exe\0".encode("utf-16-le")
+            five = {name: values[name] for name in FLOW_FIELDS}
+            five["direction"] = 1 if layer.inbound else 0  # the flow is established by its first packet
+            flow = AccountedFlow(five, 20000 + number, path, packet.transport_header)
+            self.open_flow(kind, flow)
+            flows[key] = flow
+        lengths = [packet.payload] if layer.inbound else [packet.transport_header + packet.payload]
+        extra = {"flow_handle": flow.handle, "net_buffers": tuple(lengths),
+                 "transport_header_size": None if layer.inbound else packet.transport_header}
+        return flow, extra, lengths
+
+    def compare_capture_flows(self, path: Path, network: Any, flows: dict[tuple[object, ...], AccountedFlow],
+                              counted: int) -> str:
+        """End every flow of the capture: their records' packets and payload bytes per direction must equal
+        dpkt's count over the same capture, exactly."""
+        kind_size = max(kind.record.max_size for kind in self.model.flow_kinds)
+        chunk = max(1, self.ring_capacity // (2 * kind_size))
+        got: list[Any] = []
+        ended = list(flows.values())
+        for start in range(0, len(ended), chunk):
+            for flow in ended[start:start + chunk]:
+                self.driver.flow_end(flow.handle)
+            got += self.read_flow_records()[0]
+        reference = {key: counts for key, counts in dpkt_flow_totals(path, network).items() if key in flows}
+        decoded: dict[tuple[object, ...], list[int]] = {}
+        for record in got:
+            text = record.decoded()
+            key = (int(record.layer[-1]), *(str(text[name]) for name in FLOW_FIELDS))
+            counts = decoded.setdefault(key, [0, 0, 0, 0])
+            for index, name in enumerate(("packets_in", "packets_out", "bytes_in", "bytes_out")):
+                counts[index] += int(record.values[name])
+        expect(len(got) == len(flows), f"{len(got)} flow records for {len(flows)} flows")
+        expect(set(decoded) == set(flows), "flow records for other 5-tuples than the capture's flows")
+        for key in sorted(flows, key=str):
+            expect(decoded.get(key) == reference.get(key),
+                   f"flow {key}: decoded packets in/out, bytes in/out {decoded.get(key)}, dpkt counts "
+                   f"{reference.get(key)}")
+        ratio = counted / len(got) if got else 0.0
+        return (f"; {len(flows)} flows: their records' packets and payload bytes each way equal dpkt's count "
+                f"exactly; {counted} packets became {len(got)} flow records ({ratio:.1f} packets per record)")
 
     @staticmethod
     def fail(message: str) -> str:
@@ -883,6 +1196,70 @@ def _raw(value_type: str, value: object) -> int | bytes:
         return int(value)
     assert isinstance(value, int)
     return value
+
+
+@dataclasses.dataclass
+class AccountedFlow:
+    """A flow of the accounting step: its 5-tuple and process, and what the driver must have counted."""
+
+    five_tuple: dict[str, object]
+    process_id: int
+    process_path: bytes | None
+    header_size: int  # its transport header: TCP 20, UDP 8
+    handle: int | None = None
+    packets_in: int = 0
+    packets_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    @classmethod
+    def make(cls, kind: FlowRecordKind, number: int, rng: random.Random, max_blob: int) -> AccountedFlow:
+        """Flow ``number`` of ``kind``'s IP version: TCP or UDP, either direction, its own process; a long path
+        (cut to ``max_blob``) for some, none for others; ``max_blob`` 0: no path."""
+        protocol = (6, 17)[number % 2]
+        if kind.ip_version == 4:
+            local: object = ipaddress.IPv4Address(0x0A000000 + 1 + number % 200)
+            remote: object = ipaddress.IPv4Address(0xC6336400 + rng.randrange(1, 255))
+        else:
+            local = ipaddress.IPv6Address(0x20010DB8 << 96 | (number + 1))
+            remote = ipaddress.IPv6Address(0x2606470000000000 << 64 | rng.randrange(1, 1 << 32))
+        five = {"ip_protocol": protocol, "ip_local_address": local, "ip_local_port": 49152 + number % 16000,
+                "ip_remote_address": remote, "ip_remote_port": rng.choice((53, 80, 443, 8443)),
+                "direction": number % 2}
+        path = None
+        if max_blob and number % 7 != 3:
+            name = "x" * (max_blob // 2 + 10) if number % 7 == 5 else f"app{number}"
+            path = f"\\device\\harddiskvolume3\\apps\\{name}.exe\0".encode("utf-16-le")
+        return cls(five, 4000 + number, path, 20 if protocol == 6 else 8)
+
+    def count(self, inbound: bool, lengths: Sequence[int], header: int | None) -> None:
+        """What the driver counts for one packet of this flow."""
+        if inbound:
+            self.packets_in += len(lengths)
+            self.bytes_in += sum(lengths)
+        else:
+            self.packets_out += len(lengths)
+            self.bytes_out += 0 if header is None else sum(max(0, n - header) for n in lengths)
+
+    def attribution(self, layer: LayerModel) -> dict[str, object | None]:
+        """What a packet record of an attributed ``layer`` shows of this flow: its process."""
+        assert layer.record.attribution is not None
+        shown: dict[str, object | None] = {layer.record.attribution.name: 0}
+        for item in layer.record.flow_scalars + layer.record.flow_blobs:
+            shown[item.name] = self.process_id if item.name == "process_id" else self.process_path
+        return shown
+
+    def take(self) -> AccountedFlow:
+        """The counts so far (what an interval record reports), and this flow's counts zeroed."""
+        taken = dataclasses.replace(self)
+        self.packets_in = self.packets_out = self.bytes_in = self.bytes_out = 0
+        return taken
+
+    def expected(self) -> dict[str, object | None]:
+        """The flow record's values (end_reason: ended; the timestamps are checked apart)."""
+        return {**self.five_tuple, "process_id": self.process_id, "process_path": self.process_path,
+                "packets_in": self.packets_in, "packets_out": self.packets_out, "bytes_in": self.bytes_in,
+                "bytes_out": self.bytes_out, "end_reason": 0}
 
 
 def expected_rings(model: ProjectModel) -> int:
@@ -1156,9 +1533,29 @@ def _later_fragment(dpkt: Any, ip: Any) -> bool:
 
 def dpkt_events(path: Path, local: Any) -> list[Flow]:
     """The same capture read by dpkt: (layer, protocol, local, local port, remote, remote port)."""
+    return [flow for flow, _ in _dpkt_packets(path, local)]
+
+
+def dpkt_flow_totals(path: Path, local: Any) -> dict[tuple[object, ...], list[int]]:
+    """dpkt's count of the capture's TCP and UDP flows: per (version, protocol, local, local port, remote,
+    remote port), [packets in, packets out, payload bytes in, payload bytes out]."""
+    totals: dict[tuple[object, ...], list[int]] = {}
+    for flow, payload in _dpkt_packets(path, local):
+        if payload is None:
+            continue
+        key = (int(flow[0][-1]), *(str(part) for part in flow[1:]))
+        counts = totals.setdefault(key, [0, 0, 0, 0])
+        outbound = flow[0].startswith("outbound")
+        counts[outbound] += 1
+        counts[2 + outbound] += payload
+    return totals
+
+
+def _dpkt_packets(path: Path, local: Any) -> Iterator[tuple[Flow, int | None]]:
+    """Each packet with a local end as dpkt reads it, and its TCP or UDP payload length (None: no
+    complete TCP or UDP header)."""
     import dpkt  # type: ignore[import-untyped]  # the independent decoder
 
-    result = []
     data = path.read_bytes()
     frames = _dpkt_pcapng_frames(dpkt, data) if data[:4] == b"\x0a\x0d\x0d\x0a" else _dpkt_pcap_frames(dpkt, data)
     for linktype, frame in frames:
@@ -1169,8 +1566,10 @@ def dpkt_events(path: Path, local: Any) -> list[Flow]:
         if not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
             continue
         transport, protocol = ip.data, ip.p  # (for IPv6, p is past the extension headers)
+        payload = None
         if isinstance(transport, (dpkt.tcp.TCP, dpkt.udp.UDP)):
             ports = (transport.sport, transport.dport)
+            payload = len(transport.data)
         elif isinstance(transport, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
             ports = (transport.type, transport.code)
         elif (isinstance(transport, bytes) and protocol in (6, 17) and len(transport) >= 4
@@ -1188,9 +1587,7 @@ def dpkt_events(path: Path, local: Any) -> list[Flow]:
             continue
         if protocol in (1, 58):  # ICMP_TYPE is IP_LOCAL_PORT, ICMP_CODE IP_REMOTE_PORT, either way
             near, far = (near[0], ports[0]), (far[0], ports[1])
-        result.append((f"{direction}_transport_v{version}", protocol, str(near[0]), near[1], str(far[0]),
-                       far[1]))
-    return result
+        yield (f"{direction}_transport_v{version}", protocol, str(near[0]), near[1], str(far[0]), far[1]), payload
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1210,13 +1607,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenario.step("device: GET_INFO and bad requests", scenario.device_info)
     scenario.step("synthetic traffic on every layer", scenario.traffic_and_decode)
     if scenario.ring:
-        scenario.step("short value arrays", scenario.short_values)
-        scenario.step("pended, cancelled and cleaned-up reads", scenario.pended_read)
-        scenario.step("ring overflow: drops counted exactly", scenario.overflow)
-        scenario.step("concurrent classify and draining reader", scenario.concurrency)
-        scenario.step("READ holds ring locks for one slice at most", scenario.lock_holds)
-        if scenario.model.flows is not None:
+        if scenario.emitting:  # else every record is a flow record: the accounting step reads them
+            scenario.step("short value arrays", scenario.short_values)
+            scenario.step("pended, cancelled and cleaned-up reads", scenario.pended_read)
+            scenario.step("ring overflow: drops counted exactly", scenario.overflow)
+            scenario.step("concurrent classify and draining reader", scenario.concurrency)
+            scenario.step("READ holds ring locks for one slice at most", scenario.lock_holds)
+        flows = scenario.model.flows
+        if flows is not None and flows.attribution:
             scenario.step("flow contexts: limit, refused association, flows ending mid-classify", scenario.flows)
+        if flows is not None and flows.accounting:
+            scenario.step("flow accounting: counts per direction, intervals, limit, flows ending mid-classify",
+                          scenario.accounting)
         if args.pcap is not None:
             scenario.step(f"capture {args.pcap.name} versus dpkt", lambda: scenario.pcap(args.pcap, args.local))
     elif args.pcap is not None:  # not silently ignored
