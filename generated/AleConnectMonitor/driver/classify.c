@@ -23,173 +23,7 @@ Environment:
 --*/
 
 #include "driver.h"
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE const FWP_VALUE0 *
-AleConnectMonitorValue(_In_ const FWPS_INCOMING_VALUES0 *Values, _In_ UINT32 Index, _In_ FWP_DATA_TYPE Type)
-{
-    if (Values->incomingValue == NULL || Index >= Values->valueCount)
-    {
-        return NULL;
-    }
-    if (Values->incomingValue[Index].value.type != Type)
-    {
-        return NULL;
-    }
-    return &Values->incomingValue[Index].value;
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorReadUint8(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                           _In_ UINT32 Index,
-                           _Out_ UINT8 *Target,
-                           _Inout_ WFPGEN_RECORD_HEADER *Header,
-                           _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AleConnectMonitorValue(Values, Index, FWP_UINT8);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint8;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorReadUint16(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                            _In_ UINT32 Index,
-                            _Out_ UINT16 *Target,
-                            _Inout_ WFPGEN_RECORD_HEADER *Header,
-                            _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AleConnectMonitorValue(Values, Index, FWP_UINT16);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint16;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorReadUint32(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                            _In_ UINT32 Index,
-                            _Out_ UINT32 *Target,
-                            _Inout_ WFPGEN_RECORD_HEADER *Header,
-                            _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AleConnectMonitorValue(Values, Index, FWP_UINT32);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint32;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorReadUint64(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                            _In_ UINT32 Index,
-                            _Out_ UINT64 *Target,
-                            _Inout_ WFPGEN_RECORD_HEADER *Header,
-                            _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AleConnectMonitorValue(Values, Index, FWP_UINT64);
-
-    *Target = 0;
-    if (value != NULL && value->uint64 != NULL)
-    {
-        *Target = *value->uint64;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorReadArray16(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                             _In_ UINT32 Index,
-                             _Out_writes_bytes_all_(16) UINT8 *Target,
-                             _Inout_ WFPGEN_RECORD_HEADER *Header,
-                             _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AleConnectMonitorValue(Values, Index, FWP_BYTE_ARRAY16_TYPE);
-
-    RtlZeroMemory(Target, 16);
-    if (value != NULL && value->byteArray16 != NULL)
-    {
-        RtlCopyMemory(Target, value->byteArray16->byteArray16, 16);
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorReadBlob(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                          _In_ UINT32 Index,
-                          _Out_ WFPGEN_BLOB_SOURCE *Target,
-                          _Inout_ WFPGEN_RECORD_HEADER *Header,
-                          _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AleConnectMonitorValue(Values, Index, FWP_BYTE_BLOB_TYPE);
-
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (value != NULL && value->byteBlob != NULL && (value->byteBlob->data != NULL || value->byteBlob->size == 0))
-    {
-        Target->Data = value->byteBlob->data;
-        Target->Length = value->byteBlob->size;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorReadSid(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                         _In_ UINT32 Index,
-                         _Out_ WFPGEN_BLOB_SOURCE *Target,
-                         _Inout_ WFPGEN_RECORD_HEADER *Header,
-                         _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AleConnectMonitorValue(Values, Index, FWP_SID);
-    const UINT8 *sid;
-
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (value != NULL && value->sid != NULL)
-    {
-        /* A SID is 8 bytes (revision, count, authority) plus 4 per sub-authority; byte 1 is the count. */
-        sid = (const UINT8 *)value->sid;
-        Target->Data = sid;
-        Target->Length = 8u + 4u * (UINT32)sid[1];
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorReadMetaBlob(_In_opt_ const FWP_BYTE_BLOB *Blob,
-                              _Out_ WFPGEN_BLOB_SOURCE *Target,
-                              _Inout_ WFPGEN_RECORD_HEADER *Header,
-                              _In_ UINT32 Mask)
-{
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (Blob != NULL && (Blob->data != NULL || Blob->size == 0))
-    {
-        Target->Data = Blob->data;
-        Target->Length = Blob->size;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AleConnectMonitorStamp(_Inout_ WFPGEN_RECORD_HEADER *Header, _In_ UINT32 Size, _In_ UINT16 LayerIndex)
-{
-    LARGE_INTEGER now;
-
-    KeQuerySystemTimePrecise(&now);
-    Header->Size = Size;
-    Header->LayerIndex = LayerIndex;
-    Header->Timestamp = (UINT64)now.QuadPart;
-}
+#include "values.h"
 
 _IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
 AleConnectMonitorSetVerdict(_Inout_ FWPS_CLASSIFY_OUT0 *ClassifyOut, _In_ BOOLEAN Block)
@@ -221,6 +55,7 @@ AleConnectMonitorClassifyAleAuthConnectV4(const FWPS_INCOMING_VALUES0 *inFixedVa
 {
     ALECONNECTMONITOR_RECORD_ALE_AUTH_CONNECT_V4 record;
     WFPGEN_BLOB_SOURCE blobs[2];
+    UINT64 now = AleConnectMonitorNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -252,7 +87,7 @@ AleConnectMonitorClassifyAleAuthConnectV4(const FWPS_INCOMING_VALUES0 *inFixedVa
         AleConnectMonitorReadMetaBlob(inMetaValues->processPath, &blobs[1], &record.Header, 0x00000080u);
     }
 
-    AleConnectMonitorStamp(&record.Header, (UINT32)sizeof(record), ALECONNECTMONITOR_LAYER_ALE_AUTH_CONNECT_V4);
+    AleConnectMonitorStamp(&record.Header, (UINT32)sizeof(record), ALECONNECTMONITOR_LAYER_ALE_AUTH_CONNECT_V4, now);
     AleConnectMonitorSinkEmit(&record.Header, blobs, 2u);
     AleConnectMonitorSetVerdict(classifyOut, FALSE);
 }
@@ -269,6 +104,7 @@ AleConnectMonitorClassifyAleAuthConnectV6(const FWPS_INCOMING_VALUES0 *inFixedVa
 {
     ALECONNECTMONITOR_RECORD_ALE_AUTH_CONNECT_V6 record;
     WFPGEN_BLOB_SOURCE blobs[2];
+    UINT64 now = AleConnectMonitorNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -300,7 +136,7 @@ AleConnectMonitorClassifyAleAuthConnectV6(const FWPS_INCOMING_VALUES0 *inFixedVa
         AleConnectMonitorReadMetaBlob(inMetaValues->processPath, &blobs[1], &record.Header, 0x00000080u);
     }
 
-    AleConnectMonitorStamp(&record.Header, (UINT32)sizeof(record), ALECONNECTMONITOR_LAYER_ALE_AUTH_CONNECT_V6);
+    AleConnectMonitorStamp(&record.Header, (UINT32)sizeof(record), ALECONNECTMONITOR_LAYER_ALE_AUTH_CONNECT_V6, now);
     AleConnectMonitorSinkEmit(&record.Header, blobs, 2u);
     AleConnectMonitorSetVerdict(classifyOut, FALSE);
 }

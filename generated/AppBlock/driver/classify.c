@@ -23,173 +23,7 @@ Environment:
 --*/
 
 #include "driver.h"
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE const FWP_VALUE0 *
-AppBlockValue(_In_ const FWPS_INCOMING_VALUES0 *Values, _In_ UINT32 Index, _In_ FWP_DATA_TYPE Type)
-{
-    if (Values->incomingValue == NULL || Index >= Values->valueCount)
-    {
-        return NULL;
-    }
-    if (Values->incomingValue[Index].value.type != Type)
-    {
-        return NULL;
-    }
-    return &Values->incomingValue[Index].value;
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockReadUint8(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                  _In_ UINT32 Index,
-                  _Out_ UINT8 *Target,
-                  _Inout_ WFPGEN_RECORD_HEADER *Header,
-                  _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AppBlockValue(Values, Index, FWP_UINT8);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint8;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockReadUint16(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                   _In_ UINT32 Index,
-                   _Out_ UINT16 *Target,
-                   _Inout_ WFPGEN_RECORD_HEADER *Header,
-                   _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AppBlockValue(Values, Index, FWP_UINT16);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint16;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockReadUint32(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                   _In_ UINT32 Index,
-                   _Out_ UINT32 *Target,
-                   _Inout_ WFPGEN_RECORD_HEADER *Header,
-                   _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AppBlockValue(Values, Index, FWP_UINT32);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint32;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockReadUint64(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                   _In_ UINT32 Index,
-                   _Out_ UINT64 *Target,
-                   _Inout_ WFPGEN_RECORD_HEADER *Header,
-                   _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AppBlockValue(Values, Index, FWP_UINT64);
-
-    *Target = 0;
-    if (value != NULL && value->uint64 != NULL)
-    {
-        *Target = *value->uint64;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockReadArray16(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                    _In_ UINT32 Index,
-                    _Out_writes_bytes_all_(16) UINT8 *Target,
-                    _Inout_ WFPGEN_RECORD_HEADER *Header,
-                    _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AppBlockValue(Values, Index, FWP_BYTE_ARRAY16_TYPE);
-
-    RtlZeroMemory(Target, 16);
-    if (value != NULL && value->byteArray16 != NULL)
-    {
-        RtlCopyMemory(Target, value->byteArray16->byteArray16, 16);
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockReadBlob(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                 _In_ UINT32 Index,
-                 _Out_ WFPGEN_BLOB_SOURCE *Target,
-                 _Inout_ WFPGEN_RECORD_HEADER *Header,
-                 _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AppBlockValue(Values, Index, FWP_BYTE_BLOB_TYPE);
-
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (value != NULL && value->byteBlob != NULL && (value->byteBlob->data != NULL || value->byteBlob->size == 0))
-    {
-        Target->Data = value->byteBlob->data;
-        Target->Length = value->byteBlob->size;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockReadSid(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                _In_ UINT32 Index,
-                _Out_ WFPGEN_BLOB_SOURCE *Target,
-                _Inout_ WFPGEN_RECORD_HEADER *Header,
-                _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = AppBlockValue(Values, Index, FWP_SID);
-    const UINT8 *sid;
-
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (value != NULL && value->sid != NULL)
-    {
-        /* A SID is 8 bytes (revision, count, authority) plus 4 per sub-authority; byte 1 is the count. */
-        sid = (const UINT8 *)value->sid;
-        Target->Data = sid;
-        Target->Length = 8u + 4u * (UINT32)sid[1];
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockReadMetaBlob(_In_opt_ const FWP_BYTE_BLOB *Blob,
-                     _Out_ WFPGEN_BLOB_SOURCE *Target,
-                     _Inout_ WFPGEN_RECORD_HEADER *Header,
-                     _In_ UINT32 Mask)
-{
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (Blob != NULL && (Blob->data != NULL || Blob->size == 0))
-    {
-        Target->Data = Blob->data;
-        Target->Length = Blob->size;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-AppBlockStamp(_Inout_ WFPGEN_RECORD_HEADER *Header, _In_ UINT32 Size, _In_ UINT16 LayerIndex)
-{
-    LARGE_INTEGER now;
-
-    KeQuerySystemTimePrecise(&now);
-    Header->Size = Size;
-    Header->LayerIndex = LayerIndex;
-    Header->Timestamp = (UINT64)now.QuadPart;
-}
+#include "values.h"
 
 _IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
 AppBlockSetVerdict(_Inout_ FWPS_CLASSIFY_OUT0 *ClassifyOut, _In_ BOOLEAN Block)
@@ -221,6 +55,7 @@ AppBlockClassifyAleAuthConnectV4(const FWPS_INCOMING_VALUES0 *inFixedValues,
 {
     APPBLOCK_RECORD_ALE_AUTH_CONNECT_V4 record;
     WFPGEN_BLOB_SOURCE blobs[1];
+    UINT64 now = AppBlockNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -243,7 +78,7 @@ AppBlockClassifyAleAuthConnectV4(const FWPS_INCOMING_VALUES0 *inFixedValues,
         record.Header.Present |= 0x00000010u;
     }
 
-    AppBlockStamp(&record.Header, (UINT32)sizeof(record), APPBLOCK_LAYER_ALE_AUTH_CONNECT_V4);
+    AppBlockStamp(&record.Header, (UINT32)sizeof(record), APPBLOCK_LAYER_ALE_AUTH_CONNECT_V4, now);
     AppBlockSinkEmit(&record.Header, blobs, 1u);
     AppBlockSetVerdict(classifyOut, TRUE);
 }
@@ -260,6 +95,7 @@ AppBlockClassifyAleAuthConnectV6(const FWPS_INCOMING_VALUES0 *inFixedValues,
 {
     APPBLOCK_RECORD_ALE_AUTH_CONNECT_V6 record;
     WFPGEN_BLOB_SOURCE blobs[1];
+    UINT64 now = AppBlockNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -281,7 +117,7 @@ AppBlockClassifyAleAuthConnectV6(const FWPS_INCOMING_VALUES0 *inFixedValues,
         record.Header.Present |= 0x00000008u;
     }
 
-    AppBlockStamp(&record.Header, (UINT32)sizeof(record), APPBLOCK_LAYER_ALE_AUTH_CONNECT_V6);
+    AppBlockStamp(&record.Header, (UINT32)sizeof(record), APPBLOCK_LAYER_ALE_AUTH_CONNECT_V6, now);
     AppBlockSinkEmit(&record.Header, blobs, 0u);
     AppBlockSetVerdict(classifyOut, TRUE);
 }

@@ -25,7 +25,7 @@ Environment:
 
 #define APPBLOCK_FORMAT_VERSION     2u
 #define APPBLOCK_LAYOUT_FINGERPRINT 0xeffc4abbf2767927ULL
-#define APPBLOCK_LAYER_COUNT        2u
+#define APPBLOCK_LAYER_COUNT        2u /* record layouts: hooked layers */
 #define APPBLOCK_MAX_BLOB           520u
 #define APPBLOCK_MAX_RECORD_SIZE    576u
 

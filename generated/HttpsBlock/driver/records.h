@@ -25,7 +25,7 @@ Environment:
 
 #define HTTPSBLOCK_FORMAT_VERSION     2u
 #define HTTPSBLOCK_LAYOUT_FINGERPRINT 0x64d27e15075c27e7ULL
-#define HTTPSBLOCK_LAYER_COUNT        2u
+#define HTTPSBLOCK_LAYER_COUNT        2u /* record layouts: hooked layers */
 #define HTTPSBLOCK_MAX_BLOB           520u
 #define HTTPSBLOCK_MAX_RECORD_SIZE    48u
 

@@ -23,173 +23,7 @@ Environment:
 --*/
 
 #include "driver.h"
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE const FWP_VALUE0 *
-MonitorDbgPrintValue(_In_ const FWPS_INCOMING_VALUES0 *Values, _In_ UINT32 Index, _In_ FWP_DATA_TYPE Type)
-{
-    if (Values->incomingValue == NULL || Index >= Values->valueCount)
-    {
-        return NULL;
-    }
-    if (Values->incomingValue[Index].value.type != Type)
-    {
-        return NULL;
-    }
-    return &Values->incomingValue[Index].value;
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintReadUint8(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                         _In_ UINT32 Index,
-                         _Out_ UINT8 *Target,
-                         _Inout_ WFPGEN_RECORD_HEADER *Header,
-                         _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = MonitorDbgPrintValue(Values, Index, FWP_UINT8);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint8;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintReadUint16(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                          _In_ UINT32 Index,
-                          _Out_ UINT16 *Target,
-                          _Inout_ WFPGEN_RECORD_HEADER *Header,
-                          _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = MonitorDbgPrintValue(Values, Index, FWP_UINT16);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint16;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintReadUint32(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                          _In_ UINT32 Index,
-                          _Out_ UINT32 *Target,
-                          _Inout_ WFPGEN_RECORD_HEADER *Header,
-                          _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = MonitorDbgPrintValue(Values, Index, FWP_UINT32);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint32;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintReadUint64(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                          _In_ UINT32 Index,
-                          _Out_ UINT64 *Target,
-                          _Inout_ WFPGEN_RECORD_HEADER *Header,
-                          _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = MonitorDbgPrintValue(Values, Index, FWP_UINT64);
-
-    *Target = 0;
-    if (value != NULL && value->uint64 != NULL)
-    {
-        *Target = *value->uint64;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintReadArray16(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                           _In_ UINT32 Index,
-                           _Out_writes_bytes_all_(16) UINT8 *Target,
-                           _Inout_ WFPGEN_RECORD_HEADER *Header,
-                           _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = MonitorDbgPrintValue(Values, Index, FWP_BYTE_ARRAY16_TYPE);
-
-    RtlZeroMemory(Target, 16);
-    if (value != NULL && value->byteArray16 != NULL)
-    {
-        RtlCopyMemory(Target, value->byteArray16->byteArray16, 16);
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintReadBlob(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                        _In_ UINT32 Index,
-                        _Out_ WFPGEN_BLOB_SOURCE *Target,
-                        _Inout_ WFPGEN_RECORD_HEADER *Header,
-                        _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = MonitorDbgPrintValue(Values, Index, FWP_BYTE_BLOB_TYPE);
-
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (value != NULL && value->byteBlob != NULL && (value->byteBlob->data != NULL || value->byteBlob->size == 0))
-    {
-        Target->Data = value->byteBlob->data;
-        Target->Length = value->byteBlob->size;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintReadSid(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                       _In_ UINT32 Index,
-                       _Out_ WFPGEN_BLOB_SOURCE *Target,
-                       _Inout_ WFPGEN_RECORD_HEADER *Header,
-                       _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = MonitorDbgPrintValue(Values, Index, FWP_SID);
-    const UINT8 *sid;
-
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (value != NULL && value->sid != NULL)
-    {
-        /* A SID is 8 bytes (revision, count, authority) plus 4 per sub-authority; byte 1 is the count. */
-        sid = (const UINT8 *)value->sid;
-        Target->Data = sid;
-        Target->Length = 8u + 4u * (UINT32)sid[1];
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintReadMetaBlob(_In_opt_ const FWP_BYTE_BLOB *Blob,
-                            _Out_ WFPGEN_BLOB_SOURCE *Target,
-                            _Inout_ WFPGEN_RECORD_HEADER *Header,
-                            _In_ UINT32 Mask)
-{
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (Blob != NULL && (Blob->data != NULL || Blob->size == 0))
-    {
-        Target->Data = Blob->data;
-        Target->Length = Blob->size;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-MonitorDbgPrintStamp(_Inout_ WFPGEN_RECORD_HEADER *Header, _In_ UINT32 Size, _In_ UINT16 LayerIndex)
-{
-    LARGE_INTEGER now;
-
-    KeQuerySystemTimePrecise(&now);
-    Header->Size = Size;
-    Header->LayerIndex = LayerIndex;
-    Header->Timestamp = (UINT64)now.QuadPart;
-}
+#include "values.h"
 
 _IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
 MonitorDbgPrintSetVerdict(_Inout_ FWPS_CLASSIFY_OUT0 *ClassifyOut, _In_ BOOLEAN Block)
@@ -221,6 +55,7 @@ MonitorDbgPrintClassifyInboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVa
 {
     MONITORDBGPRINT_RECORD_INBOUND_TRANSPORT_V4 record;
     WFPGEN_BLOB_SOURCE blobs[1];
+    UINT64 now = MonitorDbgPrintNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -244,7 +79,7 @@ MonitorDbgPrintClassifyInboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVa
     record.CurrentProcessId = (UINT64)(ULONG_PTR)PsGetCurrentProcessId();
     record.Header.Present |= 0x00000020u;
 
-    MonitorDbgPrintStamp(&record.Header, (UINT32)sizeof(record), MONITORDBGPRINT_LAYER_INBOUND_TRANSPORT_V4);
+    MonitorDbgPrintStamp(&record.Header, (UINT32)sizeof(record), MONITORDBGPRINT_LAYER_INBOUND_TRANSPORT_V4, now);
     MonitorDbgPrintSinkEmit(&record.Header, blobs, 0u);
     MonitorDbgPrintSetVerdict(classifyOut, FALSE);
 }
@@ -261,6 +96,7 @@ MonitorDbgPrintClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedV
 {
     MONITORDBGPRINT_RECORD_OUTBOUND_TRANSPORT_V4 record;
     WFPGEN_BLOB_SOURCE blobs[1];
+    UINT64 now = MonitorDbgPrintNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -284,7 +120,7 @@ MonitorDbgPrintClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedV
     record.CurrentProcessId = (UINT64)(ULONG_PTR)PsGetCurrentProcessId();
     record.Header.Present |= 0x00000020u;
 
-    MonitorDbgPrintStamp(&record.Header, (UINT32)sizeof(record), MONITORDBGPRINT_LAYER_OUTBOUND_TRANSPORT_V4);
+    MonitorDbgPrintStamp(&record.Header, (UINT32)sizeof(record), MONITORDBGPRINT_LAYER_OUTBOUND_TRANSPORT_V4, now);
     MonitorDbgPrintSinkEmit(&record.Header, blobs, 0u);
     MonitorDbgPrintSetVerdict(classifyOut, FALSE);
 }

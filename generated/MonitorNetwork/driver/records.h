@@ -25,7 +25,7 @@ Environment:
 
 #define MONITORNETWORK_FORMAT_VERSION     2u
 #define MONITORNETWORK_LAYOUT_FINGERPRINT 0x4a10340b935a1b6cULL
-#define MONITORNETWORK_LAYER_COUNT        2u
+#define MONITORNETWORK_LAYER_COUNT        2u /* record layouts: hooked layers */
 #define MONITORNETWORK_MAX_BLOB           520u
 #define MONITORNETWORK_MAX_RECORD_SIZE    48u
 

@@ -23,173 +23,7 @@ Environment:
 --*/
 
 #include "driver.h"
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE const FWP_VALUE0 *
-ProcessMonitorValue(_In_ const FWPS_INCOMING_VALUES0 *Values, _In_ UINT32 Index, _In_ FWP_DATA_TYPE Type)
-{
-    if (Values->incomingValue == NULL || Index >= Values->valueCount)
-    {
-        return NULL;
-    }
-    if (Values->incomingValue[Index].value.type != Type)
-    {
-        return NULL;
-    }
-    return &Values->incomingValue[Index].value;
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorReadUint8(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                        _In_ UINT32 Index,
-                        _Out_ UINT8 *Target,
-                        _Inout_ WFPGEN_RECORD_HEADER *Header,
-                        _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = ProcessMonitorValue(Values, Index, FWP_UINT8);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint8;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorReadUint16(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                         _In_ UINT32 Index,
-                         _Out_ UINT16 *Target,
-                         _Inout_ WFPGEN_RECORD_HEADER *Header,
-                         _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = ProcessMonitorValue(Values, Index, FWP_UINT16);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint16;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorReadUint32(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                         _In_ UINT32 Index,
-                         _Out_ UINT32 *Target,
-                         _Inout_ WFPGEN_RECORD_HEADER *Header,
-                         _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = ProcessMonitorValue(Values, Index, FWP_UINT32);
-
-    *Target = 0;
-    if (value != NULL)
-    {
-        *Target = value->uint32;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorReadUint64(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                         _In_ UINT32 Index,
-                         _Out_ UINT64 *Target,
-                         _Inout_ WFPGEN_RECORD_HEADER *Header,
-                         _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = ProcessMonitorValue(Values, Index, FWP_UINT64);
-
-    *Target = 0;
-    if (value != NULL && value->uint64 != NULL)
-    {
-        *Target = *value->uint64;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorReadArray16(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                          _In_ UINT32 Index,
-                          _Out_writes_bytes_all_(16) UINT8 *Target,
-                          _Inout_ WFPGEN_RECORD_HEADER *Header,
-                          _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = ProcessMonitorValue(Values, Index, FWP_BYTE_ARRAY16_TYPE);
-
-    RtlZeroMemory(Target, 16);
-    if (value != NULL && value->byteArray16 != NULL)
-    {
-        RtlCopyMemory(Target, value->byteArray16->byteArray16, 16);
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorReadBlob(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                       _In_ UINT32 Index,
-                       _Out_ WFPGEN_BLOB_SOURCE *Target,
-                       _Inout_ WFPGEN_RECORD_HEADER *Header,
-                       _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = ProcessMonitorValue(Values, Index, FWP_BYTE_BLOB_TYPE);
-
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (value != NULL && value->byteBlob != NULL && (value->byteBlob->data != NULL || value->byteBlob->size == 0))
-    {
-        Target->Data = value->byteBlob->data;
-        Target->Length = value->byteBlob->size;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorReadSid(_In_ const FWPS_INCOMING_VALUES0 *Values,
-                      _In_ UINT32 Index,
-                      _Out_ WFPGEN_BLOB_SOURCE *Target,
-                      _Inout_ WFPGEN_RECORD_HEADER *Header,
-                      _In_ UINT32 Mask)
-{
-    const FWP_VALUE0 *value = ProcessMonitorValue(Values, Index, FWP_SID);
-    const UINT8 *sid;
-
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (value != NULL && value->sid != NULL)
-    {
-        /* A SID is 8 bytes (revision, count, authority) plus 4 per sub-authority; byte 1 is the count. */
-        sid = (const UINT8 *)value->sid;
-        Target->Data = sid;
-        Target->Length = 8u + 4u * (UINT32)sid[1];
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorReadMetaBlob(_In_opt_ const FWP_BYTE_BLOB *Blob,
-                           _Out_ WFPGEN_BLOB_SOURCE *Target,
-                           _Inout_ WFPGEN_RECORD_HEADER *Header,
-                           _In_ UINT32 Mask)
-{
-    Target->Data = NULL;
-    Target->Length = 0;
-    if (Blob != NULL && (Blob->data != NULL || Blob->size == 0))
-    {
-        Target->Data = Blob->data;
-        Target->Length = Blob->size;
-        Header->Present |= Mask;
-    }
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
-ProcessMonitorStamp(_Inout_ WFPGEN_RECORD_HEADER *Header, _In_ UINT32 Size, _In_ UINT16 LayerIndex)
-{
-    LARGE_INTEGER now;
-
-    KeQuerySystemTimePrecise(&now);
-    Header->Size = Size;
-    Header->LayerIndex = LayerIndex;
-    Header->Timestamp = (UINT64)now.QuadPart;
-}
+#include "values.h"
 
 _IRQL_requires_max_(DISPATCH_LEVEL) static FORCEINLINE VOID
 ProcessMonitorSetVerdict(_Inout_ FWPS_CLASSIFY_OUT0 *ClassifyOut, _In_ BOOLEAN Block)
@@ -221,6 +55,10 @@ ProcessMonitorClassifyInboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVal
 {
     PROCESSMONITOR_RECORD_INBOUND_TRANSPORT_V4 record;
     WFPGEN_BLOB_SOURCE blobs[1];
+    /* The flow's context from its ALE_FLOW_ESTABLISHED event (flows.c), or NULL: WFP keeps it alive
+     * while this classify runs. */
+    PROCESSMONITOR_FLOW *flow = (PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext;
+    UINT64 now = ProcessMonitorNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -239,12 +77,8 @@ ProcessMonitorClassifyInboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVal
                              &record.Header, 0x00000008u);
     ProcessMonitorReadUint16(inFixedValues, FWPS_FIELD_INBOUND_TRANSPORT_V4_IP_REMOTE_PORT, &record.IpRemotePort,
                              &record.Header, 0x00000010u);
-    if (flowContext != 0)
+    if (flow != NULL)
     {
-        /* The flow's context, from its ALE_FLOW_ESTABLISHED event (flows.c); WFP keeps it alive while
-         * this classify runs, and the blob is copied before classify returns. */
-        const PROCESSMONITOR_FLOW *flow = (const PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext;
-
         record.FlowAttribution = PROCESSMONITOR_ATTRIBUTION_FLOW;
         if (flow->Present & PROCESSMONITOR_FLOW_PROCESS_ID)
         {
@@ -253,6 +87,7 @@ ProcessMonitorClassifyInboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVal
         }
         if (flow->Present & PROCESSMONITOR_FLOW_PROCESS_PATH)
         {
+            /* Copied by the sink before classify returns. */
             blobs[0].Data = flow->ProcessPath;
             blobs[0].Length = flow->ProcessPathLength;
             record.Header.Present |= 0x00000040u;
@@ -266,7 +101,7 @@ ProcessMonitorClassifyInboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVal
     }
     record.Header.Present |= 0x00000080u;
 
-    ProcessMonitorStamp(&record.Header, (UINT32)sizeof(record), PROCESSMONITOR_LAYER_INBOUND_TRANSPORT_V4);
+    ProcessMonitorStamp(&record.Header, (UINT32)sizeof(record), PROCESSMONITOR_LAYER_INBOUND_TRANSPORT_V4, now);
     ProcessMonitorSinkEmit(&record.Header, blobs, 1u);
     ProcessMonitorSetVerdict(classifyOut, FALSE);
 }
@@ -283,6 +118,10 @@ ProcessMonitorClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVa
 {
     PROCESSMONITOR_RECORD_OUTBOUND_TRANSPORT_V4 record;
     WFPGEN_BLOB_SOURCE blobs[1];
+    /* The flow's context from its ALE_FLOW_ESTABLISHED event (flows.c), or NULL: WFP keeps it alive
+     * while this classify runs. */
+    PROCESSMONITOR_FLOW *flow = (PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext;
+    UINT64 now = ProcessMonitorNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -301,12 +140,8 @@ ProcessMonitorClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVa
                              &record.Header, 0x00000008u);
     ProcessMonitorReadUint16(inFixedValues, FWPS_FIELD_OUTBOUND_TRANSPORT_V4_IP_REMOTE_PORT, &record.IpRemotePort,
                              &record.Header, 0x00000010u);
-    if (flowContext != 0)
+    if (flow != NULL)
     {
-        /* The flow's context, from its ALE_FLOW_ESTABLISHED event (flows.c); WFP keeps it alive while
-         * this classify runs, and the blob is copied before classify returns. */
-        const PROCESSMONITOR_FLOW *flow = (const PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext;
-
         record.FlowAttribution = PROCESSMONITOR_ATTRIBUTION_FLOW;
         if (flow->Present & PROCESSMONITOR_FLOW_PROCESS_ID)
         {
@@ -315,6 +150,7 @@ ProcessMonitorClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVa
         }
         if (flow->Present & PROCESSMONITOR_FLOW_PROCESS_PATH)
         {
+            /* Copied by the sink before classify returns. */
             blobs[0].Data = flow->ProcessPath;
             blobs[0].Length = flow->ProcessPathLength;
             record.Header.Present |= 0x00000040u;
@@ -328,7 +164,7 @@ ProcessMonitorClassifyOutboundTransportV4(const FWPS_INCOMING_VALUES0 *inFixedVa
     }
     record.Header.Present |= 0x00000080u;
 
-    ProcessMonitorStamp(&record.Header, (UINT32)sizeof(record), PROCESSMONITOR_LAYER_OUTBOUND_TRANSPORT_V4);
+    ProcessMonitorStamp(&record.Header, (UINT32)sizeof(record), PROCESSMONITOR_LAYER_OUTBOUND_TRANSPORT_V4, now);
     ProcessMonitorSinkEmit(&record.Header, blobs, 1u);
     ProcessMonitorSetVerdict(classifyOut, FALSE);
 }
@@ -345,6 +181,10 @@ ProcessMonitorClassifyInboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedVal
 {
     PROCESSMONITOR_RECORD_INBOUND_TRANSPORT_V6 record;
     WFPGEN_BLOB_SOURCE blobs[1];
+    /* The flow's context from its ALE_FLOW_ESTABLISHED event (flows.c), or NULL: WFP keeps it alive
+     * while this classify runs. */
+    PROCESSMONITOR_FLOW *flow = (PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext;
+    UINT64 now = ProcessMonitorNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -363,12 +203,8 @@ ProcessMonitorClassifyInboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedVal
                               &record.Header, 0x00000008u);
     ProcessMonitorReadUint16(inFixedValues, FWPS_FIELD_INBOUND_TRANSPORT_V6_IP_REMOTE_PORT, &record.IpRemotePort,
                              &record.Header, 0x00000010u);
-    if (flowContext != 0)
+    if (flow != NULL)
     {
-        /* The flow's context, from its ALE_FLOW_ESTABLISHED event (flows.c); WFP keeps it alive while
-         * this classify runs, and the blob is copied before classify returns. */
-        const PROCESSMONITOR_FLOW *flow = (const PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext;
-
         record.FlowAttribution = PROCESSMONITOR_ATTRIBUTION_FLOW;
         if (flow->Present & PROCESSMONITOR_FLOW_PROCESS_ID)
         {
@@ -377,6 +213,7 @@ ProcessMonitorClassifyInboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedVal
         }
         if (flow->Present & PROCESSMONITOR_FLOW_PROCESS_PATH)
         {
+            /* Copied by the sink before classify returns. */
             blobs[0].Data = flow->ProcessPath;
             blobs[0].Length = flow->ProcessPathLength;
             record.Header.Present |= 0x00000040u;
@@ -390,7 +227,7 @@ ProcessMonitorClassifyInboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedVal
     }
     record.Header.Present |= 0x00000080u;
 
-    ProcessMonitorStamp(&record.Header, (UINT32)sizeof(record), PROCESSMONITOR_LAYER_INBOUND_TRANSPORT_V6);
+    ProcessMonitorStamp(&record.Header, (UINT32)sizeof(record), PROCESSMONITOR_LAYER_INBOUND_TRANSPORT_V6, now);
     ProcessMonitorSinkEmit(&record.Header, blobs, 1u);
     ProcessMonitorSetVerdict(classifyOut, FALSE);
 }
@@ -407,6 +244,10 @@ ProcessMonitorClassifyOutboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedVa
 {
     PROCESSMONITOR_RECORD_OUTBOUND_TRANSPORT_V6 record;
     WFPGEN_BLOB_SOURCE blobs[1];
+    /* The flow's context from its ALE_FLOW_ESTABLISHED event (flows.c), or NULL: WFP keeps it alive
+     * while this classify runs. */
+    PROCESSMONITOR_FLOW *flow = (PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext;
+    UINT64 now = ProcessMonitorNow();
 
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
@@ -425,12 +266,8 @@ ProcessMonitorClassifyOutboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedVa
                               &record.Header, 0x00000008u);
     ProcessMonitorReadUint16(inFixedValues, FWPS_FIELD_OUTBOUND_TRANSPORT_V6_IP_REMOTE_PORT, &record.IpRemotePort,
                              &record.Header, 0x00000010u);
-    if (flowContext != 0)
+    if (flow != NULL)
     {
-        /* The flow's context, from its ALE_FLOW_ESTABLISHED event (flows.c); WFP keeps it alive while
-         * this classify runs, and the blob is copied before classify returns. */
-        const PROCESSMONITOR_FLOW *flow = (const PROCESSMONITOR_FLOW *)(ULONG_PTR)flowContext;
-
         record.FlowAttribution = PROCESSMONITOR_ATTRIBUTION_FLOW;
         if (flow->Present & PROCESSMONITOR_FLOW_PROCESS_ID)
         {
@@ -439,6 +276,7 @@ ProcessMonitorClassifyOutboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedVa
         }
         if (flow->Present & PROCESSMONITOR_FLOW_PROCESS_PATH)
         {
+            /* Copied by the sink before classify returns. */
             blobs[0].Data = flow->ProcessPath;
             blobs[0].Length = flow->ProcessPathLength;
             record.Header.Present |= 0x00000040u;
@@ -452,7 +290,7 @@ ProcessMonitorClassifyOutboundTransportV6(const FWPS_INCOMING_VALUES0 *inFixedVa
     }
     record.Header.Present |= 0x00000080u;
 
-    ProcessMonitorStamp(&record.Header, (UINT32)sizeof(record), PROCESSMONITOR_LAYER_OUTBOUND_TRANSPORT_V6);
+    ProcessMonitorStamp(&record.Header, (UINT32)sizeof(record), PROCESSMONITOR_LAYER_OUTBOUND_TRANSPORT_V6, now);
     ProcessMonitorSinkEmit(&record.Header, blobs, 1u);
     ProcessMonitorSetVerdict(classifyOut, FALSE);
 }

@@ -106,12 +106,14 @@ typedef enum _WFPGEN_DISPLAY
     WFPGEN_DISPLAY_SID,
     WFPGEN_DISPLAY_BYTES,
     WFPGEN_DISPLAY_ATTRIBUTION,
+    WFPGEN_DISPLAY_TIME,
+    WFPGEN_DISPLAY_FLOW_END,
 } WFPGEN_DISPLAY;
 
 extern const PROCESSMONITOR_CALLOUT ProcessMonitorCallouts[PROCESSMONITOR_CALLOUT_COUNT];
 
-/* flows.attribution: each flow's process, captured at ALE_FLOW_ESTABLISHED into a context that WFP hands
- * to the packet callouts of the flow as flowContext. Contexts come from a pool allocated at load
+/* flows.attribution: each flow's process, captured at ALE_FLOW_ESTABLISHED into a context that WFP
+ * hands to the packet callouts of the flow as flowContext. Contexts come from a pool allocated at load
  * (PROCESSMONITOR_MAX_FLOWS of them): classify never allocates. */
 #define PROCESSMONITOR_MAX_FLOWS          4096u
 #define PROCESSMONITOR_FLOW_PATH_CAPACITY 520u /* max_blob: all of a path a sink records */

@@ -38,7 +38,7 @@ Environment:
 static PROCESSMONITOR_FLOW *g_Flows; /* PROCESSMONITOR_MAX_FLOWS contexts */
 static UINT32 *g_FreeFlows;          /* indices of free contexts: a stack under g_FlowLock */
 static UINT32 g_FreeFlowCount;
-static BOOLEAN g_FlowsClosing;            /* under g_FlowLock: no new contexts (unload) */
+static volatile LONG g_FlowsClosing;      /* set under g_FlowLock: no new contexts (unload) */
 static volatile LONG g_FlowsEstablishing; /* establishing classifies holding a context they may associate */
 static KSPIN_LOCK g_FlowLock;
 volatile LONG ProcessMonitorFlowsUnattributed; /* flows that found no free context */
@@ -71,7 +71,7 @@ ProcessMonitorFlowsInitialize(VOID)
         g_FreeFlows[i] = PROCESSMONITOR_MAX_FLOWS - 1 - i;
     }
     g_FreeFlowCount = PROCESSMONITOR_MAX_FLOWS;
-    g_FlowsClosing = FALSE;
+    g_FlowsClosing = 0;
     g_FlowsEstablishing = 0;
     ProcessMonitorFlowsUnattributed = 0;
     ProcessMonitorFlowContextsInUse = 0;
@@ -121,28 +121,20 @@ ProcessMonitorFlowRelease(_Inout_ PROCESSMONITOR_FLOW *Flow)
     KeReleaseSpinLock(&g_FlowLock, irql);
 }
 
-/* Fills Flow from the establishing event and associates it with the callout of each target layer. */
+/* Fills flow, acquired for this establishing classify, from the event and associates it with the callout of
+ * each target layer. */
 _IRQL_requires_max_(DISPATCH_LEVEL) static VOID
-ProcessMonitorFlowEstablish(_In_ const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
+ProcessMonitorFlowEstablish(_Inout_ PROCESSMONITOR_FLOW *flow,
+                            _In_ const FWPS_INCOMING_METADATA_VALUES0 *inMetaValues,
                             _In_ UINT32 IpVersion,
                             _In_reads_(TargetCount) const UINT32 *Targets,
                             _In_reads_(TargetCount) const UINT16 *TargetLayers,
                             _In_ UINT32 TargetCount)
 {
-    PROCESSMONITOR_FLOW *flow;
     const FWP_BYTE_BLOB *path;
     NTSTATUS status;
     UINT32 i;
 
-    if (!FWPS_IS_METADATA_FIELD_PRESENT(inMetaValues, FWPS_METADATA_FIELD_FLOW_HANDLE))
-    {
-        return;
-    }
-    flow = ProcessMonitorFlowAcquire();
-    if (flow == NULL)
-    {
-        return;
-    }
     flow->FlowHandle = inMetaValues->flowHandle;
     flow->IpVersion = IpVersion;
     flow->Present = 0;
@@ -199,6 +191,8 @@ ProcessMonitorFlowEstablishedAleFlowEstablishedV4(const FWPS_INCOMING_VALUES0 *i
                                                   UINT64 flowContext,
                                                   FWPS_CLASSIFY_OUT0 *classifyOut)
 {
+    PROCESSMONITOR_FLOW *flow = NULL;
+
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
     UNREFERENCED_PARAMETER(filter);
@@ -206,9 +200,16 @@ ProcessMonitorFlowEstablishedAleFlowEstablishedV4(const FWPS_INCOMING_VALUES0 *i
     NT_ASSERT(inFixedValues->layerId == FWPS_LAYER_ALE_FLOW_ESTABLISHED_V4);
     UNREFERENCED_PARAMETER(inFixedValues);
 
-    ProcessMonitorFlowEstablish(inMetaValues, 4u, ProcessMonitorTargetsAleFlowEstablishedV4,
-                                ProcessMonitorTargetLayersAleFlowEstablishedV4,
-                                RTL_NUMBER_OF(ProcessMonitorTargetsAleFlowEstablishedV4));
+    if (FWPS_IS_METADATA_FIELD_PRESENT(inMetaValues, FWPS_METADATA_FIELD_FLOW_HANDLE))
+    {
+        flow = ProcessMonitorFlowAcquire();
+    }
+    if (flow != NULL)
+    {
+        ProcessMonitorFlowEstablish(flow, inMetaValues, 4u, ProcessMonitorTargetsAleFlowEstablishedV4,
+                                    ProcessMonitorTargetLayersAleFlowEstablishedV4,
+                                    RTL_NUMBER_OF(ProcessMonitorTargetsAleFlowEstablishedV4));
+    }
     if (classifyOut->rights & FWPS_RIGHT_ACTION_WRITE)
     {
         classifyOut->actionType = FWP_ACTION_CONTINUE; /* inspection only */
@@ -229,6 +230,8 @@ ProcessMonitorFlowEstablishedAleFlowEstablishedV6(const FWPS_INCOMING_VALUES0 *i
                                                   UINT64 flowContext,
                                                   FWPS_CLASSIFY_OUT0 *classifyOut)
 {
+    PROCESSMONITOR_FLOW *flow = NULL;
+
     UNREFERENCED_PARAMETER(layerData);
     UNREFERENCED_PARAMETER(classifyContext);
     UNREFERENCED_PARAMETER(filter);
@@ -236,9 +239,16 @@ ProcessMonitorFlowEstablishedAleFlowEstablishedV6(const FWPS_INCOMING_VALUES0 *i
     NT_ASSERT(inFixedValues->layerId == FWPS_LAYER_ALE_FLOW_ESTABLISHED_V6);
     UNREFERENCED_PARAMETER(inFixedValues);
 
-    ProcessMonitorFlowEstablish(inMetaValues, 6u, ProcessMonitorTargetsAleFlowEstablishedV6,
-                                ProcessMonitorTargetLayersAleFlowEstablishedV6,
-                                RTL_NUMBER_OF(ProcessMonitorTargetsAleFlowEstablishedV6));
+    if (FWPS_IS_METADATA_FIELD_PRESENT(inMetaValues, FWPS_METADATA_FIELD_FLOW_HANDLE))
+    {
+        flow = ProcessMonitorFlowAcquire();
+    }
+    if (flow != NULL)
+    {
+        ProcessMonitorFlowEstablish(flow, inMetaValues, 6u, ProcessMonitorTargetsAleFlowEstablishedV6,
+                                    ProcessMonitorTargetLayersAleFlowEstablishedV6,
+                                    RTL_NUMBER_OF(ProcessMonitorTargetsAleFlowEstablishedV6));
+    }
     if (classifyOut->rights & FWPS_RIGHT_ACTION_WRITE)
     {
         classifyOut->actionType = FWP_ACTION_CONTINUE; /* inspection only */
@@ -270,7 +280,7 @@ ProcessMonitorFlowsRemoveAll(VOID)
         return;
     }
     KeAcquireSpinLock(&g_FlowLock, &irql);
-    g_FlowsClosing = TRUE;
+    g_FlowsClosing = 1;
     KeReleaseSpinLock(&g_FlowLock, irql);
     delay.QuadPart = -10000; /* 1 ms in 100-ns units, relative */
     while (ReadAcquire(&g_FlowsEstablishing) != 0)

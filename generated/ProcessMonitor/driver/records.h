@@ -25,7 +25,7 @@ Environment:
 
 #define PROCESSMONITOR_FORMAT_VERSION     2u
 #define PROCESSMONITOR_LAYOUT_FINGERPRINT 0x1941b38d7ef9e6caULL
-#define PROCESSMONITOR_LAYER_COUNT        4u
+#define PROCESSMONITOR_LAYER_COUNT        4u /* record layouts: hooked layers */
 #define PROCESSMONITOR_MAX_BLOB           520u
 #define PROCESSMONITOR_MAX_RECORD_SIZE    608u
 

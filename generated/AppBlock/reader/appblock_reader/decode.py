@@ -35,6 +35,8 @@ DIRECTION_NAMES = {0: "outbound", 1: "inbound"}  # FWP_DIRECTION
 # flow_attribution: flow (the flow's establishing event), no_context (the flow has no context: it was
 # established before the driver loaded, or none was free), no_flow (the packet carried no flow handle).
 ATTRIBUTION_NAMES = {0: "flow", 1: "no_context", 2: "no_flow"}
+# end_reason of a flow record: ended (the flow ended), interval (flows.interval passed; the flow goes on).
+FLOW_END_NAMES = {0: "ended", 1: "interval"}
 _FILETIME_EPOCH = _dt.datetime(1601, 1, 1, tzinfo=_dt.timezone.utc)
 _FILETIME_EPOCH_NAIVE = _dt.datetime(1601, 1, 1)
 _BATCH = struct.Struct(layout.BATCH_FORMAT)
@@ -114,6 +116,11 @@ def attribution_name(value: int) -> str:
     return ATTRIBUTION_NAMES.get(value, str(value))
 
 
+def flow_end_name(value: int) -> str:
+    """Why a flow record was written (end_reason), or the number."""
+    return FLOW_END_NAMES.get(value, str(value))
+
+
 def flag_names(value: int) -> list[str]:
     """The FWP_CONDITION_FLAG_* names set in ``value``."""
     return [name for name, bit in layout.CONDITION_FLAGS if value & bit]
@@ -146,6 +153,8 @@ _TYPED: dict[str, Callable[[Raw], object]] = {
     "flags": _int,
     "direction": _int,
     "attribution": _int,
+    "flow_end": _int,
+    "time": lambda raw: filetime_datetime(_int(raw)),
     "ipv4": lambda raw: ipaddress.IPv4Address(_int(raw)),
     "ipv6": lambda raw: ipaddress.IPv6Address(_bytes(raw)),
     "utf16": lambda raw: utf16_text(_bytes(raw)),
@@ -160,6 +169,8 @@ _TEXT: dict[str, Callable[[Raw], str]] = {
     "flags": lambda raw: flags_text(_int(raw)),
     "direction": lambda raw: direction_name(_int(raw)),
     "attribution": lambda raw: attribution_name(_int(raw)),
+    "flow_end": lambda raw: flow_end_name(_int(raw)),
+    "time": lambda raw: iso_time(_int(raw)),
     "ipv4": lambda raw: ipv4_text(_int(raw)),
     "ipv6": lambda raw: ipv6_text(_bytes(raw)),
     "utf16": lambda raw: utf16_text(_bytes(raw)),
@@ -175,6 +186,7 @@ _JSON: dict[str, Callable[[Raw], Json]] = {
     "flags": lambda raw: {"value": raw, "names": flag_names(_int(raw))},
     "direction": lambda raw: {"value": raw, "name": direction_name(_int(raw))},
     "attribution": lambda raw: {"value": raw, "name": attribution_name(_int(raw))},
+    "flow_end": lambda raw: {"value": raw, "name": flow_end_name(_int(raw))},
 }
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, TextIO
 
-from . import layout
+from . import layout, top
 from .decode import (
     DecodedBatch,
     DecodeError,
@@ -30,6 +30,7 @@ from .output import FORMATS, make_writer
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_USAGE = 2
 EXIT_DATA = 3
 
 
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count", type=int, metavar="N", help="stop after N records")
     parser.add_argument("--numpy", action=argparse.BooleanOptionalAction, default=None,
                         help="bulk decoding with NumPy (default: when importable)")
+    parser.add_argument("--top", action="store_true",
+                        help="sum the flow records per process or remote endpoint, redrawn every second "
+                             "(with --replay: the whole capture, once)")
+    parser.add_argument("--top-by", choices=top.KEYS, help="--top: the key (default: process)")
+    parser.add_argument("--top-rows", type=int, metavar="N",
+                        help=f"--top: rows shown (default: {top.DEFAULT_ROWS})")
     return parser
 
 
@@ -211,6 +218,9 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.stats:
             chunks = iter_column_chunks(capture, args.numpy, args.skip_bad, report)
             out.write("\n".join(capture_summary(chunks)) + "\n")
+        elif args.top:
+            batches = _limited(iter_sorted_batches(capture, args.skip_bad, report), args.count)
+            top.replay_top(batches, out, args.top_by, args.top_rows)
         else:
             _write(iter_sorted_batches(capture, args.skip_bad, report), args, out)
     if report.batches:
@@ -237,6 +247,9 @@ def _live(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with open_device() as device:
         if args.stats:
             out.write("\n".join(stats_lines(device.stats())) + "\n")
+            return EXIT_OK
+        if args.top:  # until Ctrl-C, which it takes as the end: the last table stays
+            top.live_top(_limited(_live_batches(device, err), args.count), out, args.top_by, args.top_rows)
             return EXIT_OK
         try:
             _write(_live_batches(device, err), args, out)
@@ -269,12 +282,30 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
             out.close()
 
 
+def _check_top(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--top``'s options: usage errors exit here; a driver without flow records raises ``_Failure``."""
+    if not args.top:
+        if args.top_by is not None or args.top_rows is not None:
+            parser.error("--top-by and --top-rows go with --top")
+        return
+    if args.stats or args.format != "table":
+        parser.error("--top prints its own table: drop --stats and --format")
+    if args.top_rows is not None and args.top_rows < 1:
+        parser.error("--top-rows must be at least 1")
+    args.top_by = args.top_by or "process"
+    args.top_rows = args.top_rows or top.DEFAULT_ROWS
+    if not top.has_flows():
+        raise _Failure(top.NEEDS_FLOWS, EXIT_USAGE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.count is not None and args.count < 0:
-        build_parser().error("--count must not be negative")
+        parser.error("--count must not be negative")
     try:
+        _check_top(parser, args)
         return _run(args, sys.stderr)
     except _Failure as failure:
         sys.stderr.write(f"error: {failure}\n")

@@ -321,6 +321,8 @@ class CsvWriter:
 
 # -- SQLite ----------------------------------------------------------------------------------
 
+# Record kinds that are flow records (flows.accounting): same values, one per IP version.
+FLOW_RECORD_KINDS = ("flow_v4", "flow_v6")
 _SQL_TYPES = {"ipv4": "TEXT", "ipv6": "TEXT", "utf16": "TEXT", "sid": "TEXT", "bytes": "BLOB", "hex": "TEXT"}
 
 
@@ -347,6 +349,20 @@ def create_table_sql(layer: layout.Layer) -> str:
     columns = ["sequence INTEGER", "processor INTEGER", "timestamp INTEGER", "time TEXT", "truncated TEXT"]
     columns += [f"{_quote(item.name)} {_SQL_TYPES.get(item.display, 'INTEGER')}" for item in layer.by_bit]
     return f"CREATE TABLE IF NOT EXISTS {_quote(layer.name)} ({', '.join(columns)})"
+
+
+def flows_view_sql() -> str | None:
+    """``CREATE VIEW flows``: every flow record kind's table in one (flows.accounting), so that
+    ``SELECT process_path, SUM(bytes_out) FROM flows GROUP BY 1`` spans IPv4 and IPv6; None without
+    flow records."""
+    kinds = [layer for layer in layout.LAYERS if layer.name in FLOW_RECORD_KINDS]
+    if not kinds:
+        return None
+    columns = ", ".join(["sequence", "processor", "timestamp", "time", "truncated"]
+                        + [_quote(item.name) for item in kinds[0].by_bit])
+    selects = " UNION ALL ".join(f"SELECT {_quote(layer.name)} AS kind, {columns} FROM {_quote(layer.name)}"
+                                 for layer in kinds)
+    return f"CREATE VIEW IF NOT EXISTS flows AS {selects}"
 
 
 def insert_sql(layer: layout.Layer) -> str:
@@ -387,6 +403,9 @@ class SqliteWriter:
         with self.connection:
             for layer in layout.LAYERS:
                 self.connection.execute(create_table_sql(layer))
+            view = flows_view_sql()
+            if view:
+                self.connection.execute(view)
         self.inserts = [insert_sql(layer) for layer in layout.LAYERS]
         self.rows = 0  # inserted since the last commit
         self.bytes = 0
