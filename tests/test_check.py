@@ -607,6 +607,20 @@ def test_unplanted_accounting_copy_passes(bandwidth_project: Path, tmp_path: Pat
     assert "none lost" in step.detail and "counted apart, exactly" in step.detail
 
 
+def test_attribution_with_accounting_passes(tmp_path: Path) -> None:
+    """Both flow features in one driver: the flow step's thousands of ended flows each send a flow
+    record, which must not fill the rings under its own per-packet records, nor be taken for them."""
+    spec = (ROOT / "specs" / "monitor-process.yaml").read_text(encoding="utf-8")
+    spec = spec.replace("flows:\n  attribution: true\n", "flows:\n  attribution: true\n  accounting: true\n")
+    assert "accounting: true" in spec
+    path = tmp_path / "process-bandwidth.yaml"
+    path.write_text(spec, encoding="utf-8")
+    code, steps, output = check_cli(str(path), "--variant", "plain", "--no-analysis", "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    assert [step.name for step in steps] == expected_steps(True, ("plain",), analysis=False, flows=True,
+                                                           accounting=True), output
+
+
 #: The end of the IPv6 layer's application-id condition in specs/app-block.yaml's callouts.c (the
 #: layer that filters on the id without recording it; the pended-read step uses the IPv4 layer).
 APP_ID_V6 = (r'     L"\\device\\harddiskvolume3\\windows\\system32\\curl.exe",' "\n     100},\n};\n\n"

@@ -196,7 +196,21 @@ class Scenario:
     def end_flows(self) -> int:
         """End the flows established so far; how many contexts they had."""
         ending, self.live_flows = self.live_flows, []
-        return sum(self.driver.flow_end(flow) for flow in ending)
+        return self.end_draining(ending)
+
+    def end_draining(self, handles: Sequence[int]) -> int:
+        """End the flows of ``handles`` (how many contexts they had), draining the rings as often as
+        their flow records (flows.accounting) could fill one processor's ring; the drained records
+        are dropped: a step that checks flow records ends its flows itself."""
+        largest = max((kind.record.max_size for kind in self.model.flow_kinds), default=0)
+        chunk = max(1, self.ring_capacity // (2 * largest) if largest and self.ring_capacity else len(handles))
+        contexts = 0
+        for start in range(0, len(handles), chunk):
+            contexts += sum(self.driver.flow_end(handle) for handle in handles[start:start + chunk])
+            if largest:
+                while self.stats()["used"]:
+                    self.drain()
+        return contexts
 
     def on_processor(self, index: int) -> None:
         """Run this thread's next classifies as processor ``index``."""
@@ -659,7 +673,7 @@ class Scenario:
         expect(self.packet(layer, base, handles[0]) == 1 and self.packet(layer, base, handles[-1]) == 1,
                f"{layer.name}: the callout did not run")
         self.read_and_compare([(0, Event(layer, first, True)), (0, Event(layer, last, True))])
-        contexts = sum(self.driver.flow_end(handle) for handle in handles)
+        contexts = self.end_draining(handles)
         expect(contexts == flows.max_contexts * len(est.targets),
                f"{contexts} contexts ended with {len(handles)} flows, expected {flows.max_contexts} x "
                f"{len(est.targets)} target callouts")
@@ -683,7 +697,7 @@ class Scenario:
             expect(self.packet(target_layer, values, flow) == 1, f"{target.name}: the callout did not run")
             sent.append((0, Event(target_layer, values, True)))
         self.read_and_compare(sent)
-        expect(self.driver.flow_end(flow) == len(est.targets) - 1, "the refused association left a context")
+        expect(self.end_draining([flow]) == len(est.targets) - 1, "the refused association left a context")
 
         # 3. Flows end on this thread while two others classify their packets.
         count, repeat = (100, 2) if self.variant == "tsan" else (300, 4)
@@ -778,6 +792,11 @@ class Scenario:
             flow.count(layer.inbound, lengths, header)
         return matched
 
+    def end_flow(self, flow: AccountedFlow) -> int:
+        """End ``flow`` (opened with ``open_flow``); how many contexts it had."""
+        assert flow.handle is not None, "a flow ended before it was opened"
+        return self.driver.flow_end(flow.handle)
+
     def read_flow_records(self) -> tuple[list[Any], int]:
         """Drain the rings: the flow records, and how many other records came with them."""
         records: list[Any] = []
@@ -846,7 +865,7 @@ class Scenario:
                     unaccounted += len(lengths)
             self.on_processor(0)
             for flow in flows:
-                self.driver.flow_end(flow.handle)
+                self.end_flow(flow)
             records, others = self.read_flow_records()
             self.check_flow_records(records, flows, since, self.clock())
             details.append(f"{kind.name}: {len(flows)} flows, {packets} packets, each record equal to its flow's "
@@ -868,7 +887,7 @@ class Scenario:
             else:
                 expect(not interim, "a flow reported while it lasted, and flows.interval is 0")
             self.send_counted(layer, flow, [500, 600], flow.header_size)
-            self.driver.flow_end(flow.handle)
+            self.end_flow(flow)
             final, _ = self.read_flow_records()
             self.check_flow_records(final, [flow], since, self.clock())
 
@@ -888,7 +907,7 @@ class Scenario:
         got: list[Any] = []
         for start in range(0, len(many), chunk):
             for flow in many[start:start + chunk]:
-                self.driver.flow_end(flow.handle)
+                self.end_flow(flow)
             got += self.read_flow_records()[0]
         expect(len(got) == flows_model.max_contexts, f"{len(got)} flow records for {flows_model.max_contexts} "
                "flows with a context")
@@ -924,7 +943,7 @@ class Scenario:
         for worker in workers:
             worker.start()
         for flow in reversed(racing):
-            self.driver.flow_end(flow.handle)
+            self.end_flow(flow)
         for worker in workers:
             worker.join()
         expect(not errors, "; ".join(errors))
@@ -1101,10 +1120,10 @@ class Scenario:
             compare(record, wanted_event, self.model)
         layers = {layer.name: layer for layer in self.model.layers}
         reference = []  # dpkt's reading, filtered by the same layers and conditions
-        for flow in dpkt_events(path, network):
-            layer = layers.get(flow[0])
-            if layer is not None and layer.emits and traffic.matches(layer, flow_values(flow)):
-                reference.append(project_flow(flow, layer))
+        for seen in dpkt_events(path, network):
+            layer = layers.get(seen[0])
+            if layer is not None and layer.emits and traffic.matches(layer, flow_values(seen)):
+                reference.append(project_flow(seen, layer))
         decoded = [record_tuple(r, layers[r.layer]) for r in records]
         if decoded != reference:
             index = next((i for i, (a, b) in enumerate(zip(decoded, reference)) if a != b),
@@ -1151,7 +1170,7 @@ class Scenario:
         ended = list(flows.values())
         for start in range(0, len(ended), chunk):
             for flow in ended[start:start + chunk]:
-                self.driver.flow_end(flow.handle)
+                self.end_flow(flow)
             got += self.read_flow_records()[0]
         reference = {key: counts for key, counts in dpkt_flow_totals(path, network).items() if key in flows}
         decoded: dict[tuple[object, ...], list[int]] = {}
