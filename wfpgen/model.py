@@ -145,7 +145,7 @@ ATTRIBUTION_NAMES = ("flow", "no_context", "no_flow")  # values 0, 1, 2
 FLOW_END_NAMES = ("ended", "interval")  # values 0, 1
 # What a flow record holds besides its 5-tuple and process, as (name, C type, size, struct format, display):
 # filled when the flow reports, from the counters its context keeps.
-FLOW_REPORT_ITEMS = (
+FLOW_REPORT_ITEMS: tuple[tuple[str, str, int, str, Display], ...] = (
     ("packets_in", "UINT64", 8, "Q", "decimal"),
     ("packets_out", "UINT64", 8, "Q", "decimal"),
     ("bytes_in", "UINT64", 8, "Q", "decimal"),  # transport payload bytes: what the applications exchanged
@@ -965,7 +965,8 @@ def _flow_kind(prefix: str, catalog: Catalog, version: int, index: int, max_blob
     bits = {item.name: item.bit for item in record.items}
     roles = ("process_id", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port")
     used = {bits[r] for r in roles}
-    line = DbgPrintLine("<->", *(bits[r] for r in roles),
+    line = DbgPrintLine("<->", bits["process_id"], bits["ip_local_address"], bits["ip_local_port"],
+                        bits["ip_remote_address"], bits["ip_remote_port"],
                         tuple(item.bit for item in record.items if item.bit not in used))
     return FlowRecordKind(index=index, name=name, upper=name.upper(), camel=camel(name), ip_version=version,
                           fwps_layer=cat.fwps_layer, fields_enum=cat.fields_enum, record=record, line=line)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wfpgen.model import LayerModel, ProjectModel, RecordItem
+from wfpgen.model import FlowRecordKind, LayerModel, ProjectModel, RecordItem
 
 # Text a format prints as it is: no escaping (display_text, json_line), no CSV quoting.
 _PLAIN = re.compile(r"[A-Za-z0-9_.\-]*")
@@ -32,6 +32,9 @@ _INT63 = 1 << 63
 _INT64 = 1 << 64
 # iso_time: the cached text of the timestamp's millisecond, then its microseconds from a table.
 _TIME = "{when}{micro[timestamp // 10 % 1000]}Z"
+
+#: What the fast writers handle: a hooked layer or a flow record kind (flows.accounting).
+RecordKind = LayerModel | FlowRecordKind
 
 
 def _plain(text: str) -> bool:
@@ -71,7 +74,7 @@ class ReaderFormat:
         return json.dumps(self.uniform_format) if self.uniform_format else "None"
 
 
-def _value_name(layer: LayerModel, item: RecordItem) -> str:
+def _value_name(layer: RecordKind, item: RecordItem) -> str:
     return f"v{layer.record.value_items.index(item)}"
 
 
@@ -117,7 +120,7 @@ _SQL = {
 }
 
 
-def _fast_items(layer: LayerModel, flags_plain: bool) -> bool:
+def _fast_items(layer: RecordKind, flags_plain: bool) -> bool:
     """Whether every value of the layer has a fast form: no blobs, a known display, a name that
     needs no escaping or quoting anywhere (it is printed inside the generated code's literals),
     plain flag names."""
@@ -131,15 +134,15 @@ def _fast_items(layer: LayerModel, flags_plain: bool) -> bool:
     return True
 
 
-def _all_present(layer: LayerModel) -> int:
+def _all_present(layer: RecordKind) -> int:
     return sum(1 << item.bit for item in layer.record.items)
 
 
-def _condition(layer: LayerModel) -> str:
+def _condition(layer: RecordKind) -> str:
     return f"index == {layer.index} and present == {_all_present(layer)} and when"
 
 
-def _jsonl(model: ProjectModel, layer: LayerModel) -> Branch | None:
+def _jsonl(model: ProjectModel, layer: RecordKind) -> Branch | None:
     """Record.to_json, encoded compactly with ensure_ascii=False, as one line.
 
     JSON's own braces sit in plain string literals joined to the f-strings at compile time
@@ -165,7 +168,7 @@ def csv_columns(model: ProjectModel) -> list[str]:
     return ["time", "timestamp", "sequence", "processor", "layer", *names, "truncated"]
 
 
-def _csv(model: ProjectModel, layer: LayerModel) -> Branch | None:
+def _csv(model: ProjectModel, layer: RecordKind) -> Branch | None:
     """One CSV row: every column of every layer, this layer's values as text, the others empty."""
     if not _plain(layer.name):
         return None
@@ -176,16 +179,16 @@ def _csv(model: ProjectModel, layer: LayerModel) -> Branch | None:
     return Branch(layer.index, _condition(layer), (f"append(f'{','.join(cells)}\\n')",))
 
 
-def _first(layer: LayerModel, display: str) -> RecordItem | None:
+def _first(layer: RecordKind, display: str) -> RecordItem | None:
     """The first item by bit shown as ``display`` (layout.Layer.role)."""
     return next((item for item in layer.record.items if item.display == display), None)
 
 
-def _by_bit(layer: LayerModel, bit: int) -> RecordItem | None:
+def _by_bit(layer: RecordKind, bit: int) -> RecordItem | None:
     return next((item for item in layer.record.items if item.bit == bit), None) if bit >= 0 else None
 
 
-def _host(layer: LayerModel, bit: int) -> str | None:
+def _host(layer: RecordKind, bit: int) -> str | None:
     """The endpoint's host as f-string text; None when the address is not an IP address."""
     item = _by_bit(layer, bit)
     if item is None:
@@ -197,7 +200,7 @@ def _host(layer: LayerModel, bit: int) -> str | None:
     return None
 
 
-def _endpoint(layer: LayerModel, address_bit: int, port_bit: int) -> str | None:
+def _endpoint(layer: RecordKind, address_bit: int, port_bit: int) -> str | None:
     """output.py's _endpoint for a record with every value present."""
     host = _host(layer, address_bit)
     port = _by_bit(layer, port_bit)
@@ -206,7 +209,7 @@ def _endpoint(layer: LayerModel, address_bit: int, port_bit: int) -> str | None:
     return host if port is None else f"{host or '*'}:{{{_value_name(layer, port)}}}"
 
 
-def _table(model: ProjectModel, layer: LayerModel) -> Branch | None:
+def _table(model: ProjectModel, layer: RecordKind) -> Branch | None:
     """One table line (output.py's table_row and _line) for a record that is not ICMP."""
     if not _plain(layer.name) or _first(layer, "utf16") is not None:
         return None
@@ -240,19 +243,19 @@ def _table(model: ProjectModel, layer: LayerModel) -> Branch | None:
     return Branch(layer.index, condition, statements)
 
 
-def sqlite_columns(layer: LayerModel) -> list[str]:
+def sqlite_columns(layer: RecordKind) -> list[str]:
     """The columns of a layer's table, in INSERT order (output.py's insert_sql)."""
     return ["sequence", "processor", "timestamp", "time", "truncated", *(item.name for item in layer.record.items)]
 
 
-def _sql_value(layer: LayerModel, item: RecordItem) -> str:
+def _sql_value(layer: RecordKind, item: RecordItem) -> str:
     name = _value_name(layer, item)
     if item.struct_format == "Q" and item.display not in ("hex",):
         return _signed(name)
     return _SQL[item.display].format(v=name)
 
 
-def _sqlite(model: ProjectModel, layer: LayerModel) -> Branch | None:
+def _sqlite(model: ProjectModel, layer: RecordKind) -> Branch | None:
     """One INSERT's parameters (output.py's sql_row), appended to the layer's list."""
     values = [_signed("sequence"), "processor", _signed("timestamp"), f'f"{_TIME}"', '""']
     values += [_sql_value(layer, item) for item in layer.record.items]
@@ -276,7 +279,7 @@ def reader_format(model: ProjectModel) -> ReaderFormat:
     width = len(model.record_kinds[0].record.value_items)
     targets = ", ".join([*HEADER_TARGETS, *(f"v{i}" for i in range(width))])
 
-    def branches(make: Callable[[ProjectModel, LayerModel], Branch | None]) -> tuple[Branch, ...]:
+    def branches(make: Callable[[ProjectModel, RecordKind], Branch | None]) -> tuple[Branch, ...]:
         return tuple(branch for layer in fast if (branch := make(model, layer)) is not None)
 
     return ReaderFormat(uniform, targets, branches(_jsonl), branches(_csv), branches(_table), branches(_sqlite))

@@ -450,9 +450,9 @@ def _parse_ip(index: int, packet: bytes) -> Packet | str:
     ports = _transport(protocol, payload)
     if ports is None:
         return f"truncated ({TRANSPORTS[protocol].upper()} header)"
-    header = _transport_header(protocol, payload)
-    return Packet(index, version, protocol, source, destination, ports[0], ports[1], header,
-                  None if header is None else len(payload) - header)
+    transport_header = _transport_header(protocol, payload)
+    return Packet(index, version, protocol, source, destination, ports[0], ports[1], transport_header,
+                  None if transport_header is None else len(payload) - transport_header)
 
 
 def _transport_header(protocol: int, payload: bytes) -> int | None:
