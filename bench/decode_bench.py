@@ -14,8 +14,9 @@ run counts, since the machine may be shared):
 - its NumPy decoding (``decode_columns``), against the anchor;
 - each output format exactly as ``--replay FILE --format F`` runs it: ``iter_sorted_batches``
   into the CLI's ``write_batches``, with the capture already in memory (no file read);
-  JSON lines, CSV and the table written to the null device, SQLite to a new database file in
-  the system's temporary folder;
+  JSON lines, CSV, the table and ECS documents written to the null device, SQLite to a new
+  database file in the system's temporary folder (ECS is also given as a ratio of JSON lines,
+  the format it is the ECS-shaped counterpart of);
 - for information only, dpkt reading a pcap of the same flows (skipped without dpkt).
 
 Run from the repository root:  pip install -e '.[bench]' && python bench/decode_bench.py
@@ -55,7 +56,7 @@ PCAP_EPOCH_OFFSET = 11_644_473_600  # seconds from 1601-01-01 to 1970-01-01
 PROCESSORS = 4  # rings the records come from
 ANCHOR_FORMAT = "<BIHIH"  # protocol, local address and port, remote address and port
 NUMPY_TARGET = 5.0  # x the anchor
-WRITER_TARGETS = {"jsonl": 0.7, "csv": 0.7, "table": None, "sqlite": 0.4}  # x the stdlib decoding rate
+WRITER_TARGETS = {"jsonl": 0.7, "csv": 0.7, "table": None, "sqlite": 0.4, "ecs": None}  # x the stdlib decoding rate
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ LABELS = {
     "csv": "--format csv (null device)",
     "table": "--format table (null device)",
     "sqlite": "--format sqlite (temp file)",
+    "ecs": "--format ecs (null device)",
     "dpkt": "dpkt: pcap Ethernet/IPv4/TCP|UDP",
 }
 
@@ -280,6 +282,8 @@ def report(results: dict[str, tuple[int, float]], expected: int) -> None:
         elif name in WRITER_TARGETS:
             ratio = rates[name] / rates["stdlib"]
             judged = f"{ratio:5.2f}x stdlib   {_verdict(ratio, WRITER_TARGETS[name])}"
+            if name == "ecs" and "jsonl" in rates:
+                judged += f"  ({rates[name] / rates['jsonl']:.2f}x --format jsonl)"
         elif name in ("stdlib", "dpkt"):
             judged = f"{rates[name] / rates['anchor']:5.2f}x anchor   (information)"
         else:

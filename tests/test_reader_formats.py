@@ -52,7 +52,7 @@ fields: [ip_protocol, ip_local_address, ip_local_port, ip_remote_address, ip_rem
 sink: {kind: ring}
 """
 CAPTURES = sorted((ROOT / "tests" / "data").glob("*.bin"))
-FORMATS = ("table", "jsonl", "csv", "sqlite")
+FORMATS = ("table", "jsonl", "csv", "sqlite", "ecs")
 FILETIME_2024 = 133_485_408_000_000_000
 FILETIME_MAX = (1 << 64) - 1  # far past year 9999: printed as the number
 
@@ -143,7 +143,7 @@ def test_committed_captures_write_the_same_both_ways(readers: dict[str, Reader],
 def test_the_fast_code_exists_where_it_should(readers: dict[str, Reader]) -> None:
     """Blob-free layouts of one format get per-layer code for every format; others none."""
     for name, reader in readers.items():
-        for formatter in ("_JSONL_ROWS", "_CSV_ROWS", "_TABLE_ROWS", "_SQLITE_ROWS"):
+        for formatter in ("_JSONL_ROWS", "_CSV_ROWS", "_TABLE_ROWS", "_SQLITE_ROWS", "_ECS_ROWS"):
             assert (getattr(reader.output, formatter) is not None) == reader.uniform, (name, formatter)
     assert {name for name, reader in readers.items() if reader.uniform} >= {"monitor", "uniform", "uniform-v6"}
 

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from wfpgen.ecs import CUSTOM_NAMESPACE, ecs_table
 from wfpgen.model import FlowRecordKind, LayerModel, ProjectModel, RecordItem
 
 # Text a format prints as it is: no escaping (display_text, json_line), no CSV quoting.
@@ -60,11 +61,12 @@ class ReaderFormat:
     csv: tuple[Branch, ...]
     table: tuple[Branch, ...]
     sqlite: tuple[Branch, ...]
+    ecs: tuple[Branch, ...]
 
     @property
     def halves(self) -> str:
         """What the generated loops bind ``halves`` (IPv4 text) to: the table only when some code uses it."""
-        used = any("halves[" in statement for branches in (self.jsonl, self.csv, self.table, self.sqlite)
+        used = any("halves[" in statement for branches in (self.jsonl, self.csv, self.table, self.sqlite, self.ecs)
                    for branch in branches for statement in branch.statements)
         return "_ipv4_halves()" if used else "_IPV4_HALVES"
 
@@ -262,6 +264,92 @@ def _sqlite(model: ProjectModel, layer: RecordKind) -> Branch | None:
     return Branch(layer.index, _condition(layer), (f"tables[{layer.index}].append(({', '.join(values)}))",))
 
 
+# ECS documents (output.py's ecs_document). JSON's braces are these two characters while a line
+# is put together, and plain string literals in the generated code (see _braces).
+_OPEN, _CLOSE = "\x00", "\x01"
+_ECS_DIRECTIONS = {"outbound": "egress", "inbound": "ingress"}  # output.py's ECS_DIRECTIONS
+_LONG_LIMIT = 1 << 63  # past an ECS long: the generic path moves such a number under the custom name
+
+
+def _braces(text: str) -> str:
+    """Python source for ``text``: its JSON braces as plain '{' and '}' literals, the runs between
+    them as f-strings (plain literals when they hold no placeholder), joined at compile time."""
+    parts = re.split(f"([{_OPEN}{_CLOSE}])", text)
+    source = []
+    for part in parts:
+        if part in (_OPEN, _CLOSE):
+            source.append("'{'" if part == _OPEN else "'}'")
+        elif part:
+            source.append(f"f'{part}'" if "{" in part else f"'{part}'")
+    return " ".join(source)
+
+
+def _object(members: list[str]) -> str:
+    return _OPEN + ",".join(members) + _CLOSE
+
+
+def _ecs_host(layer: RecordKind, item: RecordItem) -> str:
+    name = _value_name(layer, item)
+    return _IPV4.format(v=name) if item.display == "ipv4" else f"{{ipv6[{name}]}}"
+
+
+def _ecs_end(layer: RecordKind, key: str, address: RecordItem | None, port: RecordItem | None) -> list[str]:
+    """The members of ``source`` or ``destination`` (``key``): ip (the statements bind ``<key>_ip``), then port."""
+    members = [f'"ip":"{{{key}_ip}}"'] if address else []
+    return members + ([f'"port":{{{_value_name(layer, port)}}}'] if port else [])
+
+
+def _ecs_kind(item: RecordItem | None, *displays: str) -> RecordItem | None:
+    return item if item is not None and item.display in displays else None
+
+
+def _ecs(model: ProjectModel, layer: RecordKind) -> Branch | None:
+    """One ECS document for a record of a layer of fixed direction that is not ICMP, whose numbers
+    fit an ECS long and whose two addresses differ (related.ip lists each once)."""
+    direction = _ECS_DIRECTIONS.get(layer.direction or "")
+    if direction is None or not _plain(layer.name) or layer.name in ("flow_v4", "flow_v6"):
+        return None  # the record's own values decide: the generic path
+    line = layer.line
+    local = _ecs_kind(_by_bit(layer, line.local_address), "ipv4", "ipv6")
+    remote = _ecs_kind(_by_bit(layer, line.remote_address), "ipv4", "ipv6")
+    local_port = _ecs_kind(_by_bit(layer, line.local_port), "port")
+    remote_port = _ecs_kind(_by_bit(layer, line.remote_port), "port")
+    protocol = _first(layer, "protocol")
+    pid = next((item for item in layer.record.items if item.name == "process_id"), None)
+    condition = _condition(layer) + f" and sequence < {_LONG_LIMIT}"
+    if protocol is not None:
+        condition += "".join(f" and {_value_name(layer, protocol)} != {number}" for number in ICMP_PROTOCOLS)
+    if pid is not None:
+        condition += f" and {_value_name(layer, pid)} < {_LONG_LIMIT}"
+    if local is not None and remote is not None:
+        condition += f" and {_value_name(layer, local)} != {_value_name(layer, remote)}"
+    table = ecs_table()
+    event = ('"kind":"event","category":["network"],"type":["connection"],'
+             f'"action":"{layer.name}","provider":"{model.name}","sequence":{{sequence}}')
+    network = ([f"{{ecs_protocol[{_value_name(layer, protocol)}]}}"] if protocol else [])
+    address = local or remote
+    network += ([f'"type":"{address.display}"'] if address else []) + [f'"direction":"{direction}"']
+    ends = [(local, local_port), (remote, remote_port)]
+    (source, source_port), (destination, destination_port) = ends if direction == "egress" else ends[::-1]
+    document = [f'"@timestamp":"{_TIME}"', '"ecs":' + _object([f'"version":"{table.version}"']),
+                '"event":' + _object([event]), '"network":' + _object(network)]
+    for key, members in (("source", _ecs_end(layer, "source", source, source_port)),
+                         ("destination", _ecs_end(layer, "destination", destination, destination_port)),
+                         ("process", [f'"pid":{{{_value_name(layer, pid)}}}'] if pid else [])):
+        if members:
+            document.append(f'"{key}":' + _object(members))
+    ips = [(key, item) for key, item in (("source", source), ("destination", destination)) if item]
+    if ips:
+        document.append('"related":' + _object(['"ip":[' + ",".join(f'"{{{key}_ip}}"' for key, _ in ips) + "]"]))
+    mapped = {item.name for item in (local, remote, local_port, remote_port, protocol, pid) if item}
+    custom = [f'"driver":"{model.name}"', f'"layer":"{layer.name}"', '"processor":{processor}']
+    custom += [f'"{item.name}":' + _JSON[item.display].format(v=_value_name(layer, item))
+               for item in layer.record.items if item.name not in mapped]
+    document.append(f'"{CUSTOM_NAMESPACE}":' + _object(custom))
+    statements = tuple(f'{key}_ip = f"{_ecs_host(layer, item)}"' for key, item in ips)
+    return Branch(layer.index, condition, (*statements, f"append({_braces(_object(document))} '\\n')"))
+
+
 def _uniform_format(model: ProjectModel) -> str | None:
     formats = {layer.record.struct_format for layer in model.record_kinds}
     if len(formats) != 1 or any(layer.record.blobs for layer in model.record_kinds):
@@ -273,7 +361,7 @@ def reader_format(model: ProjectModel) -> ReaderFormat:
     """The fast writers of ``model``'s reader; no branches when its layout has no uniform format."""
     uniform = _uniform_format(model)
     if uniform is None:
-        return ReaderFormat(None, "", (), (), (), ())
+        return ReaderFormat(None, "", (), (), (), (), ())
     flags_plain = all(_plain(name) for name, _ in model.condition_flags)
     fast = [layer for layer in model.record_kinds if _fast_items(layer, flags_plain)]
     width = len(model.record_kinds[0].record.value_items)
@@ -282,4 +370,5 @@ def reader_format(model: ProjectModel) -> ReaderFormat:
     def branches(make: Callable[[ProjectModel, RecordKind], Branch | None]) -> tuple[Branch, ...]:
         return tuple(branch for layer in fast if (branch := make(model, layer)) is not None)
 
-    return ReaderFormat(uniform, targets, branches(_jsonl), branches(_csv), branches(_table), branches(_sqlite))
+    return ReaderFormat(uniform, targets, branches(_jsonl), branches(_csv), branches(_table), branches(_sqlite),
+                        branches(_ecs))

@@ -13,6 +13,7 @@ from typing import Literal
 
 import jinja2
 
+from wfpgen.ecs import reader_ecs
 from wfpgen.format import format_c
 from wfpgen.model import ProjectModel
 from wfpgen.readerformat import reader_format
@@ -116,7 +117,7 @@ READER_DESCRIPTIONS = {
     "layout.py": "The record layouts and device constants, generated from the same model as `records.h`",
     "decode.py": "Decodes batches and records (standard library; numpy fast path when available)",
     "device.py": "Opens the device and issues the IOCTLs (Windows, ctypes)",
-    "output.py": "Table, JSON lines, CSV and SQLite writers",
+    "output.py": "Table, JSON lines, CSV, SQLite and ECS (Elastic Common Schema) writers",
     "cli.py": "Command line",
     "top.py": "`--top`: flow records summed per process or remote endpoint, redrawn live",
     "py.typed": "Marks the package as typed",
@@ -167,7 +168,9 @@ def driver_sources(files: tuple[OutputFile, ...]) -> DriverSources:
 def render_file(model: ProjectModel, spec: OutputFile, files: tuple[OutputFile, ...]) -> bytes:
     """Render and encode one file."""
     template = environment().get_template(spec.template)
-    extra = {"rf": reader_format(model)} if spec.template.startswith("reader/pkg/") else {}
+    extra: dict[str, object] = {"rf": reader_format(model)} if spec.template.startswith("reader/pkg/") else {}
+    if spec.template.startswith("reader/"):
+        extra["ecs"] = reader_ecs()
     text = template.render(m=model, files=files, this=spec, driver=driver_sources(files), **extra)
     if spec.c_source:
         text = format_c(text, spec.path)
