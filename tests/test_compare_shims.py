@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -71,3 +72,87 @@ def test_shims_match_the_wdk(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert summary.startswith("summary:") and " 0 unexplained" in summary, summary
     assert "catalog-derived" not in output, output
     assert "[matched nothing]" not in output, output
+
+
+# -- TraceLoggingProvider.h: the names the etw sink calls, and how many arguments each takes ------
+#
+# compare_shims.py probes what a generated driver.h includes; sink_etw.c alone includes
+# TraceLoggingProvider.h, whose public names are macros over internal ones (_tlgArgScalarVal...)
+# that neither shim reproduces, so comparing expansions would flag every one of them. What must
+# agree is what the generated code relies on: each name it calls exists in the WDK and in both
+# shims, and accepts the number of arguments the generated code passes.
+
+TLG_SHIMS = {"hostsim": REPO / "wfpgen" / "hostsim" / "include" / "TraceLoggingProvider.h",
+             "cross": REPO / "wfpgen" / "crossbuild" / "include" / "TraceLoggingProvider.h"}
+
+
+def _arguments(text: str, start: int) -> int:
+    """How many arguments the call whose '(' is at ``start`` passes (commas at depth 1, strings skipped)."""
+    depth, count, index, empty = 0, 0, start, True
+    while True:
+        char = text[index]
+        if char == '"':
+            index = text.index('"', index + 1)
+            empty = False
+        elif char in "([{":
+            depth += 1
+            if depth > 1:
+                empty = False
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                return 0 if empty else count + 1
+        elif char == "," and depth == 1:
+            count += 1
+        elif not char.isspace():
+            empty = False
+        index += 1
+
+
+def tracelogging_calls() -> dict[str, set[int]]:
+    """Every TraceLogging name the committed etw goldens call, with each argument count passed."""
+    calls: dict[str, set[int]] = {}
+    for source in sorted(REPO.glob("generated/*/driver/sink_etw.c")):
+        text = source.read_text(encoding="utf-8")
+        for match in re.finditer(r"\b(TraceLogging\w+|TRACELOGGING_DEFINE_PROVIDER)\s*\(", text):
+            calls.setdefault(match.group(1), set()).add(_arguments(text, match.end() - 1))
+    return calls
+
+
+def accepted(header: str, name: str) -> tuple[int, bool] | None:
+    """(named parameters, variadic) of ``name`` in ``header``: a function-like macro, else a function."""
+    macro = re.search(rf"^\s*#\s*define\s+{name}\(([^)]*)\)", header, re.MULTILINE)
+    if macro is not None:
+        params = [p.strip() for p in macro.group(1).split(",") if p.strip()]
+        return len([p for p in params if p != "..."]), "..." in params
+    function = re.search(rf"(?:_tlg_CALL|__inline\s+\w+|BOOLEAN|NTSTATUS|void)\s+{name}\s*\(([^;{{)]*)\)", header)
+    if function is None:
+        return None
+    params = [p for p in function.group(1).split(",") if p.strip() and p.strip() != "void"]
+    return len(params), False
+
+
+def takes(signature: tuple[int, bool], count: int) -> bool:
+    named, variadic = signature
+    return count == named or (variadic and count >= named)
+
+
+@needs_wdk
+def test_tracelogging_names_agree_with_the_wdk() -> None:
+    wdk = Path(os.environ["WFPGEN_WDK"]) / "shared" / "TraceLoggingProvider.h"
+    assert wdk.is_file(), f"no {wdk}"
+    real = wdk.read_text(encoding="utf-8", errors="replace")
+    shims = {tier: path.read_text(encoding="utf-8") for tier, path in TLG_SHIMS.items()}
+    calls = tracelogging_calls()
+    assert {"TRACELOGGING_DEFINE_PROVIDER", "TraceLoggingRegister", "TraceLoggingUnregister", "TraceLoggingWrite",
+            "TraceLoggingProviderEnabled", "TraceLoggingPort", "TraceLoggingSid"} <= set(calls), calls
+    problems = []
+    for name, counts in sorted(calls.items()):
+        for where, text in (("the WDK", real), *shims.items()):
+            signature = accepted(text, name)
+            if signature is None:
+                problems.append(f"{name}: not defined in {where}")
+                continue
+            problems += [f"{name}: {where} takes {signature}, the generated code passes {count} argument(s)"
+                         for count in sorted(counts) if not takes(signature, count)]
+    assert not problems, "\n".join(problems)

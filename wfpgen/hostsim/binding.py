@@ -213,6 +213,42 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class EtwField:
+    """One field of a TraceLogging event: its name, TlgIn/TlgOut numbers and bytes as written."""
+
+    name: str
+    in_type: int
+    out_type: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class EtwEvent:
+    """One TraceLogging event the driver wrote (HostWdk_EtwEvents)."""
+
+    provider: str
+    name: str
+    level: int
+    keyword: int
+    fields: tuple[EtwField, ...]
+
+    @classmethod
+    def parse(cls, line: str) -> EtwEvent:
+        """An event from its line: provider, name, level, keyword, then name=in:out:hex per field."""
+        provider, name, level, keyword, *items = line.split("\t")
+        fields_ = []
+        for item in items:
+            field_name, _, rest = item.partition("=")
+            in_type, out_type, data = rest.split(":")
+            fields_.append(EtwField(field_name, int(in_type), int(out_type), bytes.fromhex(data)))
+        return cls(provider, name, int(level), int(keyword, 16), tuple(fields_))
+
+    def field(self, name: str) -> EtwField | None:
+        """The field called ``name``, if the event has it."""
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass(frozen=True)
 class Counters:
     """Live objects of the simulated kernel (HOSTWDK_COUNTERS)."""
 
@@ -230,6 +266,7 @@ class Counters:
     pending_irps: int
     open_handles: int
     flow_contexts: int  # associated with a flow and not yet handed to flowDeleteFn
+    etw_providers: int  # TraceLogging providers registered
 
     def nonzero(self) -> dict[str, int]:
         """The counters that are not 0."""
@@ -311,6 +348,7 @@ class _Counters(ctypes.Structure):
         ("pending_irps", ctypes.c_uint32),
         ("open_handles", ctypes.c_uint32),
         ("flow_contexts", ctypes.c_uint32),
+        ("etw_providers", ctypes.c_uint32),
     ]
 
 
@@ -446,6 +484,9 @@ class HostDriver:
             "HostWdk_ViolationCount": (ctypes.c_uint32, []),
             "HostWdk_GetCounters": (None, [ctypes.POINTER(_Counters)]),
             "HostWdk_Filters": (ctypes.c_char_p, []),
+            "HostWdk_EtwEvents": (ctypes.c_char_p, []),
+            "HostWdk_EtwClear": (None, []),
+            "HostWdk_EtwEnable": (None, [ctypes.c_uint64]),
             "HostWdk_SetProcessorCount": (None, [ctypes.c_uint32]),
             "HostWdk_SetCurrentProcessor": (None, [ctypes.c_uint32]),
             "HostWdk_GetLockHolds": (None, [ctypes.POINTER(_LockHolds)]),
@@ -632,6 +673,19 @@ class HostDriver:
         raw = _Counters()
         self.lib.HostWdk_GetCounters(ctypes.byref(raw))
         return Counters(**{item.name: int(getattr(raw, item.name)) for item in fields(Counters)})
+
+    def etw_events(self) -> list[EtwEvent]:
+        """Every TraceLogging event written since the last reset or ``etw_clear``, in write order."""
+        text = (self.lib.HostWdk_EtwEvents() or b"").decode()
+        return [EtwEvent.parse(line) for line in text.splitlines()]
+
+    def etw_clear(self) -> None:
+        """Forget the events written so far."""
+        self.lib.HostWdk_EtwClear()
+
+    def etw_enable(self, keywords: int) -> None:
+        """The keywords the simulated ETW session enables (0: none, so no session listens)."""
+        self.lib.HostWdk_EtwEnable(keywords)
 
     def filters(self) -> list[str]:
         """The filters in the engine, one line each."""

@@ -9,7 +9,8 @@
  *   - FORCEINLINE with the WDK's meaning, and the IO_CSQ_* routine role types;
  *   - POOL_FLAGS, POOL_FLAG_*, ExAllocatePool2 (Windows 10 2004), ExAllocatePoolZero,
  *     ExInitializeDriverRuntime / DrvRtPoolNxOptIn (Windows 8), KeQuerySystemTimePrecise
- *     (Windows 8) and ReadAcquire.
+ *     (Windows 8) and ReadAcquire;
+ *   - RtlUshortByteSwap / RtlUlongByteSwap over the compiler's builtins (no CRT to import from).
  *
  * Pulling ntifs.h in here also fixes an include-order trap: MinGW's wdmsec.h #defines
  * RtlInitUnicodeStringEx, which clang then sees re-declared dllimport by ntifs.h.
@@ -171,5 +172,15 @@ static __inline__ LONG ReadAcquire(_In_ _Interlocked_operand_ LONG const volatil
 #if NTDDI_VERSION >= 0x06020000 /* NTDDI_WIN8 */
 NTKERNELAPI VOID NTAPI KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime);
 #endif
+
+/* ---- Byte order ----------------------------------------------------------------------------
+ * MinGW's wdm.h maps RtlUshortByteSwap and RtlUlongByteSwap to _byteswap_ushort and
+ * _byteswap_ulong as the WDK does; MSVC makes those intrinsics, MinGW declares them as CRT
+ * functions a driver cannot import.  The compiler's builtins instead (the etw sink puts ports
+ * and IPv4 addresses into network order with them). */
+#undef RtlUshortByteSwap
+#undef RtlUlongByteSwap
+#define RtlUshortByteSwap(_x) ((USHORT)__builtin_bswap16((USHORT)(_x)))
+#define RtlUlongByteSwap(_x) ((ULONG)__builtin_bswap32((ULONG)(_x)))
 
 #endif /* WFPGEN_CROSSBUILD_NTDDK_H */

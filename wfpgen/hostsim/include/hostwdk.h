@@ -98,6 +98,7 @@
 #define _Inout_updates_bytes_(n)
 #define _Outptr_
 #define _Outptr_opt_
+#define _Outptr_result_maybenull_
 #define _Pre_notnull_
 #define _Post_invalid_
 #define _Ret_maybenull_
@@ -475,6 +476,21 @@ typedef struct _SID
 } SID, *PISID;
 
 typedef PVOID PSID;
+
+#define SID_REVISION (1)
+
+typedef const WCHAR *PCWCH;
+
+/* Byte order: WFP hands ports and IPv4 addresses to classify in host order. */
+static FORCEINLINE USHORT RtlUshortByteSwap(_In_ USHORT Source)
+{
+    return (USHORT)__builtin_bswap16(Source);
+}
+
+static FORCEINLINE ULONG RtlUlongByteSwap(_In_ ULONG Source)
+{
+    return (ULONG)__builtin_bswap32(Source);
+}
 
 typedef struct _SID_AND_ATTRIBUTES
 {

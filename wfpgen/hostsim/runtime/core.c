@@ -1318,6 +1318,7 @@ void HostWdk_Reset(void)
 
     hw_io_reset();
     hw_fwp_reset();
+    hw_etw_reset();
     hw_pool_reset();
     hw_release_thread_locks();
     hw_thread()->Irql = PASSIVE_LEVEL;
@@ -1406,6 +1407,7 @@ void HostWdk_GetCounters(HOSTWDK_COUNTERS *counters)
     }
     memset(counters, 0, sizeof(*counters));
     hw_fwp_counters(counters);
+    hw_etw_counters(counters);
     hw_io_counters(counters);
     hw_pool_counters(&counters->pool_blocks, &counters->pool_bytes);
 }

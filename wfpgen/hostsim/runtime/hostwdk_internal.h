@@ -6,6 +6,7 @@
  *   g_engine_lock (pthread rwlock)  filter engine objects; classify holds it for reading
  *   g_io_mutex                       devices, links, handles, IRPs (+ g_io_cond)
  *   g_pool_mutex                     pool blocks
+ *   g_etw_mutex                      TraceLogging providers and stored events (etw.c)
  *   g_violation_mutex                violation text
  * No runtime lock is held while driver code runs, except g_engine_lock for reading around
  * classifyFn (as WFP keeps a callout registered while its classifyFn runs).  Readers of a
@@ -100,7 +101,11 @@
     X(FwpmCalloutDeleteByKey0, PASSIVE_LEVEL, HW_F_STATUS)                                         \
     X(FwpmFilterAdd0, PASSIVE_LEVEL, HW_F_STATUS)                                                  \
     X(FwpmFilterDeleteById0, PASSIVE_LEVEL, HW_F_STATUS)                                           \
-    X(FwpmFilterDeleteByKey0, PASSIVE_LEVEL, HW_F_STATUS)
+    X(FwpmFilterDeleteByKey0, PASSIVE_LEVEL, HW_F_STATUS)                                          \
+    X(TraceLoggingRegister, PASSIVE_LEVEL, HW_F_STATUS)                                            \
+    X(TraceLoggingUnregister, PASSIVE_LEVEL, 0)                                                    \
+    X(TraceLoggingProviderEnabled, HIGH_LEVEL, HW_F_QUIET)                                         \
+    X(TraceLoggingWrite, HIGH_LEVEL, HW_F_QUIET)
 
 typedef enum _HW_API
 {
@@ -198,6 +203,12 @@ void hw_fwp_audit(const char *prefix);
 void hw_fwp_reset(void);
 /* Number of run-time callouts registered against `device` (IoDeleteDevice checks it). */
 uint32_t hw_fwp_callouts_on_device(const void *device);
+
+/* -- etw.c ----------------------------------------------------------------------------------- */
+
+void hw_etw_counters(HOSTWDK_COUNTERS *counters);
+void hw_etw_audit(const char *prefix);
+void hw_etw_reset(void);
 
 /* -- text buffers for the test hooks --------------------------------------------------------- */
 

@@ -222,9 +222,19 @@ typedef struct _HOSTWDK_COUNTERS
     uint32_t pending_irps;     /* requests handed to the driver and not completed */
     uint32_t open_handles;
     uint32_t flow_contexts;    /* FwpsFlowAssociateContext0 contexts not yet handed to flowDeleteFn */
+    uint32_t etw_providers;    /* TraceLogging providers registered */
 } HOSTWDK_COUNTERS;
 
 void HostWdk_GetCounters(HOSTWDK_COUNTERS *counters);
+
+/* TraceLogging (TraceLoggingProvider.h): every event written since the last reset or
+   HostWdk_EtwClear, one line each: provider, event name, level, keyword (hex), then per field
+   "name=in:out:bytes" (the TlgIn/TlgOut numbers, the bytes in hex as the driver gave them), all
+   separated by tabs.  HostWdk_EtwEnable sets the keywords the simulated session enables (every
+   one after a reset; 0: no session, TraceLoggingProviderEnabled says FALSE). */
+const char *HostWdk_EtwEvents(void);
+void HostWdk_EtwClear(void);
+void HostWdk_EtwEnable(uint64_t keywords);
 
 /* Registered filters, one line each: "layer=<FWPM GUID> action=0x.... callout=<GUID> conditions=N
    [field=<GUID> match=N type=N value=...]..." in the order they were added. */

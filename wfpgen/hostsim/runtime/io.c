@@ -1235,6 +1235,7 @@ static void hw_audit(const char *prefix)
     uint32_t held = hw_locks_held_total();
 
     hw_fwp_audit(prefix);
+    hw_etw_audit(prefix);
     hw_io_audit(prefix);
     hw_pool_audit(prefix);
     if (held > 0)
