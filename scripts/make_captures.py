@@ -135,7 +135,7 @@ def main() -> int:
     stale = []
     for spec in sorted((ROOT / "specs").glob("*.yaml")):
         model = model_for(spec)
-        if model.sink != "ring":
+        if not model.has_ring:
             continue
         target = out / f"{spec.stem}.bin"
         data = capture(model)

@@ -16,7 +16,7 @@ from conftest import ROOT, SPECS
 
 from wfpgen.pipeline import model_for
 
-RING_SPECS = [s for s in SPECS if model_for(s).sink == "ring"]
+RING_SPECS = [s for s in SPECS if model_for(s).has_ring]
 
 
 def test_captures_are_current() -> None:
@@ -49,7 +49,7 @@ def test_golden_reader_replays_capture(spec: Path) -> None:
 def test_dbgprint_specs_have_no_reader() -> None:
     for spec in SPECS:
         model = model_for(spec)
-        assert (ROOT / "generated" / model.name / "reader").is_dir() == (model.sink == "ring"), spec.name
+        assert (ROOT / "generated" / model.name / "reader").is_dir() == (model.has_ring), spec.name
 
 
 @pytest.mark.parametrize("spec", RING_SPECS, ids=[s.stem for s in RING_SPECS])

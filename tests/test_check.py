@@ -11,6 +11,10 @@
   callouts unregistered under live filters, a failure path without cleanup, IOCTLs without
   their output-length check, an unchecked allocation, a use after free, and an LLP64 format
   error that only the MinGW-w64 cross tier sees;
+* bugs planted in the etw sink of ``specs/monitor-etw.yaml`` and ``specs/flows-ring-etw.yaml``
+  fail it the same way: a port in host byte order, an event missing a field, an event at the
+  wrong level or with the wrong keyword, the provider unregistered while callouts can still
+  classify, a flow event with a wrong counter;
 * ``--pcap``: a capture built here with dpkt (IPv4 and IPv6 TCP, UDP, ICMP/ICMPv6 in both
   directions, VLAN, fragments, an IPv6 extension header, other protocols, non-IP frames) is
   replayed through the transport layers and agrees with dpkt's own reading; so do pcapng
@@ -165,7 +169,7 @@ def test_check_passes_for_every_example_spec(spec: Path, tmp_path: Path) -> None
     assert code == 0, output
     assert steps and all(step.ok for step in steps), output
     model = model_for(spec)
-    ring = model.sink == "ring"
+    ring = model.has_ring
     names = [step.name for step in steps]
     flows = model.flows
     assert names == expected_steps(ring, flows=flows is not None and flows.attribution,
@@ -425,7 +429,7 @@ def monitor_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """specs/monitor.yaml rendered once (generated/MonitorNetwork is never touched)."""
     spec = ROOT / "specs" / "monitor.yaml"
     model, files = generate(spec, str(spec))
-    assert model.name == "MonitorNetwork" and model.sink == "ring"
+    assert model.name == "MonitorNetwork" and model.has_ring
     project = tmp_path_factory.mktemp("rendered") / "MonitorNetwork"
     write(project, files, force=True)
     return project
@@ -619,6 +623,130 @@ def test_attribution_with_accounting_passes(tmp_path: Path) -> None:
     assert code == 0, output
     assert [step.name for step in steps] == expected_steps(True, ("plain",), analysis=False, flows=True,
                                                            accounting=True), output
+
+
+# -- planted etw-sink bugs (specs/monitor-etw.yaml, specs/flows-ring-etw.yaml) ---------------------
+
+TRAFFIC_STEP = "plain: synthetic traffic on every layer"
+UNLOAD_STEP = "plain: unload: no leaks, no violations"
+ETW_UNLOAD = ("    MonitorEtwUnregisterCallouts();\n    if (g_SinkStarted)\n    {\n        MonitorEtwSinkShutdown();\n"
+              "        g_SinkStarted = FALSE;\n    }\n")
+ETW_SHUTDOWN_FIRST = ("    if (g_SinkStarted)\n    {\n        MonitorEtwSinkShutdown();\n        g_SinkStarted = FALSE;\n    }\n"
+                      "    MonitorEtwUnregisterCallouts();\n")
+
+ETW_PLANTS = {
+    # The inbound event's remote port is written as WFP gives it (host order); TraceLoggingPort is big-endian.
+    "port-in-host-byte-order": Plant(
+        "sink_etw.c", ((('TraceLoggingPort(RtlUshortByteSwap(Record->IpRemotePort), "ip_remote_port"));\n}\n\n'
+                         "/* outbound_transport_v4"),
+                        'TraceLoggingPort(Record->IpRemotePort, "ip_remote_port"));\n}\n\n/* outbound_transport_v4'),),
+        "plain", (TRAFFIC_STEP, "ETW event inbound_transport_v4.ip_remote_port: bytes")),
+    # The connect event leaves out one of its fields.
+    "event-missing-a-field": Plant(
+        "sink_etw.c", ((('TraceLoggingHexUInt32(truncated, "truncated"), TraceLoggingUInt8(Record->IpProtocol, '
+                         '"ip_protocol"),'), 'TraceLoggingHexUInt32(truncated, "truncated"),'),),
+        "plain", (TRAFFIC_STEP, "ETW event ale_auth_connect_v4: fields",
+                  "expected ['present', 'truncated', 'ip_protocol'")),
+    # Unload stops the sinks (and so unregisters the provider) while the callouts can still classify.
+    "provider-unregistered-before-the-callouts": Plant(
+        "driver.c", ((ETW_UNLOAD, ETW_SHUTDOWN_FIRST),),
+        "plain", (UNLOAD_STEP, ("TraceLoggingUnregister of provider 'MonitorEtw' while 3 run-time callout(s) are "
+                                "still registered"))),
+    # The outbound event is written at TRACE_LEVEL_VERBOSE: a session at the documented level misses it.
+    "event-at-the-wrong-level": Plant(
+        "sink_etw.c", (('"outbound_transport_v4", TraceLoggingLevel(TRACE_LEVEL_INFORMATION)',
+                        '"outbound_transport_v4", TraceLoggingLevel(TRACE_LEVEL_VERBOSE)'),),
+        "plain", (TRAFFIC_STEP, "ETW event outbound_transport_v4: level 5, expected 4")),
+    # The outbound event carries the inbound layer's keyword: enabling one layer gets the other's events.
+    "event-with-the-wrong-keyword": Plant(
+        "sink_etw.c", (("TraceLoggingKeyword(0x2ULL)", "TraceLoggingKeyword(0x1ULL)"),),
+        "plain", (TRAFFIC_STEP, "ETW event outbound_transport_v4: keyword 0x1, expected 0x2")),
+}
+
+# Plants in FlowMonitor (specs/flows-ring-etw.yaml): the flow events, which the ring's records do not cover.
+FLOW_ETW_PLANTS = {
+    # The flow events carry the outbound byte count as bytes_in (the ring's flow records stay right).
+    "flow-event-bytes-in-from-bytes-out": Plant(
+        "sink_etw.c", (('TraceLoggingUInt64(Record->BytesIn, "bytes_in")',
+                        'TraceLoggingUInt64(Record->BytesOut, "bytes_in")'),),
+        "plain", (f"plain: {ACCOUNTING_STEP}", "ETW event flow_v4.bytes_in: bytes")),
+}
+
+
+def render_spec(tmp_path_factory: pytest.TempPathFactory, spec_name: str, driver: str) -> Path:
+    """``specs/<spec_name>`` rendered once into a temporary directory (generated/ is never touched)."""
+    spec = ROOT / "specs" / spec_name
+    model, files = generate(spec, str(spec))
+    assert model.name == driver and model.has_etw
+    project = tmp_path_factory.mktemp("rendered") / driver
+    write(project, files, force=True)
+    return project
+
+
+@pytest.fixture(scope="module")
+def etw_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_spec(tmp_path_factory, "monitor-etw.yaml", "MonitorEtw")
+
+
+@pytest.fixture(scope="module")
+def flow_etw_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_spec(tmp_path_factory, "flows-ring-etw.yaml", "FlowMonitor")
+
+
+def planted_copy(rendered: Path, plant: Plant, tmp_path: Path) -> Path:
+    """A copy of ``rendered`` with ``plant``'s edits applied to its driver file; every edit must apply (a flow
+    event is written out once per IP version: a flow plant may apply twice)."""
+    project = tmp_path / "project"
+    shutil.copytree(rendered, project)
+    source = project / "driver" / plant.file
+    text = source.read_text(encoding="utf-8")
+    for old, new in plant.edits:
+        assert text.count(old) in (1, 2), f"{plant.file}: expected {old!r} once or twice, found {text.count(old)}"
+        text = text.replace(old, new)
+    source.write_text(text, encoding="utf-8")
+    return project
+
+
+def expect_named_failure(project: Path, plant: Plant, tmp_path: Path) -> None:
+    code, steps, output = check_cli(str(project), "--variant", plant.variant, "--no-analysis", "--out",
+                                    str(tmp_path / "check"))
+    assert code == 1, output
+    failed = [step for step in steps if not step.ok]
+    naming = [step for step in failed if all(s in f"{step.name}\n{step.detail}" for s in plant.says)]
+    assert naming, f"no failing step says {plant.says}:\n{output}"
+
+
+@pytest.mark.parametrize("name", list(ETW_PLANTS))
+def test_planted_etw_bug_fails_the_check(name: str, etw_project: Path, tmp_path: Path) -> None:
+    plant = ETW_PLANTS[name]
+    expect_named_failure(planted_copy(etw_project, plant, tmp_path), plant, tmp_path)
+
+
+@pytest.mark.parametrize("name", list(FLOW_ETW_PLANTS))
+def test_planted_flow_etw_bug_fails_the_check(name: str, flow_etw_project: Path, tmp_path: Path) -> None:
+    plant = FLOW_ETW_PLANTS[name]
+    expect_named_failure(planted_copy(flow_etw_project, plant, tmp_path), plant, tmp_path)
+
+
+def test_unplanted_etw_copy_passes(etw_project: Path, tmp_path: Path) -> None:
+    """The control for the etw plants: the same copy, no edit, passes; every event was compared."""
+    code, steps, output = check_cli(str(planted_copy(etw_project, Plant("driver.c", (), "plain", ()), tmp_path)),
+                                    "--variant", "plain", "--no-analysis", "--out", str(tmp_path / "check"))
+    assert code == 0, output
+    assert [step.name for step in steps] == expected_steps(False, ("plain",), analysis=False), output
+    traffic_step = next(step for step in steps if step.name == TRAFFIC_STEP)
+    assert re.search(r"\d+ ETW events, every field's name, TraceLogging type and bytes as sent", traffic_step.detail)
+
+
+def test_unplanted_flow_etw_copy_passes(flow_etw_project: Path, tmp_path: Path) -> None:
+    """The control for the flow-event plant: ring and etw together, flow events compared with the flows."""
+    code, steps, output = check_cli(str(flow_etw_project), "--variant", "plain", "--no-analysis", "--out",
+                                    str(tmp_path / "check"))
+    assert code == 0, output
+    assert [step.name for step in steps] == expected_steps(True, ("plain",), analysis=False,
+                                                           accounting=True), output
+    step = next(step for step in steps if step.name == f"plain: {ACCOUNTING_STEP}")
+    assert step.detail.count("(and each ETW event, field by field)") == 2, step.detail
 
 
 #: The end of the IPv6 layer's application-id condition in specs/app-block.yaml's callouts.c (the

@@ -6,7 +6,9 @@ For every spec in ``specs/``, as written and as a ring-sink variant:
   against the shims and links a native PE that ``check_pe`` finds nothing wrong with;
 * ``ci/wdk_assumptions.c`` (which the project's Windows CI compiles against the WDK) holds
   for the shims, so shims and assertions come from the same numbers;
-* gcc ``-fanalyzer`` and clang-tidy (the curated checks) report nothing.
+* gcc ``-fanalyzer`` and clang-tidy (the curated checks) report nothing;
+* a driver with the etw sink imports ``EtwRegister``, ``EtwWriteTransfer`` and ``EtwUnregister``
+  from ntoskrnl.exe (the TraceLoggingProvider.h shim), and its ring-sink variant none of them.
 
 Planted bugs show that the checks bite: an LLP64 format error fails the cross build,
 ``<initguid.h>`` after ``<fwpmk.h>`` fails the link, ``-shared`` is flagged by ``check_pe``,
@@ -86,6 +88,15 @@ VARIANTS: dict[str, tuple[Path, bool, str | None]] = {
 }
 NAMES = list(VARIANTS)
 RING_NAMES = [name for name in NAMES if name.endswith("-ring")]
+
+
+def _has_etw(spec: Path) -> bool:
+    kind = (yaml.safe_load(spec.read_text(encoding="utf-8")).get("sink") or {}).get("kind", "ring")
+    return "etw" in ([kind] if isinstance(kind, str) else kind)
+
+
+#: The specs with the etw sink, as written (their -ring variants have the ring sink only).
+ETW_NAMES = [name for name in NAMES if not VARIANTS[name][1] and _has_etw(VARIANTS[name][0])]
 
 @dataclass(frozen=True)
 class Project:
@@ -215,6 +226,21 @@ def test_cross_build_links_a_clean_kernel_image(built: Callable[[str], Path], na
     assert imports == {"ntoskrnl.exe", "fwpkclnt.sys"}
     notice = (image.parent / "NOTICE.txt").read_text(encoding="utf-8")
     assert "CHECK ARTEFACT" in notice and "NOT A SHIPPABLE DRIVER" in notice
+
+
+@needs_mingw
+@pytest.mark.parametrize("name", ETW_NAMES)
+def test_etw_sink_imports_etw_from_the_kernel(built: Callable[[str], Path], name: str) -> None:
+    """The TraceLoggingProvider.h shim lowers to the kernel's ETW routines, as the WDK's does; a driver
+    without the etw sink imports none of them."""
+    for variant, wanted in ((name, True), (f"{name}-ring", False)):
+        data = built(variant).read_bytes()
+        found = {api for api in ("EtwRegister", "EtwWriteTransfer", "EtwUnregister") if f"{api}\0".encode() in data}
+        assert found == ({"EtwRegister", "EtwWriteTransfer", "EtwUnregister"} if wanted else set()), (variant, found)
+
+
+def test_etw_specs_are_cross_built() -> None:
+    assert {"monitor-etw", "flows-ring-etw"} <= set(ETW_NAMES), ETW_NAMES
 
 
 @needs_mingw

@@ -16,6 +16,7 @@ from wfpgen.model import (
     c_narrow_literal,
     c_wide_literal,
     derived_guid,
+    etw_provider_guid,
     inf_string,
     markdown_text,
     pool_tag,
@@ -41,7 +42,7 @@ def test_defaults_reproduce_the_tutorial() -> None:
     assert [layer.name for layer in m.layers] == ["inbound_transport_v4", "outbound_transport_v4"]
     names = [item.name for item in m.layers[0].record.items]
     assert names == ["ip_protocol", "ip_local_address", "ip_local_port", "ip_remote_address", "ip_remote_port"]
-    assert m.sink == "ring"
+    assert m.sinks == ("ring",)
     assert all(layer.filter_action == "FWP_ACTION_CALLOUT_INSPECTION" for layer in m.layers)
     assert m.layers[0].line.arrow == "<-" and m.layers[1].line.arrow == "->"
 
@@ -54,6 +55,18 @@ def test_guids_are_stable_and_distinct() -> None:
     assert len(set(keys)) == len(keys)
     other = model_of("version: 1\ndriver: {name: Other}\n")
     assert other.provider_guid != a.provider_guid
+
+
+def test_etw_provider_guid_is_the_documented_name_hash() -> None:
+    """TRACELOGGING_DEFINE_PROVIDER's documentation names the provider "MyCompany.MyComponent" and gives it the GUID
+    ETW's name hashing derives from that name (what tools enable as *MyCompany.MyComponent)."""
+    assert etw_provider_guid("MyCompany.MyComponent") == uuid.UUID("ce5fa4ea-ab00-5402-8b76-9f76ac858fb5")
+    # The hash takes the name upper-cased: case does not change the GUID, a different name does.
+    assert etw_provider_guid("mycompany.mycomponent") == etw_provider_guid("MyCompany.MyComponent")
+    assert etw_provider_guid("MyCompany.MyComponent2") != etw_provider_guid("MyCompany.MyComponent")
+    m = model_of(BASE + "sink: {kind: etw, etw_provider: MyCompany.MyComponent}\n")
+    assert m.etw is not None and m.etw.provider_id_args == (
+        "(0xce5fa4ea, 0xab00, 0x5402, 0x8b, 0x76, 0x9f, 0x76, 0xac, 0x85, 0x8f, 0xb5)")
 
 
 def test_provider_key_override() -> None:

@@ -83,7 +83,8 @@ class Reader:
 
 def _ring_variant(source: Path, folder: Path) -> Path:
     spec = yaml.safe_load(source.read_text(encoding="utf-8"))
-    spec["sink"] = {**spec.get("sink", {}), "kind": "ring"}
+    sink = {key: value for key, value in spec.get("sink", {}).items() if key != "etw_provider"}  # etw's only
+    spec["sink"] = {**sink, "kind": "ring"}
     path = folder / source.name
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path

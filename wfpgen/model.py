@@ -21,6 +21,7 @@ from wfpgen.catalog import Layer as CatalogLayer
 from wfpgen.format import STYLE_FILE
 from wfpgen.protocol import RECORD_HEADER_FORMAT, Channel, channel
 from wfpgen.realheaders import ntddi_defines
+from wfpgen.spec import SINK_KINDS
 from wfpgen.validate import (
     BLOB_METADATA_TYPES,
     CURRENT_PROCESS_ID,
@@ -75,6 +76,25 @@ class Guid:
 def derived_guid(driver: str, role: str) -> Guid:
     """A stable GUID for ``role`` of ``driver`` (uuid5 over a fixed namespace)."""
     return Guid(uuid.uuid5(GUID_NAMESPACE, f"{driver}/{role}"))
+
+
+# -- the etw sink: TraceLogging ----------------------------------------------------------------
+
+#: The namespace TraceLogging and .NET's EventSource hash a provider name under (the "ETW
+#: name-hashing algorithm" of TRACELOGGING_DEFINE_PROVIDER's documentation).
+ETW_NAME_NAMESPACE = bytes.fromhex("482C2DB2C39047C887F81A15BFC130FB")
+#: Every event of the etw sink has this level: TRACE_LEVEL_INFORMATION of evntrace.h.
+ETW_LEVEL = 4
+ETW_LEVEL_C = "TRACE_LEVEL_INFORMATION"
+
+
+def etw_provider_guid(name: str) -> uuid.UUID:
+    """The provider GUID TraceLogging tools derive from ``name`` (what ``*Name`` enables): SHA-1 over the
+    namespace's bytes and the upper-cased name in UTF-16BE, its first 16 bytes with version 5 set in the
+    high nibble of byte 7, read as a GUID whose first three fields are little-endian."""
+    digest = bytearray(hashlib.sha1(ETW_NAME_NAMESPACE + name.upper().encode("utf-16-be")).digest()[:16])
+    digest[7] = (digest[7] & 0x0F) | 0x50
+    return uuid.UUID(bytes_le=bytes(digest))
 
 
 @dataclass(frozen=True)
@@ -925,6 +945,168 @@ class FlowsModel:
         return self.interval_100ns // 10_000_000
 
 
+@dataclass(frozen=True)
+class EtwField:
+    """One TraceLogging field of an etw event: its name (the spec's value name), the wrapper macro that
+    writes it, the TraceLogging in/out types that macro encodes, and the local it needs first."""
+
+    name: str
+    macro: str  # the TraceLoggingWrite argument, e.g. TraceLoggingPort(RtlUshortByteSwap(...), "ip_local_port")
+    in_type: str  # TlgIn* (the header's enum TlgIn_t)
+    out_type: str  # TlgOut* (TlgOutNULL: the in-type's default)
+    local: str = ""  # a C declaration the macro reads (built from the record, on the stack), or ""
+
+
+@dataclass(frozen=True)
+class EtwEvent:
+    """The TraceLogging event of one record kind: name, keyword bit and fields."""
+
+    index: int  # the record kind's LayerIndex
+    name: str  # the event name: the layer's (or flow record kind's) name
+    layer_constant: str  # <NAME>_LAYER_<KIND>
+    record_type: str
+    write_fn: str
+    keyword: int
+    fields: tuple[EtwField, ...]
+    has_blobs: bool
+
+    @property
+    def keyword_c(self) -> str:
+        """The keyword as a C constant."""
+        return f"0x{self.keyword:x}ULL"
+
+    @property
+    def keyword_text(self) -> str:
+        """The keyword as tools take it (hexadecimal)."""
+        return f"0x{self.keyword:x}"
+
+    @property
+    def locals(self) -> tuple[str, ...]:
+        """The C declarations the fields read, in field order."""
+        return tuple(f.local for f in self.fields if f.local)
+
+
+@dataclass(frozen=True)
+class EtwModel:
+    """The etw sink's provider and events."""
+
+    provider_name: str  # ASCII letters, digits, '_', '.', '-' (the spec checks it)
+    provider_guid: Guid
+    handle: str  # the TraceLoggingHProvider variable
+    level: int
+    level_c: str
+    events: tuple[EtwEvent, ...]
+
+    @property
+    def provider_name_c(self) -> str:
+        """The provider name as a C string literal."""
+        return c_narrow_literal(self.provider_name)
+
+    @property
+    def provider_id_args(self) -> str:
+        """The provider GUID as TRACELOGGING_DEFINE_PROVIDER's parenthesized eleven integers."""
+        return "(" + self.provider_guid.define_args + ")"
+
+    @property
+    def provider_name_xml(self) -> str:
+        """The provider name in XML text or an attribute."""
+        return xml_text(self.provider_name)
+
+    @property
+    def provider_name_md(self) -> str:
+        """The provider name in Markdown text."""
+        return markdown_text(self.provider_name)
+
+    @property
+    def uses_text(self) -> bool:
+        """Whether some event has a counted UTF-16 string (a path): sink_etw.c needs its text helper."""
+        return any(f.in_type == "TlgInCOUNTEDSTRING" for e in self.events for f in e.fields)
+
+    @property
+    def uses_sid(self) -> bool:
+        """Whether some event has a SID field."""
+        return any(f.in_type == "TlgInSID" for e in self.events for f in e.fields)
+
+    @property
+    def uses_bytes(self) -> bool:
+        """Whether some event has a variable-length binary field (a byte blob)."""
+        return any(f.in_type == "TlgInBINARY" and f.local for e in self.events for f in e.fields)
+
+    @property
+    def all_keywords_c(self) -> str:
+        """Every event's keyword, ORed: the keyword that enables them all."""
+        mask = 0
+        for event in self.events:
+            mask |= event.keyword
+        return f"0x{mask:x}"
+
+
+_ETW_UNSIGNED = {"UINT8": ("UInt8", "TlgInUINT8"), "UINT16": ("UInt16", "TlgInUINT16"),
+                 "UINT32": ("UInt32", "TlgInUINT32"), "UINT64": ("UInt64", "TlgInUINT64")}
+_ETW_HEX = {"UINT8": ("HexUInt8", "TlgInUINT8", "TlgOutHEX"), "UINT16": ("HexUInt16", "TlgInUINT16", "TlgOutHEX"),
+            "UINT32": ("HexUInt32", "TlgInHEXINT32", "TlgOutNULL"),
+            "UINT64": ("HexUInt64", "TlgInHEXINT64", "TlgOutNULL")}
+
+
+def _lower_camel(name: str) -> str:
+    text = camel(name)
+    return text[:1].lower() + text[1:]
+
+
+def etw_field(driver: str, item: RecordItem) -> EtwField:
+    """The TraceLogging field of ``item``, read from ``Record`` (the kind's record type) and ``Blobs``.
+
+    Types follow TraceLoggingProvider.h: PORT and IPV4 out-types are big-endian (network order) while WFP
+    hands ports and IPv4 addresses to classify in host order, so both are byte-swapped; IPv4 is a packed
+    field (TlgInUINT32 + TlgOutIPV4: the header has no wrapper for it), IPv6 is binary + TlgOutIPV6; paths
+    are counted UTF-16 strings, SIDs TlgInSID, times FILETIMEs (UTC).
+    """
+    name, label, var = item.name, f'"{item.name}"', _lower_camel(item.name)
+    member = f"Record->{item.c_name}"
+    if item.is_blob:
+        index = item.blob_index
+        if item.display == "utf16":
+            return EtwField(name, f"TraceLoggingCountedWideString({var}, {var}Chars, {label})", "TlgInCOUNTEDSTRING",
+                            "TlgOutNULL", f"PCWCH {var}; USHORT {var}Chars = {driver}EtwText(Blobs, BlobCount, "
+                            f"{index}u, {item.present_mask}, &truncated, &{var});")
+        if item.display == "sid":
+            return EtwField(name, f"TraceLoggingSid({var}, {label})", "TlgInSID", "TlgOutNULL",
+                            f"const SID *{var} = {driver}EtwSid(Blobs, BlobCount, {index}u);")
+        return EtwField(name, f"TraceLoggingBinary({var}, {var}Bytes, {label})", "TlgInBINARY", "TlgOutNULL",
+                        f"const UINT8 *{var}; USHORT {var}Bytes = {driver}EtwBytes(Blobs, BlobCount, {index}u, "
+                        f"{item.present_mask}, &truncated, &{var});")
+    if item.array_length:
+        if item.display == "ipv6":
+            return EtwField(name, f"TraceLoggingBinaryEx({member}, {item.array_length}, TlgOutIPV6, {label})",
+                            "TlgInBINARY", "TlgOutIPV6")
+        return EtwField(name, f"TraceLoggingBinary({member}, {item.array_length}, {label})", "TlgInBINARY",
+                        "TlgOutNULL")
+    if item.display == "ipv4":
+        return EtwField(name, f"TraceLoggingPackedFieldEx(&{var}, sizeof({var}), TlgInUINT32, TlgOutIPV4, {label})",
+                        "TlgInUINT32", "TlgOutIPV4", f"UINT32 {var} = RtlUlongByteSwap({member});")
+    if item.display == "port" and item.c_type == "UINT16":
+        return EtwField(name, f"TraceLoggingPort(RtlUshortByteSwap({member}), {label})", "TlgInUINT16", "TlgOutPORT")
+    if item.display == "time":
+        return EtwField(name, f"TraceLoggingPackedFieldEx(&{member}, sizeof({member}), TlgInFILETIME, "
+                              f"TlgOutDATETIME_UTC, {label})", "TlgInFILETIME", "TlgOutDATETIME_UTC")
+    if item.display in ("hex", "flags"):
+        macro, in_type, out_type = _ETW_HEX[item.c_type]
+        return EtwField(name, f"TraceLogging{macro}({member}, {label})", in_type, out_type)
+    macro, in_type = _ETW_UNSIGNED[item.c_type]
+    return EtwField(name, f"TraceLogging{macro}({member}, {label})", in_type, "TlgOutNULL")
+
+
+def _etw(driver: str, prefix: str, provider: str, kinds: tuple[LayerModel | FlowRecordKind, ...]) -> EtwModel:
+    events = tuple(
+        EtwEvent(index=kind.index, name=kind.name, layer_constant=f"{prefix}_LAYER_{kind.upper}",
+                 record_type=kind.record.type_name, write_fn=f"{driver}EtwWrite{kind.camel}", keyword=1 << kind.index,
+                 fields=tuple(etw_field(driver, item) for item in kind.record.items),
+                 has_blobs=kind.record.blob_count > 0)
+        for kind in kinds if kind.emits)
+    return EtwModel(provider_name=provider, provider_guid=Guid(etw_provider_guid(provider)),
+                    handle=f"g_{driver}EtwProvider", level=ETW_LEVEL, level_c=ETW_LEVEL_C, events=events)
+
+
 def _line(layer: ResolvedLayer, record: RecordLayout) -> DbgPrintLine:
     bits = {item.name: item.bit for item in record.items}
     pid = bits.get("process_id", bits.get(CURRENT_PROCESS_ID, -1))
@@ -1129,7 +1311,7 @@ class ProjectModel:
     service_name: str
     pool_tag_value: str
     pool_tag_text: str
-    sink: str
+    sinks: tuple[str, ...]  # ring, dbgprint, etw: the spec's, in this order (each record goes to each)
     ring_capacity: int
     max_blob: int
     layers: tuple[LayerModel, ...]
@@ -1149,6 +1331,40 @@ class ProjectModel:
     configuration_names: tuple[str, ...]  # Debug, Release: the configurations of ``configurations``, in order
     wdk_nuget_version: str  # the one version of every WDK/SDK NuGet package (WDK_NUGET_VERSION)
     flows: FlowsModel | None = None  # flows.attribution, flows.accounting
+    etw: EtwModel | None = None  # the etw sink
+
+    @property
+    def has_ring(self) -> bool:
+        """Whether records go to the ring sink (device, reader)."""
+        return "ring" in self.sinks
+
+    @property
+    def has_dbgprint(self) -> bool:
+        """Whether records go to the dbgprint sink."""
+        return "dbgprint" in self.sinks
+
+    @property
+    def has_etw(self) -> bool:
+        """Whether records go to the etw sink."""
+        return "etw" in self.sinks
+
+    @property
+    def sink_text(self) -> str:
+        """The sinks for comments and prose: ``ring``, ``ring and etw``, ``ring, dbgprint and etw``."""
+        names = list(self.sinks)
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    @property
+    def sink_noun(self) -> str:
+        """``sink`` or ``sinks``, after ``sink_text``."""
+        return "sink" if len(self.sinks) == 1 else "sinks"
+
+    def sink_fn(self, kind: str) -> str:
+        """The prefix of sink ``kind``'s Initialize/Emit/Shutdown functions: ``<Name>Sink`` when it is the only
+        sink (sinks.c is then not generated), else ``<Name><Kind>Sink``, which sinks.c calls in turn."""
+        if len(self.sinks) == 1:
+            return f"{self.name}Sink"
+        return f"{self.name}{ {'ring': 'Ring', 'dbgprint': 'DbgPrint', 'etw': 'Etw'}[kind]}Sink"
 
     @property
     def record_kinds(self) -> tuple[LayerModel | FlowRecordKind, ...]:
@@ -1192,7 +1408,7 @@ class ProjectModel:
     @property
     def allocates_pool(self) -> bool:
         """Whether the driver allocates pool (the rings, the flow contexts): AllocateNonPaged in driver.h."""
-        return self.sink == "ring" or self.flows is not None
+        return self.has_ring or self.flows is not None
 
     @property
     def preprocessor_defines(self) -> tuple[str, ...]:
@@ -1225,9 +1441,14 @@ class ProjectModel:
     @property
     def sink_locking(self) -> str:
         """How the sink synchronises, for the classify file's comment."""
-        if self.sink == "ring":
-            return "holds its ring's spin lock only while it copies the record in"
-        return "formats the record into a stack buffer and takes no lock"
+        ways = []
+        if self.has_ring:
+            ways.append("the ring sink holds its ring's spin lock only while it copies the record in")
+        if self.has_dbgprint:
+            ways.append("the dbgprint sink formats the record into a stack buffer and takes no lock")
+        if self.has_etw:
+            ways.append("the etw sink builds its event's fields on the stack and takes no lock")
+        return "; ".join(ways)
 
     @property
     def has_conditions(self) -> bool:
@@ -1326,6 +1547,7 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
     provider_guid = Guid(uuid.UUID(spec.provider.key)) if spec.provider.key else derived_guid(name, "provider")
     description = spec.driver.description or f"{name} Windows Filtering Platform callout driver"
     tag_value, tag_text = pool_tag(name)
+    sinks = tuple(kind for kind in SINK_KINDS if kind in spec.sink.kinds)
     return ProjectModel(
         generator="wfpgen",
         generator_version=__version__,
@@ -1369,7 +1591,7 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         service_name=name,
         pool_tag_value=f"0x{tag_value:08x}u",
         pool_tag_text=tag_text,
-        sink=spec.sink.kind,
+        sinks=sinks,
         ring_capacity=spec.sink.capacity,
         max_blob=spec.sink.max_blob,
         layers=layers,
@@ -1389,4 +1611,5 @@ def build_model(resolved: Resolved, catalog: Catalog, spec_name: str, spec_bytes
         configuration_names=CONFIGURATION_NAMES,
         wdk_nuget_version=WDK_NUGET_VERSION,
         flows=flows,
+        etw=_etw(name, upper, spec.sink.etw_provider or name, kinds) if "etw" in sinks else None,
     )

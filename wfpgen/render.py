@@ -102,12 +102,19 @@ def project_files(model: ProjectModel) -> tuple[OutputFile, ...]:
     if model.flows is not None:
         files.append(_c("flows.c", "Flow contexts: each flow's process (and counters), from its ALE_FLOW_ESTABLISHED "
                                     "event"))
-    if model.sink == "ring":
+    if model.has_ring:
         files.append(_c("sink_ring.c", "The ring sink: records in a ring buffer, read through a device"))
         files.append(_c("channel.h", "The device interface (IOCTLs, batches, statistics), shared with readers"))
         files += reader_files(model)
-    else:
+    if model.has_dbgprint:
         files.append(_c("sink_dbgprint.c", "The dbgprint sink: one debugger line per record"))
+    if model.has_etw:
+        files.append(_c("sink_etw.c", "The etw sink: one TraceLogging event per record"))
+        files.append(OutputFile("driver/provider.wprp.j2", f"{n}.wprp",
+                                description="Windows Performance Recorder profile that records the driver's ETW "
+                                            "provider (`wpr -start " + n + ".wprp -filemode`)"))
+    if len(model.sinks) > 1:
+        files.append(_c("sinks.c", "Hands each record to every sink, and starts and stops them in turn"))
     return tuple(sorted(files, key=lambda f: f.path))
 
 

@@ -210,10 +210,32 @@ class LayerSpec(_Strict):
         return {"layer": data} if isinstance(data, str) else data
 
 
-class SinkSpec(_Strict):
-    """Where events go: ``ring`` (device + generated reader, the default) or ``dbgprint`` (the tutorial's line)."""
+#: Every sink, in the order a record reaches them: the ring (which numbers it) first.
+SINK_KINDS = ("ring", "dbgprint", "etw")
+#: An ETW provider name: what TraceLogging tools accept after '*' (wpr, PerfView, logman), and
+#: safe in every context the name reaches (C literal, XML, Markdown) without escaping.
+ETW_PROVIDER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*", re.ASCII)
+MAX_ETW_PROVIDER_NAME = 128
+_SINK_KIND_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"enum": list(SINK_KINDS)},
+        {"type": "array", "items": {"enum": list(SINK_KINDS)}, "minItems": 1, "uniqueItems": True},
+    ],
+    "description": "ring (default): records to user mode | dbgprint: the tutorial's line | etw: TraceLogging "
+                   "events; one name or a list of distinct names",
+}
 
-    kind: Literal["dbgprint", "ring"] = "ring"
+
+class SinkSpec(_Strict):
+    """Where events go: ``ring`` (device + generated reader, the default), ``dbgprint`` (the tutorial's line),
+    ``etw`` (kernel-mode TraceLogging events), or a list of them: each record goes to every one."""
+
+    kind: Annotated[Any, WithJsonSchema(_SINK_KIND_SCHEMA)] = "ring"
+    etw_provider: Annotated[
+        str | None,
+        Field(description="ETW provider name (default: the driver's name); its GUID is derived from it as "
+                          "TraceLogging and EventSource do, so tools enable it as *Name"),
+    ] = None
     capacity: Annotated[int, Field(ge=4096, le=64 * 1024 * 1024, description="Ring size in bytes")] = 1024 * 1024
     max_blob: Annotated[int, Field(ge=16, le=4096, description="Bytes kept of each path or SID")] = 520
 
@@ -230,6 +252,30 @@ class SinkSpec(_Strict):
         if value % 2:
             raise ValueError(f"max_blob {value} is odd; UTF-16 paths need an even byte count")
         return value
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_shape(cls, value: Any) -> Any:
+        # The names are checked in wfpgen.validate, which can point at each list item.
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return value
+        raise ValueError(f"'kind' must be a sink name or a list of sink names, not {_describe(value)}; "
+                         f"allowed: {', '.join(SINK_KINDS)}")
+
+    @field_validator("etw_provider")
+    @classmethod
+    def _provider_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if len(value) > MAX_ETW_PROVIDER_NAME or not ETW_PROVIDER_NAME.fullmatch(value):
+            raise ValueError(f"invalid ETW provider name {value!r}; allowed: an ASCII letter, then letters, digits, "
+                             f"'_', '.' or '-', at most {MAX_ETW_PROVIDER_NAME} characters")
+        return value
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The sinks as given (one name, or the list's names in their order)."""
+        return (self.kind,) if isinstance(self.kind, str) else tuple(self.kind)
 
 
 class FlowsSpec(_Strict):

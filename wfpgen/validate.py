@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from wfpgen.catalog import Catalog, Field, Layer, MetadataItem
 from wfpgen.errors import Diagnostic, SpecError, closest, join_names
-from wfpgen.spec import ConditionSpec, Spec
+from wfpgen.spec import SINK_KINDS, ConditionSpec, Spec
 from wfpgen.yamlsource import Path, Source
 
 MAX_ITEMS_PER_LAYER = 32
@@ -476,8 +476,11 @@ def resolve(spec: Spec, source: Source, catalog: Catalog) -> Resolved:
         checker.error(path, "flows.attribution is on, but no layer takes process_id or process_path from its flow",
                       allowed="metadata: [process_id, process_path] at a transport, datagram_data or stream layer"
                       + (f" ({join_names(capable, 6)})" if capable else ""))
+    _check_sinks(checker, spec, source)
     if not checker.problems:
         _check_accounting(checker, spec, source, layers)
+    if not checker.problems:
+        _check_etw_keywords(checker, spec, source, layers)
     if checker.problems:
         raise SpecError(checker.problems)
     _check_capacity(spec, source, catalog, layers)
@@ -508,6 +511,43 @@ def _check_accounting(checker: _Checker, spec: Spec, source: Source, layers: tup
                       allowed="flows: {accounting: true, interval: N}, or interval: 0")
 
 
+#: TraceLogging keyword bits 0..47 are the provider's own (48..63 are Microsoft's): one per record kind.
+ETW_KEYWORD_BITS = 48
+
+
+def _check_sinks(checker: _Checker, spec: Spec, source: Source) -> None:
+    """Each sink once, by a known name; etw_provider only with the etw sink."""
+    kind = spec.sink.kind
+    allowed = ", ".join(SINK_KINDS)
+    if isinstance(kind, list) and not kind:
+        checker.error(("sink", "kind"), "sink.kind lists no sink", allowed=f"one or more of {allowed}")
+    first: dict[str, int] = {}
+    for index, name in enumerate(spec.sink.kinds):
+        path: Path = ("sink", "kind", index) if isinstance(kind, list) else ("sink", "kind")
+        if name not in SINK_KINDS:
+            checker.error(path, f"unknown sink '{name}'", suggestion=closest(name, list(SINK_KINDS)), allowed=allowed)
+        elif name in first:
+            checker.error(path, f"sink '{name}' is listed twice (first as item {first[name] + 1})",
+                          allowed="each sink once")
+        else:
+            first[name] = index
+    if spec.sink.etw_provider is not None and "etw" not in spec.sink.kinds:
+        checker.error(("sink", "etw_provider"), "sink.etw_provider names the ETW provider, and the etw sink is not "
+                      "among sink.kind", allowed="kind: etw, or a list with etw")
+
+
+def _check_etw_keywords(checker: _Checker, spec: Spec, source: Source, layers: tuple[ResolvedLayer, ...]) -> None:
+    """The etw sink gives each record kind a keyword bit of its own: at most 48 kinds."""
+    if "etw" not in spec.sink.kinds:
+        return
+    versions = {layer.layer.ip_version for layer in layers if accounted(layer)} if spec.flows.accounting else set()
+    kinds = len(layers) + len(versions)
+    if kinds > ETW_KEYWORD_BITS:
+        checker.error(("sink", "kind"), f"the etw sink gives each of the {kinds} record kinds (hooked layers and "
+                      "flow records) a keyword bit of its own, and TraceLogging leaves a provider 48",
+                      allowed=f"at most {ETW_KEYWORD_BITS} record kinds with the etw sink")
+
+
 def _check_capacity(spec: Spec, source: Source, catalog: Catalog, layers: tuple[ResolvedLayer, ...]) -> None:
     """The ring must hold at least two of the largest records (and one READ must fit one)."""
     from wfpgen.model import flow_record_layout, record_layout  # the layout is the model's decision
@@ -523,7 +563,7 @@ def _check_capacity(spec: Spec, source: Source, catalog: Catalog, layers: tuple[
         path_blob: Path = ("sink", "max_blob") if ("sink", "max_blob") in source.values else ("sink",)
         raise SpecError([source.diag(path_blob, f"records of up to {largest} bytes exceed the 65528-byte limit "
                                      "of 16-bit blob offsets", allowed="a smaller max_blob or fewer blob values")])
-    if spec.sink.kind == "ring" and spec.sink.capacity < 2 * largest:
+    if "ring" in spec.sink.kinds and spec.sink.capacity < 2 * largest:
         path: Path = ("sink", "capacity") if ("sink", "capacity") in source.values else ("sink",)
         raise SpecError([source.diag(path, f"a ring of {spec.sink.capacity} bytes cannot hold two records of "
                                      f"{largest} bytes", allowed=f"a capacity of at least {2 * largest}")])

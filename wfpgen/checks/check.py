@@ -167,7 +167,7 @@ def _capture_fits(model: ProjectModel, target: Path) -> None:
     """A replay needs decoded records and a transport layer: refuse before building otherwise."""
     from wfpgen.checks.scenario import TRANSPORT_LAYERS
 
-    if model.sink != "ring":
+    if not model.has_ring:
         raise pcapfile.CaptureError(f"--pcap compares decoded records, and {target} uses the dbgprint sink, which "
                                     "has none: use a ring-sink project")
     if not any(layer.name in TRANSPORT_LAYERS for layer in model.layers):

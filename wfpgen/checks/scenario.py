@@ -39,7 +39,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from wfpgen.catalog import Layer, load_catalog
 from wfpgen.checks import traffic
@@ -48,6 +48,7 @@ from wfpgen.hostsim.binding import (
     FWPS_RIGHT_ACTION_WRITE,
     STATUS_CANCELLED,
     STATUS_PENDING,
+    EtwEvent,
     HostDriver,
     Metadata,
     Value,
@@ -97,7 +98,7 @@ class Scenario:
         self.project = project
         self.out = out
         self.variant = variant
-        self.ring = self.model.sink == "ring"
+        self.ring = self.model.has_ring
         self.reader = self._import_reader() if self.ring else None
         self.handle = 0
         self.rings = expected_rings(self.model)  # the driver's ring count (checked by GET_INFO)
@@ -109,6 +110,7 @@ class Scenario:
         # Layers that write a record per packet (flows.packets: false silences the accounted ones).
         self.emitting = [layer for layer in self.model.layers if layer.emits]
         self.flow_kinds = {kind.name for kind in self.model.flow_kinds}
+        self.etw_flows: list[EtwEvent] = []  # the etw sink's flow events taken by the last read_flow_records
 
     # -- plumbing ------------------------------------------------------------------------------
     def _import_reader(self) -> ModuleType:
@@ -336,6 +338,8 @@ class Scenario:
                 f"for {PROCESSORS} processors")
 
     def traffic_and_decode(self) -> str:
+        if self.model.has_etw:
+            self.driver.etw_clear()
         sent: list[Event] = []
         pending: list[tuple[int, Event]] = []  # sent, not read yet, with the processor each ran on
         stored = [0] * self.rings  # bytes the pending records take in each ring
@@ -366,8 +370,11 @@ class Scenario:
                 filtered.append(f"{layer.name} passed {passed} of {EVENTS_PER_LAYER} ({fields})")
         self.on_processor(0)
         summary = ("; filters select exactly what the oracle selects: " + "; ".join(filtered)) if filtered else ""
+        etw = ("; " + self.check_etw(sent)) if self.model.has_etw else ""
         if not self.ring:
-            return self.check_dbgprint(sent) + summary
+            if not self.model.has_dbgprint:
+                return etw.removeprefix("; ") + summary
+            return self.check_dbgprint(sent) + etw + summary
         if pending:
             self.read_and_compare(pending)
             reads += 1
@@ -375,7 +382,18 @@ class Scenario:
             return (f"{EVENTS_PER_LAYER} events at each of {len(self.model.layers)} layers, each callout run as the "
                     "oracle says; no per-packet records (flows.packets: false)" + summary)
         return (f"{len(sent)} records from {PROCESSORS} processors decoded by the generated reader in {reads} "
-                f"READ(s), every field equal to what was sent" + summary)
+                f"READ(s), every field equal to what was sent" + etw + summary)
+
+    def check_etw(self, sent: list[Event]) -> str:
+        """One TraceLogging event per record sent, in order, each field (name, TraceLogging types, bytes) what
+        the record must carry: the etw sink's events, from the host runtime's ETW session."""
+        assert self.model.etw is not None
+        names = {layer.name for layer in self.model.layers}
+        events = [e for e in self.driver.etw_events() if e.name in names]
+        expect(len(events) == len(sent), f"{len(events)} ETW events for {len(sent)} matching events")
+        for got, event in zip(events, sent):
+            compare_etw(got, event, self.model)
+        return f"{len(sent)} ETW events, every field's name, TraceLogging type and bytes as sent"
 
     def short_values(self) -> str:
         """A short FWPS_INCOMING_VALUES0 (valueCount below a field's index): that field reads as absent."""
@@ -798,11 +816,16 @@ class Scenario:
         return self.driver.flow_end(flow.handle)
 
     def read_flow_records(self) -> tuple[list[Any], int]:
-        """Drain the rings: the flow records, and how many other records came with them."""
+        """Drain the rings: the flow records, and how many other records came with them. With the etw sink,
+        the flow events written since the last read are taken too (``etw_flows``: ``check_flow_records``
+        compares them) and the runtime's event log is emptied."""
         records: list[Any] = []
         while self.stats()["used"]:
             records += self.drain()
         flows = [r for r in records if r.layer in self.flow_kinds]
+        if self.model.has_etw:
+            self.etw_flows = [e for e in self.driver.etw_events() if e.name in self.flow_kinds]
+            self.driver.etw_clear()
         return flows, len(records) - len(flows)
 
     def check_flow_records(self, records: list[Any], flows: list[AccountedFlow], since: int, until: int,
@@ -822,6 +845,27 @@ class Scenario:
                    f"{since}..{until} or out of order")
             wanted = {**flow.expected(), "first_seen": first, "last_seen": last, "end_reason": reason}
             compare(record, Event(kind, wanted, True), self.model)  # type: ignore[arg-type]
+        if self.model.has_etw:
+            self.check_flow_events(self.etw_flows, flows, since, until, reason)
+
+    def check_flow_events(self, events: list[EtwEvent], flows: list[AccountedFlow], since: int, until: int,
+                          reason: int) -> None:
+        """The etw sink's flow events: one per flow (matched by its process), every field as the flow counted
+        it, the timestamps read from the event itself."""
+        by_pid = {flow.process_id: flow for flow in flows}
+        expect(len(events) == len(flows), f"{len(events)} flow ETW events for {len(flows)} ended flows")
+        for got in events:
+            pid = etw_number(got, "process_id")
+            flow = by_pid.get(pid) if pid is not None else None
+            expect(flow is not None, f"ETW event {got.name} with process_id {pid} that no ended flow had")
+            assert flow is not None
+            kind = next(k for k in self.model.flow_kinds if k.name == got.name)
+            first, last = etw_number(got, "first_seen"), etw_number(got, "last_seen")
+            expect(first is not None and last is not None and since <= first <= last <= until,
+                   f"ETW event {got.name} of flow {flow.process_id}: first_seen {first}, last_seen {last} outside "
+                   f"the step's {since}..{until} or out of order")
+            wanted = {**flow.expected(), "first_seen": first, "last_seen": last, "end_reason": reason}
+            compare_etw(got, Event(kind, wanted, True), self.model)  # type: ignore[arg-type]
 
     def accounting(self) -> str:
         """Flows counted per direction from the packets' NET_BUFFER_LISTs, reported when they end (and,
@@ -868,8 +912,9 @@ class Scenario:
                 self.end_flow(flow)
             records, others = self.read_flow_records()
             self.check_flow_records(records, flows, since, self.clock())
+            etw = " (and each ETW event, field by field)" if self.model.has_etw else ""
             details.append(f"{kind.name}: {len(flows)} flows, {packets} packets, each record equal to its flow's "
-                           f"counts ({others} per-packet records besides)")
+                           f"counts{etw} ({others} per-packet records besides)")
 
             # 2. flows.interval: a flow reports at its first packet after the interval, and again when it ends.
             layer = layers[0]
@@ -1043,7 +1088,11 @@ class Scenario:
         self.driver.unload()
         apis = sorted(api for api, count in counts.items() if count and self.driver.can_fail(api) == 1)
         runs = 0
+        tolerated = []
         for api in apis:
+            if api == "TraceLoggingRegister":
+                tolerated.append(self.etw_registration_refused())
+                continue
             for nth in range(1, counts[api] + 1):
                 self.driver.reset()
                 self.driver.set_processor_count(PROCESSORS)
@@ -1055,7 +1104,40 @@ class Scenario:
                 problems = ([f"left behind: {left}"] if left else []) + self.driver.violations()[:5]
                 expect(not left and violations == 0, f"after {api} #{nth} failed: {'; '.join(problems)}")
                 runs += 1
-        return f"{runs} failing loads ({', '.join(apis)}): each failed cleanly, nothing left"
+        failing = [api for api in apis if api != "TraceLoggingRegister"]
+        return (f"{runs} failing loads ({', '.join(failing)}): each failed cleanly, nothing left"
+                + "".join(f"; {text}" for text in tolerated))
+
+    def etw_registration_refused(self) -> str:
+        """ETW refusing the provider must not stop the driver: it loads, classifies, feeds its other sinks and
+        writes no event; it unloads cleanly."""
+        self.driver.reset()
+        self.driver.set_processor_count(PROCESSORS)
+        self.driver.fail_call("TraceLoggingRegister", 1)
+        status = self.driver.load()
+        expect(status == 0, f"DriverEntry failed with {status_text(status)} because TraceLoggingRegister failed: "
+                            "ETW refusing the provider must not stop the driver")
+        layer = self.emitting[0] if self.emitting else self.model.layers[0]
+        event = next(e for e in traffic.events(self.model, layer, 16, seed=23) if e.expect_match)
+        self.classify_checked(layer, event.values, describe(event.values))
+        expect(not self.driver.etw_events(), "ETW events written although the provider was never registered")
+        done = "TraceLoggingRegister failing: the driver loads and writes no ETW event"
+        if self.ring and layer.emits:
+            handle = self.driver.open(self.model.channel.user_path)
+            try:
+                self.handle = handle
+                records = [r for r in self.decode(self.read()) if r.layer not in self.flow_kinds]
+            finally:
+                self.handle = 0
+                self.driver.close(handle)
+            expect(len(records) == 1, f"with ETW refused, the ring holds {len(records)} records for 1 event")
+            compare(records[0], event, self.model)
+            done += ", and its ring still records"
+        violations = self.driver.unload()
+        left = self.driver.counters().nonzero()
+        problems = ([f"left behind: {left}"] if left else []) + self.driver.violations()[:5]
+        expect(not left and violations == 0, f"after TraceLoggingRegister failed: {'; '.join(problems)}")
+        return done
 
     def unload(self) -> str:
         if self.handle:
@@ -1348,6 +1430,81 @@ def compare(record: Any, event: Event, model: ProjectModel) -> None:
             assert isinstance(sent, (bytes, bytearray))
             expect((item.name in record.truncated) == (len(sent) > model.max_blob),
                    f"{item.name}: truncation flag wrong for {len(sent)} bytes")
+
+
+TLG_IN = {"TlgInUINT8": 4, "TlgInUINT16": 6, "TlgInUINT32": 8, "TlgInUINT64": 10, "TlgInBINARY": 14,
+          "TlgInFILETIME": 17, "TlgInSID": 19, "TlgInHEXINT32": 20, "TlgInHEXINT64": 21, "TlgInCOUNTEDSTRING": 22}
+TLG_OUT = {"TlgOutNULL": 0, "TlgOutHEX": 4, "TlgOutPORT": 7, "TlgOutIPV4": 8, "TlgOutIPV6": 9,
+           "TlgOutDATETIME_UTC": 38}
+_C_SIZES = {"UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8}
+NO_SID = bytes([1, 0, 0, 0, 0, 0, 0, 0])  # the etw sink's stand-in for an absent SID
+
+
+def expected_etw_bytes(item: RecordItem, value: object | None, max_blob: int) -> bytes | None:
+    """The bytes the etw sink's field for ``item`` must hold after the driver recorded ``value``; None where
+    any value will do (current_process_id)."""
+    if item.name == "current_process_id":
+        return None
+    if item.is_blob:
+        if value is None:
+            return NO_SID if item.display == "sid" else b""
+        assert isinstance(value, (bytes, bytearray))
+        data = bytes(value)
+        if item.display == "sid":
+            return data[:8 + 4 * data[1]]  # TraceLoggingSid sends the SID's own length, whole
+        data = data[:max_blob]
+        if item.display == "utf16":
+            data = data[:len(data) // 2 * 2]
+            if data.endswith(b"\0\0"):
+                data = data[:-2]  # the terminating NUL is not part of the text
+        return data
+    if item.array_length:
+        return bytes(item.array_length) if value is None else bytes(_raw("byteArray16", value))
+    size = _C_SIZES[item.c_type]
+    number = 0 if value is None else int(_raw("uint64", value))
+    order: Literal["big", "little"] = "big" if item.display in ("ipv4", "port") else "little"  # network order
+    return number.to_bytes(size, order)
+
+
+def etw_number(event: EtwEvent, name: str) -> int | None:
+    """Field ``name`` of ``event`` as a little-endian unsigned number; None if the event lacks it."""
+    field = event.field(name)
+    return int.from_bytes(field.data, "little") if field is not None else None
+
+
+def compare_etw(got: Any, event: Event, model: ProjectModel) -> None:
+    """The ETW event ``got`` is the etw sink's event for ``event``: name, level, keyword, and every field."""
+    assert model.etw is not None
+    layer = event.layer
+    spec = next(e for e in model.etw.events if e.index == layer.index)
+    where = f"ETW event {got.name}"
+    expect(got.provider == model.etw.provider_name, f"{where}: provider {got.provider!r}")
+    expect(got.name == spec.name, f"ETW event {got.name!r}, expected {spec.name!r}")
+    expect(got.level == model.etw.level, f"{where}: level {got.level}, expected {model.etw.level}")
+    expect(got.keyword == spec.keyword, f"{where}: keyword 0x{got.keyword:x}, expected 0x{spec.keyword:x}")
+    present = truncated = 0
+    for item in layer.record.items:
+        sent = event.values.get(item.name)
+        if sent is not None or item.name == "current_process_id":
+            present |= 1 << item.bit
+        if item.is_blob and item.display != "sid" and isinstance(sent, (bytes, bytearray)) and len(sent) > model.max_blob:
+            truncated |= 1 << item.bit
+    wanted_names = ["present"] + (["truncated"] if spec.has_blobs else []) + [f.name for f in spec.fields]
+    expect([f.name for f in got.fields] == wanted_names, f"{where}: fields {[f.name for f in got.fields]}, expected "
+                                                         f"{wanted_names}")
+    expect(got.field("present").data == present.to_bytes(4, "little"),
+           f"{where}.present: 0x{int.from_bytes(got.field('present').data, 'little'):x}, expected 0x{present:x}")
+    if spec.has_blobs:
+        expect(got.field("truncated").data == truncated.to_bytes(4, "little"), f"{where}.truncated wrong")
+    for item, field in zip(layer.record.items, spec.fields):
+        written = got.field(field.name)
+        expect((written.in_type, written.out_type) == (TLG_IN[field.in_type], TLG_OUT[field.out_type]),
+               f"{where}.{field.name}: TraceLogging types {written.in_type}/{written.out_type}, expected "
+               f"{field.in_type}/{field.out_type}")
+        wanted = expected_etw_bytes(item, event.values.get(item.name), model.max_blob)
+        if wanted is not None:
+            expect(written.data == wanted, f"{where}.{field.name}: bytes {written.data.hex()}, expected "
+                                           f"{wanted.hex()} (sent {event.values.get(item.name)!r})")
 
 
 def fixed_size_values(model: ProjectModel, layer: LayerModel) -> dict[str, object | None]:
