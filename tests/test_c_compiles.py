@@ -47,7 +47,8 @@ pytestmark = pytest.mark.skipif(
 
 WARNINGS = ["-Wall", "-Wextra", "-Wconversion", "-Wsign-compare", "-Wshadow", "-Werror"]
 BASE_FLAGS = ["-std=c11", "-fshort-wchar", *WARNINGS]
-PUBLIC_HEADERS = ["ntifs.h", "ntddk.h", "wdm.h", "wdmsec.h", "ndis.h", "fwpsk.h", "fwpmk.h"]
+PUBLIC_HEADERS = ["ntifs.h", "ntddk.h", "wdm.h", "wdmsec.h", "ndis.h", "fwpsk.h", "fwpmk.h", "evntrace.h",
+                  "TraceLoggingProvider.h"]
 
 
 @dataclass(frozen=True)
