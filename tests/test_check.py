@@ -411,6 +411,10 @@ PLANTS = {
     "unchecked-allocation": Plant(
         "sink_ring.c", (("    if (g_Rings == NULL)\n    {\n        return STATUS_INSUFFICIENT_RESOURCES;\n    }\n", ""),),
         "plain", ("fail every call DriverEntry makes (the process died in it)", "Segmentation fault")),
+    # READ drains four slices' worth of records in one hold of a ring lock.
+    "read-holds-a-ring-lock-for-four-slices": Plant(
+        "sink_ring.c", (("size > MONITORNETWORK_SLICE_BYTES - span", "size > 4u * MONITORNETWORK_SLICE_BYTES - span"),),
+        "plain", ("READ holds ring locks for one slice at most", "in one hold of a ring lock", "one slice (16384 bytes)")),
     # SinkShutdown reads a ring after freeing it: gcc's -Werror=use-after-free, else ASan.
     "use-after-free": Plant(
         "sink_ring.c", ((FREE_RING, FREE_RING + "            rings[i]->HighWater = rings[i]->Used;\n"),),

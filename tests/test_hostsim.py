@@ -645,8 +645,9 @@ def test_a_read_copies_one_slice_per_lock_hold(projects: dict[str, Project], lib
     assert len(records) == fit
     assert acquired == -(-fit // per_slice)
     assert holds.holds == acquired and holds.context == "IRP_MJ_DEVICE_CONTROL" and holds.longest_ns > 0
+    assert holds.most_bytes == min(fit, per_slice) * layer.record.size  # whole slices, then the rest
     driver.reset_lock_holds()
-    assert driver.lock_holds() == LockHolds(0, 0, "")
+    assert driver.lock_holds() == LockHolds(0, 0, "", 0)
     driver.close(handle)
     assert driver.unload() == 0, driver.violations()
     assert_clean(driver)

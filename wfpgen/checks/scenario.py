@@ -50,6 +50,7 @@ from wfpgen.hostsim.binding import (
     STATUS_PENDING,
     EtwEvent,
     HostDriver,
+    LockHolds,
     Metadata,
     Value,
     status_text,
@@ -71,9 +72,7 @@ FWP_ACTION_BLOCK = 0x1001
 FWP_ACTION_CONTINUE = 0x2006
 EVENTS_PER_LAYER = 40
 PROCESSORS = 4  # what the simulated machine reports; more than this one's cores, on purpose
-# The longest a READ may hold a ring lock, in the holder's CPU time: checked in the plain build
-# (sanitizers slow copying several times over, so there it is reported, not enforced).
-LOCK_HOLD_BOUND_NS = 10_000
+# READs of full rings whose lock holds are checked (in bytes) and timed (reported only).
 LOCK_HOLD_ROUNDS = 5
 PID_PLACEHOLDER = "<pid>"  # current_process_id: whichever process runs classify
 
@@ -1037,10 +1036,22 @@ class Scenario:
         return [last[r] for r in range(self.rings)]
 
     def lock_holds(self) -> str:
-        """Fill every ring, then READ it all at once: no hold of a ring lock may copy more than a
-        slice, and (plain build) none may last longer than the bound. The host is not a processor at
-        DISPATCH_LEVEL: an interrupt or a hypervisor may stretch any one hold, so the bound applies
-        to the least disturbed of LOCK_HOLD_ROUNDS rounds, and every round is reported."""
+        """Fill every ring, then READ it all at once: READ takes a ring lock at least once per slice,
+        and no hold copies more than a slice (or one record, when a record is larger), in bytes
+        counted by the host runtime's RtlCopyMemory. How long the holds last is reported, for
+        LOCK_HOLD_ROUNDS rounds, not enforced: on a shared host any one hold may be stretched by an
+        interrupt or a neighbour, so durations belong to bench/lock_hold_bench.py."""
+        rounds = self.lock_hold_rounds(LOCK_HOLD_ROUNDS)
+        holds = rounds[-1]
+        timing = (f"longest hold per round {', '.join(f'{r.longest_ns / 1000:.1f}' for r in rounds)} us "
+                  f"({holds.context}; reported, not enforced)")
+        return (f"READ of {self.rings} full rings: {holds.holds} lock holds, each copying at most "
+                f"{max(r.most_bytes for r in rounds)} of the {self.model.channel.slice_bytes} bytes a slice allows; "
+                f"{timing}")
+
+    def lock_hold_rounds(self, rounds: int) -> list[LockHolds]:
+        """``rounds`` times: fill every ring with fixed-size records of the first emitting layer,
+        READ them all at once, and check the READ's lock holds; each round's holds."""
         layer = self.emitting[0]
         values = fixed_size_values(self.model, layer)
         size = record_size(self.model, layer, values)
@@ -1049,11 +1060,11 @@ class Scenario:
         fits = self.ring_capacity // size
         total = self.rings * fits * size
         slice_bytes = self.model.channel.slice_bytes
+        bound = max(slice_bytes, self.model.max_record_size)
         per_ring = -(-fits * size // slice_bytes)  # the slices one full ring takes
         acquire = "KeAcquireInStackQueuedSpinLock"
-        longest: list[float] = []
-        context = ""
-        for _ in range(LOCK_HOLD_ROUNDS):
+        measured: list[LockHolds] = []
+        for _ in range(rounds):
             for ring in range(self.rings):
                 self.on_processor(ring)
                 self.driver.classify_repeat(layer_id, slots, metadata, fits)
@@ -1065,20 +1076,14 @@ class Scenario:
             acquired = self.driver.call_counts().get(acquire, 0) - before
             expect(len(records) == self.rings * fits,
                    f"one READ returned {len(records)} of {self.rings * fits} records")
+            expect(0 < holds.most_bytes <= bound,
+                   f"READ of {total} bytes copied {holds.most_bytes} bytes in one hold of a ring lock; a hold may "
+                   f"copy one slice ({slice_bytes} bytes) or one record when a record is larger")
             expect(acquired >= self.rings * per_ring,
                    f"READ of {total} bytes took ring locks {acquired} times; slices of {slice_bytes} bytes need at "
                    f"least {self.rings * per_ring}")
-            longest.append(holds.longest_ns / 1000)
-            context = holds.context
-        best = min(longest)
-        detail = (f"READ of {total} bytes from {self.rings} full rings: {acquired} lock holds of at most "
-                  f"{slice_bytes} bytes; longest hold per round {', '.join(f'{t:.1f}' for t in longest)} us "
-                  f"({context})")
-        if self.variant == "plain":
-            expect(best * 1000 <= LOCK_HOLD_BOUND_NS, f"{detail}: above the {LOCK_HOLD_BOUND_NS / 1000:.0f} us bound "
-                                                      "in every round")
-            return f"{detail}; bound {LOCK_HOLD_BOUND_NS / 1000:.0f} us, met"
-        return f"{detail} (the bound is enforced in the plain build; {self.variant} slows copying)"
+            measured.append(holds)
+        return measured
 
     def fault_injection(self) -> str:
         self.driver.reset()

@@ -280,13 +280,15 @@ class LockHolds:
     longest_ns: int
     holds: int
     context: str  # what the holder ran: "classifyFn", "IRP_MJ_DEVICE_CONTROL", ...
+    most_bytes: int  # the most bytes RtlCopyMemory copied during one hold of a lock
 
 
 # -- the C structures ---------------------------------------------------------------------------
 
 
 class _LockHolds(ctypes.Structure):
-    _fields_ = [("longest_ns", ctypes.c_uint64), ("holds", ctypes.c_uint64), ("context", ctypes.c_char * 48)]
+    _fields_ = [("longest_ns", ctypes.c_uint64), ("holds", ctypes.c_uint64), ("most_bytes", ctypes.c_uint64),
+                ("context", ctypes.c_char * 48)]
 
 
 
@@ -524,10 +526,12 @@ class HostDriver:
         self.lib.HostWdk_SetCurrentProcessor(index)
 
     def lock_holds(self) -> LockHolds:
-        """The longest spin-lock hold since the last reset, in the holder's CPU time."""
+        """The longest spin-lock hold since the last reset, in the holder's CPU time, and the most
+        bytes copied in one hold."""
         raw = _LockHolds()
         self.lib.HostWdk_GetLockHolds(ctypes.byref(raw))
-        return LockHolds(int(raw.longest_ns), int(raw.holds), raw.context.decode(errors="replace"))
+        return LockHolds(int(raw.longest_ns), int(raw.holds), raw.context.decode(errors="replace"),
+                         int(raw.most_bytes))
 
     def reset_lock_holds(self) -> None:
         """Start measuring lock holds afresh."""

@@ -241,7 +241,16 @@ typedef union _LARGE_INTEGER
  * with the IRQL routines below), which records a violation above APC_LEVEL. */
 #define PAGED_CODE() HostWdkCheckPagedCode(__func__)
 
+/* The WDK's RtlCopyMemory is memcpy.  The checking builds route it through the host runtime,
+ * which counts the bytes copied while the thread holds a spin lock (the bound on a READ's lock
+ * hold is a number of bytes, checked exactly; see HostWdk_GetLockHolds).  The bench build
+ * copies as the WDK does. */
+#ifdef HOSTWDK_BENCH
 #define RtlCopyMemory(Destination, Source, Length) memcpy((Destination), (Source), (Length))
+#else
+void *HostWdk_CopyMemory(void *Destination, const void *Source, size_t Length);
+#define RtlCopyMemory(Destination, Source, Length) HostWdk_CopyMemory((Destination), (Source), (Length))
+#endif
 #define RtlZeroMemory(Destination, Length) memset((Destination), 0, (Length))
 
 /* ---------------------------------------------------------------------------------------

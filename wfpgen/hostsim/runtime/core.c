@@ -568,6 +568,7 @@ typedef struct _HW_LOCK_SLOT
     uint64_t Owner;  /* atomic (relaxed): holder's thread id, 0 = free */
     uint32_t Depth;  /* recursive acquisitions refused on top of the real one (owner only) */
     uint64_t Since;  /* owner only: the holder's CPU time (ns) when it acquired the lock */
+    uint64_t Copied; /* owner only: the holder's HW_THREAD.Copied when it acquired the lock */
     pthread_mutex_t Mutex;
 } HW_LOCK_SLOT;
 
@@ -576,6 +577,7 @@ typedef struct _HW_LOCK_SLOT
 static pthread_mutex_t g_hold_mutex = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t g_hold_longest; /* atomic (relaxed) for the fast comparison; written under g_hold_mutex */
 static uint64_t g_hold_count;   /* atomic (relaxed) */
+static uint64_t g_hold_bytes;   /* the most bytes copied in one hold; written under g_hold_mutex */
 static char g_hold_context[48];  /* under g_hold_mutex */
 
 static uint64_t hw_thread_cpu_ns(void)
@@ -586,11 +588,20 @@ static uint64_t hw_thread_cpu_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-static void hw_hold_record(uint64_t since, const char *context)
+static void hw_hold_record(uint64_t since, uint64_t copied, const char *context)
 {
     uint64_t held = hw_thread_cpu_ns() - since;
 
     __atomic_add_fetch(&g_hold_count, 1, __ATOMIC_RELAXED);
+    if (copied > __atomic_load_n(&g_hold_bytes, __ATOMIC_RELAXED))
+    {
+        pthread_mutex_lock(&g_hold_mutex);
+        if (copied > g_hold_bytes)
+        {
+            __atomic_store_n(&g_hold_bytes, copied, __ATOMIC_RELAXED);
+        }
+        pthread_mutex_unlock(&g_hold_mutex);
+    }
     if (held <= __atomic_load_n(&g_hold_longest, __ATOMIC_RELAXED))
     {
         return;
@@ -613,6 +624,7 @@ void HostWdk_GetLockHolds(HOSTWDK_LOCK_HOLDS *holds)
     pthread_mutex_lock(&g_hold_mutex);
     holds->longest_ns = __atomic_load_n(&g_hold_longest, __ATOMIC_RELAXED);
     holds->holds = __atomic_load_n(&g_hold_count, __ATOMIC_RELAXED);
+    holds->most_bytes = g_hold_bytes;
     snprintf(holds->context, sizeof(holds->context), "%s", g_hold_context);
     pthread_mutex_unlock(&g_hold_mutex);
 }
@@ -622,6 +634,7 @@ void HostWdk_ResetLockHolds(void)
     pthread_mutex_lock(&g_hold_mutex);
     __atomic_store_n(&g_hold_longest, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&g_hold_count, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_hold_bytes, 0, __ATOMIC_RELAXED);
     g_hold_context[0] = '\0';
     pthread_mutex_unlock(&g_hold_mutex);
 }
@@ -687,6 +700,7 @@ static void hw_lock_acquire(PKSPIN_LOCK lock, KIRQL old_irql, BOOLEAN queued, co
         pthread_mutex_lock(&slot->Mutex);
         __atomic_store_n(&slot->Owner, thread->Id, __ATOMIC_RELAXED);
         slot->Since = hw_thread_cpu_ns();
+        slot->Copied = thread->Copied;
     }
     if (thread->HeldCount < HW_MAX_HELD)
     {
@@ -741,7 +755,7 @@ static BOOLEAN hw_lock_release(PKSPIN_LOCK lock, BOOLEAN queued, const char *api
         slot->Depth--;
         return TRUE;
     }
-    hw_hold_record(slot->Since, thread->Context);
+    hw_hold_record(slot->Since, thread->Copied - slot->Copied, thread->Context);
     __atomic_store_n(&slot->Owner, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&slot->Mutex);
     return TRUE;
@@ -880,6 +894,18 @@ VOID KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE LockHandle)
     LockHandle->LockQueue.Lock = NULL;
     hw_lock_release(lock, TRUE, "KeReleaseInStackQueuedSpinLock");
     thread->Irql = LockHandle->OldIrql;
+}
+
+/* RtlCopyMemory of the checking builds: memcpy, counting what is copied under a spin lock. */
+void *HostWdk_CopyMemory(void *Destination, const void *Source, size_t Length)
+{
+    HW_THREAD *thread = hw_thread();
+
+    if (thread->HeldCount > 0)
+    {
+        thread->Copied += Length;
+    }
+    return memcpy(Destination, Source, Length);
 }
 
 #endif /* HOSTWDK_BENCH */

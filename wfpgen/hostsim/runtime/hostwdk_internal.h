@@ -133,6 +133,7 @@ typedef struct _HW_THREAD
     const char *Context; /* what the thread runs now: "harness", "DriverEntry", "classifyFn", ... */
     HW_HELD Held[HW_MAX_HELD];
     uint32_t HeldCount;
+    uint64_t Copied;     /* bytes RtlCopyMemory copied while this thread held a spin lock */
     uint64_t ProcessId;  /* PsGetCurrentProcessId */
     uint32_t Processor;  /* KeGetCurrentProcessorNumberEx: set by HostWdk_SetCurrentProcessor */
 } HW_THREAD;

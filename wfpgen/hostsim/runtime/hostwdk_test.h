@@ -195,11 +195,13 @@ uint32_t HostWdk_ViolationCount(void);
 /* Spin-lock hold times since the last reset or HostWdk_ResetLockHolds: the longest hold of any
    spin lock, measured in the holder's CPU time (time the thread was preempted while holding
    does not count: at DISPATCH_LEVEL on Windows it cannot be), with the holder's context
-   ("classifyFn", "IRP_MJ_DEVICE_CONTROL", ...) and the number of holds measured. */
+   ("classifyFn", "IRP_MJ_DEVICE_CONTROL", ...) and the number of holds measured; and the most
+   bytes RtlCopyMemory copied during any one hold (the bench build measures none of it). */
 typedef struct _HOSTWDK_LOCK_HOLDS
 {
     uint64_t longest_ns;
     uint64_t holds;
+    uint64_t most_bytes;
     char context[48];
 } HOSTWDK_LOCK_HOLDS;
 
